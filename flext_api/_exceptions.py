@@ -1,0 +1,252 @@
+"""The error tree: one root, families by what went wrong, a stable ``code`` on every class.
+
+Every failure a ``FlextResult`` carries is an instance of :class:`FlextApiError`. The ``code``
+is part of the public API (tests and dashboards match on it), so a code never changes once
+released; the message may. Messages name the host and say what to do next.
+
+Errors pickle (they cross process pools and logging queues): only plain data travels, the live
+``response`` of an :class:`HTTPStatusError` is dropped on the way and comes back as ``None``.
+
+Programming errors (a wrong argument type, an impossible combination of options) are *not* in
+this tree: they raise ``TypeError``/``ValueError`` at the call, because no retry can fix them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from flext_api._models import Response
+
+__all__ = [
+    "CircuitOpenError",
+    "ConnectError",
+    "ConnectTimeout",
+    "DNSError",
+    "DecodingError",
+    "FlextApiError",
+    "HTTPStatusError",
+    "InvalidHeader",
+    "InvalidMethod",
+    "InvalidRequest",
+    "InvalidURL",
+    "LocalProtocolError",
+    "NetworkError",
+    "PoolClosed",
+    "PoolTimeout",
+    "ProtocolError",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "StreamError",
+    "TLSError",
+    "TLSHandshakeError",
+    "TLSHostnameMismatch",
+    "TLSVerifyError",
+    "TimeoutException",
+    "TooManyRedirects",
+    "TransportError",
+    "UnsupportedScheme",
+    "WriteError",
+    "WriteTimeout",
+]
+
+
+class FlextApiError(Exception):
+    """Root of every error flext-api reports.
+
+    ``code`` is stable; ``url`` names the request target when there is one. The original
+    low-level exception, if any, is chained as ``__cause__``.
+    """
+
+    code: ClassVar[str] = "FLEXT_API_ERROR"
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.url = url
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def _state(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("message", None)
+        return state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self._state()))
+
+
+def _rebuild(cls: type[FlextApiError], message: str, state: dict[str, Any]) -> FlextApiError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.message = message
+    error.__dict__.update(state)
+    return error
+
+
+# --- transport: the exchange did not complete ----------------------------------------------
+
+
+class TransportError(FlextApiError):
+    """The request did not get a complete response (network, timeout, TLS, protocol)."""
+
+    code = "TRANSPORT_ERROR"
+
+
+class TimeoutException(TransportError):
+    code = "TIMEOUT"
+
+
+class ConnectTimeout(TimeoutException):
+    code = "CONNECT_TIMEOUT"
+
+
+class ReadTimeout(TimeoutException):
+    code = "READ_TIMEOUT"
+
+
+class WriteTimeout(TimeoutException):
+    code = "WRITE_TIMEOUT"
+
+
+class PoolTimeout(TimeoutException):
+    code = "POOL_TIMEOUT"
+
+
+class NetworkError(TransportError):
+    code = "NETWORK_ERROR"
+
+
+class ConnectError(NetworkError):
+    code = "CONNECT_ERROR"
+
+
+class DNSError(ConnectError):
+    code = "DNS_RESOLUTION_FAILED"
+
+
+class ReadError(NetworkError):
+    code = "READ_ERROR"
+
+
+class WriteError(NetworkError):
+    code = "WRITE_ERROR"
+
+
+class PoolClosed(TransportError):
+    """The client (and so its pool) was closed before or during the request."""
+
+    code = "POOL_CLOSED"
+
+
+class TLSError(TransportError):
+    code = "TLS_ERROR"
+
+
+class TLSVerifyError(TLSError):
+    """The server's certificate chain is not trusted (unknown CA, expired, self-signed)."""
+
+    code = "TLS_VERIFY_FAILED"
+
+
+class TLSHostnameMismatch(TLSError):
+    code = "TLS_HOSTNAME_MISMATCH"
+
+
+class TLSHandshakeError(TLSError):
+    code = "TLS_HANDSHAKE_FAILED"
+
+
+class ProtocolError(TransportError):
+    code = "PROTOCOL_ERROR"
+
+
+class LocalProtocolError(ProtocolError):
+    """We were about to send something HTTP does not allow."""
+
+    code = "LOCAL_PROTOCOL_ERROR"
+
+
+class RemoteProtocolError(ProtocolError):
+    """The server sent something HTTP does not allow (bad status line, wrong length...)."""
+
+    code = "REMOTE_PROTOCOL_ERROR"
+
+
+class StreamError(FlextApiError):
+    """A streamed body was used in a way that cannot work (read twice, read after close)."""
+
+    code = "STREAM_ERROR"
+
+
+class CircuitOpenError(FlextApiError):
+    """The circuit breaker for this origin is open: the call failed fast without I/O."""
+
+    code = "CIRCUIT_OPEN"
+
+
+# --- the request itself is not valid ------------------------------------------------------
+
+
+class InvalidRequest(FlextApiError):
+    code = "INVALID_REQUEST"
+
+
+class InvalidURL(InvalidRequest):
+    code = "INVALID_URL"
+
+
+class UnsupportedScheme(InvalidURL):
+    code = "UNSUPPORTED_SCHEME"
+
+
+class InvalidHeader(InvalidRequest):
+    code = "HEADER_INVALID"
+
+
+class InvalidMethod(InvalidRequest):
+    code = "METHOD_INVALID"
+
+
+# --- completed exchanges that the caller asked to treat as failures -----------------------
+
+
+class TooManyRedirects(FlextApiError):
+    code = "TOO_MANY_REDIRECTS"
+
+
+class DecodingError(FlextApiError):
+    """The body could not be decoded (bad JSON, bad charset, corrupt compression)."""
+
+    code = "DECODE_ERROR"
+
+
+class HTTPStatusError(FlextApiError):
+    """A 4xx or 5xx response, turned into a failure by ``raise_for_status()``.
+
+    ``response`` is the full response (``None`` after unpickling).
+    """
+
+    code = "HTTP_STATUS"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        response: Response | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+        self.response = response
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        state["response"] = None
+        return state
