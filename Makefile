@@ -1,0 +1,50 @@
+# flext-api: `make demo` and `make test` each bootstrap .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint check-sync sync peers bench clean
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# System peers the integration tests start themselves (Debian packages; CI runs as root).
+peers:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+	    else echo "redis-server is missing: install it (apt-get install redis-server)"; exit 1; fi; }
+
+demo: venv
+	$(PY) docs/demo.py
+
+# Regenerate flext_api/_sync from flext_api/_async.
+sync: venv
+	$(PY) -m codegen unasync
+
+check-sync: venv
+	$(PY) -m codegen unasync --check
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: venv peers check-sync lint
+	rm -f .coverage .coverage.*
+	$(PY) -m coverage run -m pytest -q --timeout=300
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+
+bench: venv
+	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache

@@ -1,0 +1,424 @@
+"""The client users call: build the request once, run it through the pool, return a FlextResult.
+
+This is the edge where exceptions become values: every ``FlextApiError`` raised below (bad
+URL, bad header, timeout, TLS, protocol) comes back as a ``Failure``; programming errors
+(``TypeError``/``ValueError`` for impossible arguments) and cancellation propagate untouched.
+
+Never add per-request work here that a user did not ask for: the cost of this module is paid on
+every call, so defaults are prepared once in ``__init__``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Final
+
+from flext_api._async.pool import AsyncConnectionPool
+from flext_api._async.streaming import AsyncStreamingResponse
+from flext_api._backends.base import AsyncNetworkBackend
+from flext_api._content import RequestContent, encode_request
+
+# unasync: sync-only: from flext_api._content import reject_async_body
+from flext_api._exceptions import (
+    FlextApiError,
+    InvalidMethod,
+    InvalidURL,
+    UnsupportedScheme,
+)
+from flext_api._headers import Headers, HeaderTypes
+from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
+from flext_api._result import Failure, Success
+from flext_api._sansio.pool import PoolStats
+from flext_api._ssl import create_ssl_context
+from flext_api._urls import URL, QueryParamTypes
+
+__all__ = ["AsyncFlextApiClient"]
+
+USER_AGENT: Final = b"flext-api/0.1.0"
+
+_KNOWN_METHODS: Final = frozenset(
+    {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"}
+)
+_TOKEN_CHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class _UseClientDefault:
+    """Sentinel: "use the client's setting" (``None`` means "no limit" for timeouts)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = _UseClientDefault()
+_NO_JSON: Final[Any] = object()
+
+TimeoutTypes = Timeout | float | None
+VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
+CertTypes = str | tuple[str, str] | tuple[str, str, str]
+
+
+def _check_method(method: str) -> str:
+    if method in _KNOWN_METHODS:
+        return method
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str such as 'GET', not {type(method).__name__}")
+    upper = method.upper()
+    if upper in _KNOWN_METHODS:
+        return upper
+    if not upper or not _TOKEN_CHARS.issuperset(upper):
+        raise InvalidMethod(
+            f"{method!r} is not a valid HTTP method; use a token such as 'GET' or 'POST'"
+        )
+    return upper
+
+
+class AsyncFlextApiClient:
+    """An HTTP client for asyncio and trio.
+
+    Every request method returns ``FlextResult[Response]``; nothing raises on I/O. Use it as an
+    async context manager (or call :meth:`aclose`) so every socket is closed::
+
+        async with AsyncFlextApiClient(base_url="https://api.example.com") as client:
+            match await client.get("/users/1"):
+                case Success(response):
+                    print(response.json())
+                case Failure(error):
+                    print(error.code, error)
+
+    ``base_url`` is a prefix: ``get("/users")`` on ``base_url="https://h/v1"`` requests
+    ``https://h/v1/users``. An absolute URL passed to a call is used as is.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | URL = "",
+        headers: HeaderTypes | None = None,
+        params: QueryParamTypes | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        limits: Limits = DEFAULT_LIMITS,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        uds: str | None = None,
+        trust_env: bool = True,
+        backend: AsyncNetworkBackend | None = None,
+    ) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError("limits= takes a flext_api.Limits(...)")
+        self._base = URL(base_url) if base_url else None
+        if self._base is not None and self._base.query:
+            raise ValueError("base_url must not carry a query string; pass params= instead")
+        self._base_prefix = str(self._base).rstrip("/") if self._base is not None else ""
+        self._timeout = Timeout.coerce(timeout)
+        self._params = params
+        default_headers = Headers([(b"User-Agent", USER_AGENT), (b"Accept", b"*/*")])
+        if headers is not None:
+            default_headers.update(Headers(headers))
+        self._headers = default_headers
+        self._default_raw = default_headers.raw
+        self._default_names = frozenset(name.lower() for name, _ in self._default_raw)
+        self._pool = AsyncConnectionPool(
+            ssl_context=create_ssl_context(verify, cert, trust_env=trust_env),
+            limits=limits,
+            backend=backend,
+            uds=uds,
+        )
+
+    # -- context management --------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncFlextApiClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection. Requests still waiting fail with ``POOL_CLOSED``."""
+        await self._pool.aclose()
+
+    @property
+    def headers(self) -> Headers:
+        """Headers sent with every request (a copy; pass ``headers=`` to change them)."""
+        return self._headers.copy()
+
+    @property
+    def pool_stats(self) -> PoolStats:
+        """Connections open, idle, in use and waiting, overall and per origin."""
+        return self._pool.stats
+
+    # -- building ------------------------------------------------------------------------
+
+    def _merge_url(self, url: str | URL, params: QueryParamTypes | None) -> URL:
+        if isinstance(url, URL):
+            merged = url if url.is_absolute or self._base is None else self._base.join(url)
+        elif self._base is not None and "://" not in url:
+            merged = URL(self._base_prefix + "/" + url.lstrip("/") if url else self._base_prefix)
+        else:
+            merged = URL(url)
+        if merged.scheme not in ("http", "https"):
+            if not merged.scheme:
+                raise InvalidURL(
+                    f"{str(url)!r} has no scheme; pass an absolute URL such as "
+                    "'https://host/path' or set base_url= on the client",
+                    url=str(url),
+                )
+            raise UnsupportedScheme(
+                f"{merged.scheme!r} URLs are not supported by the HTTP client; "
+                "use http:// or https://",
+                url=str(url),
+            )
+        if not merged.host and self._base is None:
+            raise InvalidURL(f"{str(url)!r} has no host", url=str(url))
+        if self._params is not None:
+            merged = merged.copy_merge_params(self._params)
+        if params is not None:
+            merged = merged.copy_merge_params(params)
+        return merged
+
+    def _build_request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None,
+        headers: HeaderTypes | None,
+        content: RequestContent | None,
+        data: Mapping[str, Any] | None,
+        json: Any,
+        timeout: TimeoutTypes | _UseClientDefault,
+    ) -> Request:
+        method = _check_method(method)
+        target = self._merge_url(url, params)
+        framing, body, stream = encode_request(
+            content=content, data=data, json=json, has_json=json is not _NO_JSON
+        )
+        # unasync: sync-only: reject_async_body(stream)
+        raw: list[tuple[bytes, bytes]] = [(b"Host", target.host_header)]
+        if headers is None:
+            raw += self._default_raw
+            raw += framing
+            request_headers = Headers._from_raw(raw)
+        else:
+            extra = headers if isinstance(headers, Headers) else Headers(headers)
+            if "host" in extra:
+                raw.clear()
+            overridden = {name.lower() for name, _ in extra.raw}
+            raw += [pair for pair in self._default_raw if pair[0].lower() not in overridden]
+            raw += extra.raw
+            raw += [pair for pair in framing if pair[0].lower() not in overridden]
+            request_headers = Headers._from_raw(raw)
+        return Request(
+            method,
+            target,
+            request_headers,
+            content=body,
+            stream=stream,
+            timeout=self._timeout
+            if isinstance(timeout, _UseClientDefault)
+            else Timeout.coerce(timeout),
+        )
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _NO_JSON,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        """Send one request and read the whole response.
+
+        ``content`` takes bytes, str, a binary file or an (async) iterator of bytes (streamed,
+        chunked when the length is unknown); ``data`` a form mapping; ``json`` any value
+        msgspec can encode. ``timeout`` overrides the client's for this call.
+        """
+        try:
+            request = self._build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                content=content,
+                data=data,
+                json=json,
+                timeout=timeout,
+            )
+        except FlextApiError as error:
+            return Failure(error)
+        try:
+            return Success(await self._pool.round_trip(request))
+        except FlextApiError as error:
+            if error.url is None:
+                error.url = str(request.url)
+            return Failure(error)
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _NO_JSON,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> AsyncIterator[Success[AsyncStreamingResponse] | Failure[FlextApiError]]:
+        """Send a request and yield the response as soon as its headers arrive.
+
+        ::
+
+            async with client.stream("GET", "/big") as result:
+                if result.is_success:
+                    async for chunk in result.value.aiter_bytes():
+                        ...
+
+        The body is read inside the block; leaving it closes the response (and its
+        connection, if the body was not read to the end).
+        """
+        try:
+            request = self._build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                content=content,
+                data=data,
+                json=json,
+                timeout=timeout,
+            )
+            connection, head = await self._pool.open_stream(request)
+        except FlextApiError as error:
+            yield Failure(error)
+            return
+        response = AsyncStreamingResponse(
+            head, request=request, connection=connection, pool=self._pool
+        )
+        try:
+            yield Success(response)
+        finally:
+            await response.aclose()
+
+    async def get(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request("GET", url, params=params, headers=headers, timeout=timeout)
+
+    async def head(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request("HEAD", url, params=params, headers=headers, timeout=timeout)
+
+    async def options(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request("OPTIONS", url, params=params, headers=headers, timeout=timeout)
+
+    async def delete(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request("DELETE", url, params=params, headers=headers, timeout=timeout)
+
+    async def post(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _NO_JSON,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request(
+            "POST",
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            timeout=timeout,
+        )
+
+    async def put(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _NO_JSON,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request(
+            "PUT",
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            timeout=timeout,
+        )
+
+    async def patch(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = _NO_JSON,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        return await self.request(
+            "PATCH",
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            json=json,
+            timeout=timeout,
+        )

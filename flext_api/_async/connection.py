@@ -1,0 +1,244 @@
+"""One HTTP/1.1 connection on h11: send a request, receive its response, say if it is reusable.
+
+A connection serves one request at a time; the pool guarantees that, so there is no lock here.
+Every h11 exception is converted here, once, into ``LocalProtocolError`` or
+``RemoteProtocolError`` with the host in the message. Backends already raise flext-api errors
+for the network and TLS.
+
+This module must never wait for the pool or touch pool state: it only reports, through
+``is_reusable()`` and ``response_bytes_seen``, what the pool needs to decide.
+"""
+
+from __future__ import annotations
+
+import time
+
+# unasync: begin-async-only
+from collections.abc import AsyncIterable
+
+# unasync: end-async-only
+from typing import Final
+
+import h11
+
+from flext_api._backends.base import AsyncNetworkStream
+from flext_api._exceptions import LocalProtocolError, RemoteProtocolError
+from flext_api._headers import Headers
+from flext_api._models import Request, RequestStream, Response
+
+# unasync: sync-only: from flext_api._content import sync_body
+
+__all__ = ["AsyncHTTP11Connection", "ResponseHead"]
+
+READ_SIZE: Final = 64 * 1024
+MAX_HEADER_BYTES: Final = 64 * 1024
+
+Origin = tuple[str, str, int]
+
+
+class ResponseHead:
+    """Status line and headers, before the body."""
+
+    __slots__ = ("headers", "http_version", "reason_phrase", "status_code")
+
+    def __init__(
+        self, status_code: int, reason_phrase: str, http_version: str, headers: Headers
+    ) -> None:
+        self.status_code = status_code
+        self.reason_phrase = reason_phrase
+        self.http_version = http_version
+        self.headers = headers
+
+
+class AsyncHTTP11Connection:
+    __slots__ = (
+        "_h11",
+        "_read_timeout",
+        "_stream",
+        "closed",
+        "origin",
+        "request_count",
+        "response_bytes_seen",
+    )
+
+    def __init__(
+        self,
+        origin: Origin,
+        stream: AsyncNetworkStream,
+        *,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+    ) -> None:
+        self.origin = origin
+        self._stream = stream
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        self._read_timeout: float | None = None
+        self.request_count = 0
+        self.response_bytes_seen = False
+        self.closed = False
+
+    def __repr__(self) -> str:
+        scheme, host, port = self.origin
+        state = "closed" if self.closed else self._h11.our_state
+        return f"<AsyncHTTP11Connection {scheme}://{host}:{port} {state}>"
+
+    # -- pool-facing state --------------------------------------------------------------------
+
+    def is_reusable(self) -> bool:
+        return not self.closed and self._h11.our_state is h11.IDLE
+
+    def is_stale(self) -> bool:
+        """The idle connection was closed by the server (or has unexpected bytes)."""
+        return self.closed or self._stream.is_readable()
+
+    def close(self) -> None:
+        """Synchronous: safe in a cancelled task, never raises."""
+        if not self.closed:
+            self.closed = True
+            self._stream.close()
+
+    # -- one exchange -------------------------------------------------------------------------
+
+    async def send_request(self, request: Request) -> None:
+        self.request_count += 1
+        self.response_bytes_seen = False
+        timeout = request.timeout
+        self._read_timeout = timeout.read
+        h = self._h11
+        url = request.url
+        try:
+            head = h.send(
+                h11.Request(
+                    method=request.method,
+                    target=url.raw_path,
+                    headers=request.headers.raw,
+                )
+            )
+            content = request.content
+            if request.stream is None:
+                if content:
+                    head += h.send(h11.Data(data=content))
+                head += h.send(h11.EndOfMessage())
+                await self._stream.write(head, timeout.write)
+                return
+            await self._stream.write(head, timeout.write)
+            await self._send_stream(request.stream, timeout.write)
+        except h11.LocalProtocolError as exc:
+            self.close()
+            raise LocalProtocolError(
+                f"cannot send this request to {url.host}: {exc}; check the method, "
+                "headers and body framing",
+                url=str(url),
+            ) from exc
+
+    async def _send_stream(self, body: RequestStream, timeout: float | None) -> None:
+        h = self._h11
+        stream = self._stream
+        # unasync: begin-async-only
+        if isinstance(body, AsyncIterable):
+            async for chunk in body:
+                if chunk:
+                    await stream.write(h.send(h11.Data(data=chunk)), timeout)
+            await stream.write(h.send(h11.EndOfMessage()), timeout)
+            return
+        # unasync: end-async-only
+        # unasync: sync-only: body = sync_body(body)
+        for chunk in body:
+            if chunk:
+                await stream.write(h.send(h11.Data(data=chunk)), timeout)
+        await stream.write(h.send(h11.EndOfMessage()), timeout)
+
+    async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
+        h = self._h11
+        while True:
+            try:
+                event = h.next_event()
+            except h11.RemoteProtocolError as exc:
+                self.close()
+                host = self.origin[1]
+                raise RemoteProtocolError(
+                    f"{host} sent an invalid HTTP/1.1 response: {exc}; the server or a proxy "
+                    "in between is misbehaving",
+                ) from exc
+            if event is h11.NEED_DATA:
+                data = await self._stream.read(READ_SIZE, self._read_timeout)
+                if data:
+                    self.response_bytes_seen = True
+                h.receive_data(data)
+                continue
+            return event  # type: ignore[return-value]
+
+    async def receive_head(self) -> ResponseHead:
+        while True:
+            event = await self._next_event()
+            if type(event) is h11.Response:
+                headers = Headers._from_raw(event.headers.raw_items())
+                return ResponseHead(
+                    event.status_code,
+                    event.reason.decode("latin-1"),
+                    "HTTP/1.1" if event.http_version == b"1.1" else "HTTP/1.0",
+                    headers,
+                )
+            if type(event) is h11.InformationalResponse:
+                continue  # 100 Continue and friends carry nothing for the caller
+            self.close()
+            raise RemoteProtocolError(
+                f"{self.origin[1]} closed the connection without sending a response; "
+                "retry the request, or check the server's logs",
+            )
+
+    async def receive_body_chunk(self) -> bytes:
+        """The next piece of the body, or ``b""`` once it is complete."""
+        while True:
+            event = await self._next_event()
+            if type(event) is h11.Data:
+                if event.data:
+                    return bytes(event.data)
+                continue
+            if type(event) is h11.EndOfMessage:
+                self._finish_cycle()
+                return b""
+            self.close()  # pragma: no cover - h11 raises before any other event here
+            raise RemoteProtocolError(f"unexpected {event!r} from {self.origin[1]}")
+
+    async def receive_body(self) -> bytes:
+        first = await self.receive_body_chunk()
+        if not first:
+            return b""
+        chunks = [first]
+        while chunk := await self.receive_body_chunk():
+            chunks.append(chunk)
+        return first if len(chunks) == 1 else b"".join(chunks)
+
+    async def round_trip(self, request: Request) -> Response:
+        """Send ``request`` and read the whole response into memory."""
+        started = time.perf_counter()
+        await self.send_request(request)
+        head = await self.receive_head()
+        content = await self.receive_body()
+        return Response(
+            head.status_code,
+            head.headers,
+            content,
+            request=request,
+            http_version=head.http_version,
+            reason_phrase=head.reason_phrase,
+            elapsed=time.perf_counter() - started,
+        )
+
+    def _finish_cycle(self) -> None:
+        h = self._h11
+        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+            trailing, closed = h.trailing_data
+            if trailing or closed:
+                # Bytes after the end of the response: the server sent more than it framed.
+                # Nothing on this connection can be trusted any more.
+                self.close()
+                if trailing:
+                    raise RemoteProtocolError(
+                        f"{self.origin[1]} sent {len(trailing)} bytes more than the response "
+                        "framing (Content-Length) announced; the server is misbehaving",
+                    )
+                return
+            h.start_next_cycle()
+        else:
+            self.close()

@@ -1,0 +1,135 @@
+"""A response whose body is read on demand, straight from its connection.
+
+``aread()`` returns a ``FlextResult`` like every I/O call. The chunk iterators cannot return a
+result per chunk, so they raise the typed :class:`flext_api.FlextApiError` when the connection
+fails mid-body; this is the one documented place where flext-api raises on I/O.
+
+The connection goes back to the pool when the body has been read to its end, and is closed
+(not reused) when the caller stops early: an unread remainder would corrupt the next exchange.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from flext_api._exceptions import FlextApiError, StreamError
+from flext_api._headers import Headers
+from flext_api._models import Request, charset_from_content_type
+from flext_api._result import Failure, Success
+
+if TYPE_CHECKING:
+    from flext_api._async.connection import AsyncHTTP11Connection, ResponseHead
+    from flext_api._async.pool import AsyncConnectionPool
+
+__all__ = ["AsyncStreamingResponse"]
+
+
+class AsyncStreamingResponse:
+    __slots__ = (
+        "_connection",
+        "_consumed",
+        "_pool",
+        "headers",
+        "http_version",
+        "reason_phrase",
+        "request",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        head: ResponseHead,
+        *,
+        request: Request,
+        connection: AsyncHTTP11Connection,
+        pool: AsyncConnectionPool,
+    ) -> None:
+        self.status_code = head.status_code
+        self.headers: Headers = head.headers
+        self.http_version = head.http_version
+        self.reason_phrase = head.reason_phrase
+        self.request = request
+        self._connection: AsyncHTTP11Connection | None = connection
+        self._pool = pool
+        self._consumed = False
+
+    def __repr__(self) -> str:
+        return f"<StreamingResponse [{self.status_code}]>"
+
+    @property
+    def is_closed(self) -> bool:
+        return self._connection is None
+
+    @property
+    def encoding(self) -> str:
+        return charset_from_content_type(self.headers.get("content-type")) or "utf-8"
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive (sizes as the network delivers them).
+
+        Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
+        connection fails mid-body, and ``STREAM_ERROR`` if the body was already consumed.
+        """
+        connection = self._connection
+        if connection is None or self._consumed:
+            raise StreamError(
+                "this response body was already read or closed; "
+                "read it once, inside the 'with client.stream(...)' block"
+            )
+        self._consumed = True
+        try:
+            while chunk := await connection.receive_body_chunk():
+                yield chunk
+        except BaseException:
+            self._detach()
+            raise
+        self._detach()
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
+        across chunks is decoded whole)."""
+        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        async for chunk in self.aiter_bytes():
+            if text := decoder.decode(chunk):
+                yield text
+        if tail := decoder.decode(b"", final=True):
+            yield tail
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """Lines of the decoded body, without their line endings."""
+        pending = ""
+        async for text in self.aiter_text():
+            pending += text
+            lines = pending.splitlines(keepends=True)
+            pending = ""
+            if lines and not lines[-1].endswith(("\n", "\r")):
+                pending = lines.pop()
+            for line in lines:
+                yield line.rstrip("\r\n")
+        if pending:
+            yield pending
+
+    async def aread(self) -> Success[bytes] | Failure[FlextApiError]:
+        """Read the rest of the body into memory."""
+        body = bytearray()
+        try:
+            async for chunk in self.aiter_bytes():
+                body += chunk
+        except FlextApiError as error:
+            return Failure(error)
+        return Success(bytes(body))
+
+    async def aclose(self) -> None:
+        """Stop reading; an unread body means the connection is closed, not reused."""
+        connection = self._connection
+        if connection is not None:
+            if not connection.is_reusable():
+                connection.close()
+            self._detach()
+
+    def _detach(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._pool.release(connection)

@@ -1,0 +1,303 @@
+"""Pool bookkeeping without I/O: who gets which connection, which to open, which to close.
+
+The I/O pools (``_async/pool.py`` and its generated twin) call these methods under their lock
+and then act on the answer (open, close, wake) outside it. Nothing here awaits, sleeps, reads a
+clock of its own (``now`` is passed in) or touches a socket, so the rules below are tested with a
+table and a fake clock.
+
+Invariants (checked by the tests after every step):
+
+* ``total`` counts every connection that is open or being opened: idle + in use + opening.
+* a connection is in exactly one place: an origin's idle stack, or in use, or being closed.
+* ``idle[origin]`` is a LIFO stack (warmest connection first): ``dict`` keeps insertion order
+  and ``popitem()`` takes the newest in O(1); ``_idle_order`` keeps all idle connections oldest
+  first, so evicting the coldest connection of any origin is O(1) too. Nothing scans every
+  connection per request.
+* waiters are served FIFO. A returned connection goes to the first waiter for its origin; a
+  freed slot goes to the first waiter of any origin.
+* ``total <= max_connections`` whenever ``max_connections`` is set.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["Checkout", "OriginStats", "PoolState", "PoolStats", "Waiter"]
+
+C = TypeVar("C", bound=Hashable)
+E = TypeVar("E")
+
+Origin = tuple[str, str, int]
+
+
+class Waiter(Generic[C, E]):
+    """A request waiting for a connection. The pool fills in exactly one of ``connection``
+    (an idle connection handed over) or ``may_open`` (a slot to open a new one), then the I/O
+    layer sets ``event``."""
+
+    __slots__ = ("connection", "event", "may_open", "origin")
+
+    def __init__(self, origin: Origin, event: E) -> None:
+        self.origin = origin
+        self.event = event
+        self.connection: C | None = None
+        self.may_open = False
+
+    @property
+    def served(self) -> bool:
+        return self.connection is not None or self.may_open
+
+
+class Checkout(Generic[C]):
+    """The pool's answer to "I need a connection to this origin"."""
+
+    __slots__ = ("connection", "may_open", "to_close")
+
+    def __init__(self, connection: C | None, may_open: bool, to_close: list[C]) -> None:
+        self.connection = connection  # reuse this one
+        self.may_open = may_open  # or open a new one (the slot is already counted)
+        self.to_close = to_close  # close these (expired or evicted), outside the lock
+
+    @property
+    def must_wait(self) -> bool:
+        return self.connection is None and not self.may_open
+
+
+class OriginStats:
+    __slots__ = ("connections", "idle")
+
+    def __init__(self, connections: int, idle: int) -> None:
+        self.connections = connections
+        self.idle = idle
+
+    @property
+    def in_use(self) -> int:
+        return self.connections - self.idle
+
+    def __repr__(self) -> str:
+        return f"OriginStats(connections={self.connections}, idle={self.idle})"
+
+
+class PoolStats:
+    """A snapshot for monitoring: counts overall and per origin ``(scheme, host, port)``."""
+
+    __slots__ = ("connections", "idle", "origins", "waiters")
+
+    def __init__(
+        self, connections: int, idle: int, waiters: int, origins: dict[Origin, OriginStats]
+    ) -> None:
+        self.connections = connections
+        self.idle = idle
+        self.waiters = waiters
+        self.origins = origins
+
+    @property
+    def in_use(self) -> int:
+        return self.connections - self.idle
+
+    def __repr__(self) -> str:
+        return (
+            f"PoolStats(connections={self.connections}, idle={self.idle}, "
+            f"in_use={self.in_use}, waiters={self.waiters})"
+        )
+
+
+class PoolState(Generic[C, E]):
+    """The pool's state machine. Connections are opaque hashable objects here."""
+
+    __slots__ = (
+        "_idle",
+        "_idle_order",
+        "_origin_of",
+        "_per_origin",
+        "keepalive_expiry",
+        "max_connections",
+        "max_keepalive",
+        "total",
+        "waiters",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None,
+        max_keepalive: int | None,
+        keepalive_expiry: float | None,
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_keepalive = max_keepalive
+        self.keepalive_expiry = keepalive_expiry
+        self.total = 0
+        self._idle: dict[Origin, dict[C, float]] = {}
+        self._idle_order: dict[C, float] = {}
+        self._origin_of: dict[C, Origin] = {}
+        self._per_origin: dict[Origin, int] = {}
+        self.waiters: deque[Waiter[C, E]] = deque()
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle_order)
+
+    def stats(self) -> PoolStats:
+        origins = {
+            origin: OriginStats(count, len(self._idle.get(origin, ())))
+            for origin, count in self._per_origin.items()
+            if count
+        }
+        return PoolStats(self.total, len(self._idle_order), len(self.waiters), origins)
+
+    def _expired(self, since: float, now: float) -> bool:
+        return self.keepalive_expiry is not None and now - since >= self.keepalive_expiry
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def checkout(self, origin: Origin, now: float) -> Checkout[C]:
+        """Take the warmest live idle connection of ``origin``, or a slot to open one."""
+        to_close: list[C] = []
+        stack = self._idle.get(origin)
+        while stack:
+            connection, since = stack.popitem()
+            del self._idle_order[connection]
+            if self._expired(since, now):
+                self._forget(connection)
+                to_close.append(connection)
+                continue
+            return Checkout(connection, False, to_close)
+        if self.waiters and not self._has_free_slot():
+            # Others queued first: a slot freed later is theirs (FIFO); evicting an idle
+            # connection for this request would jump the queue.
+            return Checkout(None, False, to_close)
+        if self._take_slot(origin, to_close):
+            return Checkout(None, True, to_close)
+        return Checkout(None, False, to_close)
+
+    def enqueue(self, waiter: Waiter[C, E]) -> None:
+        self.waiters.append(waiter)
+
+    def remove_waiter(self, waiter: Waiter[C, E]) -> bool:
+        """Drop a waiter that timed out or was cancelled. ``False`` if it was already served
+        (then the caller must give back what it got: :meth:`checkin` or :meth:`discard`)."""
+        if waiter.served:
+            return False
+        try:
+            self.waiters.remove(waiter)
+        except ValueError:  # pragma: no cover - a served waiter is never queued
+            return False
+        return True
+
+    def opened(self, connection: C, origin: Origin) -> None:
+        """A slot from :meth:`checkout` became a live connection (now in use)."""
+        self._origin_of[connection] = origin
+
+    def open_failed(self, origin: Origin) -> list[Waiter[C, E]]:
+        """A slot from :meth:`checkout` did not become a connection: free it."""
+        self._release_slot(origin)
+        return self._grant_free_slots([])
+
+    def checkin(
+        self, connection: C, now: float, *, reusable: bool
+    ) -> tuple[list[Waiter[C, E]], list[C]]:
+        """A request finished with ``connection``. Returns waiters to wake and connections to
+        close (``connection`` itself when it cannot be kept)."""
+        to_close: list[C] = []
+        if not reusable:
+            self._forget(connection)
+            to_close.append(connection)
+            return self._grant_free_slots(to_close), to_close
+        origin = self._origin_of[connection]
+        for waiter in self.waiters:
+            if waiter.origin == origin:
+                self.waiters.remove(waiter)
+                waiter.connection = connection
+                return [waiter], to_close
+        self._idle.setdefault(origin, {})[connection] = now
+        self._idle_order[connection] = now
+        self._evict_expired(now, to_close)
+        if self.max_keepalive is not None:
+            while len(self._idle_order) > self.max_keepalive:
+                self._evict_oldest(to_close)
+        woken = self._grant_free_slots(to_close)
+        if self.waiters and self._idle_order and self.max_connections is not None:
+            # Waiters for other origins remain and the pool is full: an idle connection
+            # to this origin is worth less than a queued request elsewhere.
+            while self.waiters and self._idle_order and self.total >= self.max_connections:
+                self._evict_oldest(to_close)
+                woken.extend(self._grant_free_slots(to_close))
+        return woken, to_close
+
+    def discard(self, connection: C) -> list[Waiter[C, E]]:
+        """``connection`` broke or was closed while in use: free its slot."""
+        if connection in self._idle_order:
+            origin = self._origin_of[connection]
+            del self._idle[origin][connection]
+            del self._idle_order[connection]
+        if connection in self._origin_of:
+            self._forget(connection)
+        return self._grant_free_slots([])
+
+    def close_all_idle(self) -> list[C]:
+        closed = list(self._idle_order)
+        for connection in closed:
+            self._forget(connection)
+        self._idle.clear()
+        self._idle_order.clear()
+        return closed
+
+    def prune(self, now: float) -> list[C]:
+        """Close idle connections past their expiry (called opportunistically)."""
+        to_close: list[C] = []
+        self._evict_expired(now, to_close)
+        return to_close
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _has_free_slot(self) -> bool:
+        return self.max_connections is None or self.total < self.max_connections
+
+    def _take_slot(self, origin: Origin, to_close: list[C]) -> bool:
+        if not self._has_free_slot():
+            if not self._idle_order:
+                return False
+            self._evict_oldest(to_close)
+        self.total += 1
+        self._per_origin[origin] = self._per_origin.get(origin, 0) + 1
+        return True
+
+    def _release_slot(self, origin: Origin) -> None:
+        self.total -= 1
+        self._per_origin[origin] -= 1
+
+    def _forget(self, connection: C) -> None:
+        origin = self._origin_of.pop(connection)
+        self._release_slot(origin)
+
+    def _evict_oldest(self, to_close: list[C]) -> None:
+        connection = next(iter(self._idle_order))
+        del self._idle_order[connection]
+        del self._idle[self._origin_of[connection]][connection]
+        self._forget(connection)
+        to_close.append(connection)
+
+    def _evict_expired(self, now: float, to_close: list[C]) -> None:
+        if self.keepalive_expiry is None:
+            return
+        while self._idle_order:
+            since = next(iter(self._idle_order.values()))
+            if not self._expired(since, now):
+                return
+            self._evict_oldest(to_close)
+
+    def _grant_free_slots(self, to_close: list[C]) -> list[Waiter[C, E]]:
+        woken: list[Waiter[C, E]] = []
+        while self.waiters:
+            waiter = self.waiters[0]
+            if not self._take_slot(waiter.origin, to_close):
+                break
+            self.waiters.popleft()
+            waiter.may_open = True
+            woken.append(waiter)
+        return woken

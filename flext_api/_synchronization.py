@@ -1,0 +1,115 @@
+"""Hand-written sync/async twins of the few primitives the client stack needs.
+
+The ``_async`` code names the ``Async*`` class; the generated ``_sync`` code names the twin
+without the prefix. Each pair has the same methods, so the transform only renames.
+
+* ``AsyncThreadLock`` / ``ThreadLock``: guards pool state changes. Those never await, so on an
+  event loop there is nothing to guard against and the async twin is a no-op; in threads it is
+  a real lock.
+* ``AsyncEvent`` / ``Event``: a one-shot wake-up with a timeout, used for pool waiters.
+
+This module must never be used to hold a lock across an await or a blocking read.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import sniffio
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import trio
+
+__all__ = ["AsyncEvent", "AsyncThreadLock", "Event", "ThreadLock"]
+
+ThreadLock = threading.Lock
+
+
+class AsyncThreadLock:
+    """No-op twin of ``threading.Lock``: on one event loop, code between awaits is atomic."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class AsyncEvent:
+    """A one-shot event for asyncio or trio, picked when it is created.
+
+    ``set()`` is synchronous, so pool code can wake a waiter without awaiting.
+    """
+
+    __slots__ = ("_future", "_trio_event")
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+        self._trio_event: trio.Event | None = None
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            self._trio_event = trio.Event()
+        else:
+            import asyncio
+
+            self._future = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        if self._trio_event is not None:
+            self._trio_event.set()
+        elif self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def is_set(self) -> bool:
+        if self._trio_event is not None:
+            return self._trio_event.is_set()
+        return self._future is not None and self._future.done() and not self._future.cancelled()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until set or until ``timeout`` seconds pass; return whether it was set."""
+        if self._trio_event is not None:
+            import trio
+
+            with trio.move_on_after(float("inf") if timeout is None else max(timeout, 0.0)):
+                await self._trio_event.wait()
+            return self._trio_event.is_set()
+        import asyncio
+
+        assert self._future is not None
+        if self._future.done():
+            return not self._future.cancelled()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        except TimeoutError:
+            return self.is_set()
+        return True
+
+
+class Event:
+    """Blocking twin of :class:`AsyncEvent`."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._event.wait(None if timeout is None else max(timeout, 0.0))

@@ -1,0 +1,233 @@
+"""The pool's decisions, without sockets: table-driven steps on a fake clock.
+
+Each test drives ``PoolState`` the way the I/O pool does and checks what a user of the pool
+would notice: which connection a request gets, when a new one is opened, who waits, what gets
+closed, and that the counters never drift.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flext_api._sansio.pool import PoolState, Waiter
+
+A = ("http", "a.test", 80)
+B = ("http", "b.test", 80)
+
+
+class Conn:
+    """A stand-in connection: only identity matters to the pool."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def make(
+    max_connections: int | None = 2,
+    max_keepalive: int | None = 2,
+    keepalive_expiry: float | None = 5.0,
+) -> PoolState[Conn, str]:
+    return PoolState(
+        max_connections=max_connections,
+        max_keepalive=max_keepalive,
+        keepalive_expiry=keepalive_expiry,
+    )
+
+
+def check_invariants(state: PoolState[Conn, str], in_use: int) -> None:
+    stats = state.stats()
+    assert stats.connections == state.total
+    assert stats.idle == state.idle_count
+    assert stats.in_use == in_use
+    assert sum(o.connections for o in stats.origins.values()) == state.total
+    if state.max_connections is not None:
+        assert state.total <= state.max_connections
+
+
+def open_one(state: PoolState[Conn, str], origin: tuple[str, str, int], name: str) -> Conn:
+    checkout = state.checkout(origin, now=0.0)
+    assert checkout.may_open and checkout.connection is None
+    conn = Conn(name)
+    state.opened(conn, origin)
+    return conn
+
+
+def test_first_request_opens_then_reuses_the_same_connection() -> None:
+    state = make()
+    c1 = open_one(state, A, "c1")
+    woken, to_close = state.checkin(c1, now=1.0, reusable=True)
+    assert (woken, to_close) == ([], [])
+    checkout = state.checkout(A, now=2.0)
+    assert checkout.connection is c1 and not checkout.may_open
+    check_invariants(state, in_use=1)
+
+
+def test_idle_stack_is_lifo_warmest_first() -> None:
+    state = make()
+    c1, c2 = open_one(state, A, "c1"), open_one(state, A, "c2")
+    state.checkin(c1, now=1.0, reusable=True)
+    state.checkin(c2, now=2.0, reusable=True)
+    assert state.checkout(A, now=3.0).connection is c2
+    assert state.checkout(A, now=3.0).connection is c1
+
+
+def test_expired_idle_connections_are_closed_not_reused() -> None:
+    state = make(keepalive_expiry=5.0)
+    c1 = open_one(state, A, "c1")
+    state.checkin(c1, now=0.0, reusable=True)
+    checkout = state.checkout(A, now=5.0)
+    assert checkout.to_close == [c1]
+    assert checkout.may_open  # the freed slot is reused for a fresh connection
+    check_invariants(state, in_use=1)
+
+
+@pytest.mark.parametrize(
+    ("expiry", "idle_for", "reused"),
+    [(5.0, 4.99, True), (5.0, 5.0, False), (None, 1e9, True), (0.0, 0.0, False)],
+)
+def test_keepalive_expiry_table(expiry: float | None, idle_for: float, reused: bool) -> None:
+    state = make(keepalive_expiry=expiry)
+    c1 = open_one(state, A, "c1")
+    state.checkin(c1, now=100.0, reusable=True)
+    checkout = state.checkout(A, now=100.0 + idle_for)
+    assert (checkout.connection is c1) is reused
+
+
+def test_unreusable_connection_is_closed_and_frees_its_slot() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    woken, to_close = state.checkin(c1, now=1.0, reusable=False)
+    assert to_close == [c1] and woken == []
+    assert state.total == 0
+    assert state.checkout(A, now=1.0).may_open
+
+
+def test_full_pool_makes_requests_wait_fifo_and_hands_connections_over() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    assert state.checkout(A, now=0.0).must_wait
+    w1: Waiter[Conn, str] = Waiter(A, "w1")
+    w2: Waiter[Conn, str] = Waiter(A, "w2")
+    state.enqueue(w1)
+    state.enqueue(w2)
+    woken, _ = state.checkin(c1, now=1.0, reusable=True)
+    assert woken == [w1] and w1.connection is c1 and not w2.served
+    woken, _ = state.checkin(c1, now=2.0, reusable=True)
+    assert woken == [w2] and w2.connection is c1
+    check_invariants(state, in_use=1)
+
+
+def test_broken_connection_grants_its_slot_to_the_first_waiter() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    waiter: Waiter[Conn, str] = Waiter(B, "w")
+    state.enqueue(waiter)
+    woken = state.discard(c1)
+    assert woken == [waiter] and waiter.may_open
+    assert state.total == 1  # the slot now belongs to the waiter's new connection
+
+
+def test_idle_connection_of_another_origin_is_evicted_for_a_new_origin() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    state.checkin(c1, now=0.0, reusable=True)
+    checkout = state.checkout(B, now=1.0)
+    assert checkout.may_open and checkout.to_close == [c1]
+    check_invariants(state, in_use=1)
+
+
+def test_returned_connection_goes_to_a_waiter_of_its_origin_not_the_head() -> None:
+    state = make(max_connections=2)
+    ca, cb = open_one(state, A, "ca"), open_one(state, B, "cb")
+    wb: Waiter[Conn, str] = Waiter(B, "wb")
+    wa: Waiter[Conn, str] = Waiter(A, "wa")
+    state.enqueue(wb)
+    state.enqueue(wa)
+    woken, _ = state.checkin(ca, now=1.0, reusable=True)
+    assert woken == [wa] and wa.connection is ca
+    assert list(state.waiters) == [wb]
+    del cb
+
+
+def test_waiter_of_other_origin_gets_a_slot_when_an_idle_one_is_evicted() -> None:
+    state = make(max_connections=1)
+    ca = open_one(state, A, "ca")
+    wb: Waiter[Conn, str] = Waiter(B, "wb")
+    state.enqueue(wb)
+    woken, to_close = state.checkin(ca, now=1.0, reusable=True)
+    assert woken == [wb] and wb.may_open and to_close == [ca]
+    assert state.total == 1 and state.idle_count == 0
+
+
+def test_new_request_does_not_jump_the_queue() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    state.enqueue(Waiter(A, "w"))
+    state.discard(c1)  # the slot goes to the waiter
+    assert state.checkout(A, now=0.0).must_wait
+
+
+def test_max_keepalive_closes_the_oldest_idle_connection() -> None:
+    state = make(max_connections=3, max_keepalive=1)
+    c1, c2 = open_one(state, A, "c1"), open_one(state, A, "c2")
+    state.checkin(c1, now=1.0, reusable=True)
+    _, to_close = state.checkin(c2, now=2.0, reusable=True)
+    assert to_close == [c1]
+    assert state.checkout(A, now=2.5).connection is c2
+
+
+def test_checkin_prunes_expired_idle_connections_of_other_origins() -> None:
+    state = make(max_connections=3)
+    cb = open_one(state, B, "cb")
+    ca = open_one(state, A, "ca")
+    state.checkin(cb, now=0.0, reusable=True)
+    _, to_close = state.checkin(ca, now=10.0, reusable=True)
+    assert to_close == [cb]
+    assert state.prune(now=100.0) == [ca]
+    assert state.total == 0
+
+
+def test_abandoned_waiter_is_removed_only_if_not_served() -> None:
+    state = make(max_connections=1)
+    c1 = open_one(state, A, "c1")
+    w1: Waiter[Conn, str] = Waiter(A, "w1")
+    state.enqueue(w1)
+    assert state.remove_waiter(w1) is True
+    w2: Waiter[Conn, str] = Waiter(A, "w2")
+    state.enqueue(w2)
+    state.checkin(c1, now=1.0, reusable=True)
+    assert state.remove_waiter(w2) is False  # it holds c1 and must give it back
+
+
+def test_failed_open_frees_the_slot_for_the_next_waiter() -> None:
+    state = make(max_connections=1)
+    assert state.checkout(A, now=0.0).may_open
+    waiter: Waiter[Conn, str] = Waiter(A, "w")
+    state.enqueue(waiter)
+    assert state.open_failed(A) == [waiter] and waiter.may_open
+    assert state.total == 1
+
+
+def test_unbounded_pool_never_waits() -> None:
+    state = make(max_connections=None, max_keepalive=None, keepalive_expiry=None)
+    conns = [open_one(state, A, f"c{i}") for i in range(50)]
+    for conn in conns:
+        state.checkin(conn, now=0.0, reusable=True)
+    assert state.stats().idle == 50
+
+
+def test_close_all_idle_and_stats() -> None:
+    state = make(max_connections=3)
+    c1, c2 = open_one(state, A, "c1"), open_one(state, B, "c2")
+    state.checkin(c1, now=0.0, reusable=True)
+    stats = state.stats()
+    assert (stats.connections, stats.idle, stats.in_use, stats.waiters) == (2, 1, 1, 0)
+    assert stats.origins[A].idle == 1 and stats.origins[B].in_use == 1
+    assert "in_use=1" in repr(stats) and "idle=1" in repr(stats.origins[A])
+    assert state.close_all_idle() == [c1]
+    assert state.total == 1
+    state.discard(c2)
+    assert state.total == 0 and state.stats().origins == {}
