@@ -1,0 +1,181 @@
+"""create_fastapi_app: a FastAPI application with the whole server stack composed in order.
+
+Outermost first, every layer pure ASGI: request id, timing, access log, metrics, security
+headers, CORS, errors, rate limit, body guard; then the middleware the user adds with
+``app.add_middleware`` (so it runs with the request id set and its failures are logged,
+timed and counted), then FastAPI's own exception handlers and the router.
+
+This module must never configure anything the config does not ask for, and never add a
+``BaseHTTPMiddleware`` (it runs the app in another task, breaking contextvars and
+background tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from flext_api.server.access_log import AccessLogMiddleware, configure_access_logging
+from flext_api.server.config import FlextApiConfig
+from flext_api.server.errors import ErrorMiddleware, install_error_handlers
+from flext_api.server.health import ReadinessChecks, health_router, redis_ping_check
+from flext_api.server.metrics import MetricsMiddleware, PrometheusMetrics
+from flext_api.server.rate_limit import (
+    InMemoryRateLimiter,
+    RateLimiter,
+    RateLimitMiddleware,
+    RedisRateLimiter,
+)
+from flext_api.server.request_id import RequestIdMiddleware
+from flext_api.server.security import (
+    DOCS_CSP,
+    RequestBodyGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
+from flext_api.server.timing import TimingMiddleware
+
+__all__ = ["FlextFastAPI", "create_fastapi_app"]
+
+
+class FlextFastAPI(FastAPI):
+    """FastAPI that keeps the server stack outside the user's middleware.
+
+    ``app.add_middleware`` inserts at the outside of the stack; this class builds the stack
+    with ``server_middleware`` first, so user middleware runs inside it.
+    """
+
+    server_middleware: list[Middleware]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        user_middleware = self.user_middleware
+        self.user_middleware = [*self.server_middleware, *user_middleware]
+        try:
+            return super().build_middleware_stack()
+        finally:
+            self.user_middleware = user_middleware
+
+
+def create_fastapi_app(
+    config: FlextApiConfig | None = None,
+    *,
+    readiness: ReadinessChecks | None = None,
+    rate_limiter: RateLimiter | None = None,
+    **overrides: Any,
+) -> FastAPI:
+    """Build the application.
+
+    ``config=None`` reads ``FLEXT_API_*`` variables (:meth:`FlextApiConfig.from_env`);
+    ``overrides`` win over both the config and the environment. ``readiness`` holds the
+    checks ``/ready`` runs (a Redis ping is added when ``redis_url`` is set).
+    ``rate_limiter`` replaces the limiter the config would build.
+    """
+    if config is None:
+        config = FlextApiConfig.from_env(**overrides)
+    elif overrides:
+        config = config.replace(**overrides)
+    checks = ReadinessChecks() if readiness is None else readiness
+    closers: list[Any] = []
+
+    if rate_limiter is None and config.rate_limit is not None:
+        if config.redis_url is not None:
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(config.redis_url)
+            closers.append(client)
+            checks.add("redis", redis_ping_check(client))
+            rate_limiter = RedisRateLimiter(
+                client, config.rate_limit, config.rate_limit_window_seconds
+            )
+        else:
+            rate_limiter = InMemoryRateLimiter(config.rate_limit, config.rate_limit_window_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for client in closers:
+                await client.aclose()
+
+    docs = config.docs_enabled
+    app = FlextFastAPI(
+        title=config.title,
+        version=config.version,
+        description=config.description,
+        docs_url=config.docs_url if docs else None,
+        redoc_url=config.redoc_url if docs else None,
+        openapi_url=config.openapi_url if docs else None,
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.readiness = checks
+    install_error_handlers(app)
+
+    metrics = PrometheusMetrics() if config.metrics else None
+    app.state.metrics = metrics
+    app.include_router(
+        health_router(
+            checks,
+            metrics,
+            health_path=config.health_path,
+            ready_path=config.ready_path,
+            metrics_path=config.metrics_path,
+        )
+    )
+
+    stack: list[Middleware] = [
+        Middleware(RequestIdMiddleware, header_name=config.request_id_header),
+        Middleware(TimingMiddleware, slow_threshold_ms=config.slow_request_ms),
+    ]
+    if config.access_log:
+        configure_access_logging()
+        stack.append(Middleware(AccessLogMiddleware, skip_paths=config.access_log_skip_paths))
+    if metrics is not None:
+        stack.append(Middleware(MetricsMiddleware, metrics=metrics))
+    docs_paths = [config.docs_url, config.redoc_url] if docs else []
+    stack.append(
+        Middleware(
+            SecurityHeadersMiddleware,
+            content_security_policy=config.content_security_policy,
+            path_csp={path: DOCS_CSP for path in docs_paths if path},
+            hsts_max_age=config.hsts_max_age,
+            frame_options=config.frame_options.upper(),
+            referrer_policy=config.referrer_policy,
+        )
+    )
+    if config.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=config.cors_origins,
+                allow_credentials=config.cors_allow_credentials,
+                allow_methods=config.cors_allow_methods,
+                allow_headers=config.cors_allow_headers,
+                expose_headers=(config.request_id_header, "X-Response-Time", "Retry-After"),
+            )
+        )
+    stack.append(Middleware(ErrorMiddleware))
+    if rate_limiter is not None:
+        stack.append(
+            Middleware(
+                RateLimitMiddleware,
+                limiter=rate_limiter,
+                exempt_paths=(config.health_path, config.ready_path, config.metrics_path),
+            )
+        )
+    stack.append(
+        Middleware(
+            RequestBodyGuardMiddleware,
+            max_body_bytes=config.max_body_bytes,
+            body_timeout=config.body_timeout_seconds,
+            allowed_content_types=config.allowed_content_types,
+        )
+    )
+    app.server_middleware = stack
+    return app
