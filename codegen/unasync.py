@@ -82,9 +82,13 @@ __all__ = [
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 """The repository root: ``codegen/`` sits next to ``flext_api/``."""
 
-TREES: Final[Sequence[tuple[str, str]]] = [("flext_api/_async", "flext_api/_sync")]
+TREES: Final[Sequence[tuple[str, str]]] = [
+    ("flext_api/_async", "flext_api/_sync"),
+    ("tests/_async", "tests/_sync"),
+]
 """Source and target directories, relative to the root; every other ``flext_api/**/_async``
-(or orphaned ``_sync``) directory is discovered and paired with its sibling."""
+(or orphaned ``_sync``) directory is discovered and paired with its sibling. The test suite's
+``tests/_async`` holds the I/O tests that must pass on all three of sync, asyncio and trio."""
 
 NAMES: Final[Mapping[str, str]] = {
     # Names the ``Async<Upper>`` prefix rule cannot derive.

@@ -66,7 +66,7 @@ class AsyncStreamingResponse:
     def encoding(self) -> str:
         return charset_from_content_type(self.headers.get("content-type")) or "utf-8"
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
         """Body chunks as they arrive (sizes as the network delivers them).
 
         Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
@@ -79,37 +79,16 @@ class AsyncStreamingResponse:
                 "read it once, inside the 'with client.stream(...)' block"
             )
         self._consumed = True
-        try:
-            while chunk := await connection.receive_body_chunk():
-                yield chunk
-        except BaseException:
-            self._detach()
-            raise
-        self._detach()
+        return _AsyncBodyChunks(self, connection)
 
-    async def aiter_text(self) -> AsyncIterator[str]:
+    def aiter_text(self) -> AsyncIterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
         across chunks is decoded whole)."""
-        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
-        async for chunk in self.aiter_bytes():
-            if text := decoder.decode(chunk):
-                yield text
-        if tail := decoder.decode(b"", final=True):
-            yield tail
+        return _AsyncTextChunks(self.aiter_bytes(), self.encoding)
 
-    async def aiter_lines(self) -> AsyncIterator[str]:
+    def aiter_lines(self) -> AsyncIterator[str]:
         """Lines of the decoded body, without their line endings."""
-        pending = ""
-        async for text in self.aiter_text():
-            pending += text
-            lines = pending.splitlines(keepends=True)
-            pending = ""
-            if lines and not lines[-1].endswith(("\n", "\r")):
-                pending = lines.pop()
-            for line in lines:
-                yield line.rstrip("\r\n")
-        if pending:
-            yield pending
+        return _AsyncLines(self.aiter_text())
 
     async def aread(self) -> Success[bytes] | Failure[FlextApiError]:
         """Read the rest of the body into memory."""
@@ -133,3 +112,85 @@ class AsyncStreamingResponse:
         connection, self._connection = self._connection, None
         if connection is not None:
             self._pool.release(connection)
+
+
+# Iterator classes rather than async generators: a caller may stop iterating at any point
+# (``break``), and an abandoned generator is finalized later by the garbage collector, outside
+# the task, where trio and asyncio report it as an error. A plain iterator has nothing to
+# finalize; the response's ``aclose()`` (run by the ``stream()`` block) releases the connection.
+
+
+class _AsyncBodyChunks:
+    __slots__ = ("_connection", "_response")
+
+    def __init__(self, response: AsyncStreamingResponse, connection: AsyncHTTP11Connection) -> None:
+        self._response = response
+        self._connection = connection
+
+    def __aiter__(self) -> _AsyncBodyChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._connection.receive_body_chunk()
+        except BaseException:
+            self._response._detach()
+            raise
+        if not chunk:
+            self._response._detach()
+            raise StopAsyncIteration
+        return chunk
+
+
+class _AsyncTextChunks:
+    __slots__ = ("_chunks", "_decoder", "_done")
+
+    def __init__(self, chunks: AsyncIterator[bytes], encoding: str) -> None:
+        self._chunks = chunks
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._done = False
+
+    def __aiter__(self) -> _AsyncTextChunks:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._done:
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                if tail := self._decoder.decode(b"", final=True):
+                    return tail
+                break
+            if text := self._decoder.decode(chunk):
+                return text
+        raise StopAsyncIteration
+
+
+class _AsyncLines:
+    __slots__ = ("_lines", "_pending", "_texts")
+
+    def __init__(self, texts: AsyncIterator[str]) -> None:
+        self._texts = texts
+        self._pending = ""
+        self._lines: list[str] = []
+
+    def __aiter__(self) -> _AsyncLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while not self._lines:
+            try:
+                text = await self._texts.__anext__()
+            except StopAsyncIteration:
+                if self._pending:
+                    line, self._pending = self._pending, ""
+                    return line.rstrip("\r\n")
+                raise
+            lines = (self._pending + text).splitlines(keepends=True)
+            self._pending = ""
+            # A line ending in "\r" waits: its "\n" may be the first byte of the next chunk.
+            if lines and not lines[-1].endswith("\n"):
+                self._pending = lines.pop()
+            self._lines = [line.rstrip("\r\n") for line in reversed(lines)]
+        return self._lines.pop()

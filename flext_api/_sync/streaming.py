@@ -81,37 +81,16 @@ class StreamingResponse:
                 "read it once, inside the 'with client.stream(...)' block"
             )
         self._consumed = True
-        try:
-            while chunk := connection.receive_body_chunk():
-                yield chunk
-        except BaseException:
-            self._detach()
-            raise
-        self._detach()
+        return _AsyncBodyChunks(self, connection)
 
     def iter_text(self) -> Iterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
         across chunks is decoded whole)."""
-        decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
-        for chunk in self.iter_bytes():
-            if text := decoder.decode(chunk):
-                yield text
-        if tail := decoder.decode(b"", final=True):
-            yield tail
+        return _AsyncTextChunks(self.iter_bytes(), self.encoding)
 
     def iter_lines(self) -> Iterator[str]:
         """Lines of the decoded body, without their line endings."""
-        pending = ""
-        for text in self.iter_text():
-            pending += text
-            lines = pending.splitlines(keepends=True)
-            pending = ""
-            if lines and not lines[-1].endswith(("\n", "\r")):
-                pending = lines.pop()
-            for line in lines:
-                yield line.rstrip("\r\n")
-        if pending:
-            yield pending
+        return _AsyncLines(self.iter_text())
 
     def read(self) -> Success[bytes] | Failure[FlextApiError]:
         """Read the rest of the body into memory."""
@@ -135,3 +114,85 @@ class StreamingResponse:
         connection, self._connection = self._connection, None
         if connection is not None:
             self._pool.release(connection)
+
+
+# Iterator classes rather than async generators: a caller may stop iterating at any point
+# (``break``), and an abandoned generator is finalized later by the garbage collector, outside
+# the task, where trio and asyncio report it as an error. A plain iterator has nothing to
+# finalize; the response's ``aclose()`` (run by the ``stream()`` block) releases the connection.
+
+
+class _AsyncBodyChunks:
+    __slots__ = ("_connection", "_response")
+
+    def __init__(self, response: StreamingResponse, connection: HTTP11Connection) -> None:
+        self._response = response
+        self._connection = connection
+
+    def __iter__(self) -> _AsyncBodyChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = self._connection.receive_body_chunk()
+        except BaseException:
+            self._response._detach()
+            raise
+        if not chunk:
+            self._response._detach()
+            raise StopIteration
+        return chunk
+
+
+class _AsyncTextChunks:
+    __slots__ = ("_chunks", "_decoder", "_done")
+
+    def __init__(self, chunks: Iterator[bytes], encoding: str) -> None:
+        self._chunks = chunks
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._done = False
+
+    def __iter__(self) -> _AsyncTextChunks:
+        return self
+
+    def __next__(self) -> str:
+        while not self._done:
+            try:
+                chunk = self._chunks.__next__()
+            except StopIteration:
+                self._done = True
+                if tail := self._decoder.decode(b"", final=True):
+                    return tail
+                break
+            if text := self._decoder.decode(chunk):
+                return text
+        raise StopIteration
+
+
+class _AsyncLines:
+    __slots__ = ("_lines", "_pending", "_texts")
+
+    def __init__(self, texts: Iterator[str]) -> None:
+        self._texts = texts
+        self._pending = ""
+        self._lines: list[str] = []
+
+    def __iter__(self) -> _AsyncLines:
+        return self
+
+    def __next__(self) -> str:
+        while not self._lines:
+            try:
+                text = self._texts.__next__()
+            except StopIteration:
+                if self._pending:
+                    line, self._pending = self._pending, ""
+                    return line.rstrip("\r\n")
+                raise
+            lines = (self._pending + text).splitlines(keepends=True)
+            self._pending = ""
+            # A line ending in "\r" waits: its "\n" may be the first byte of the next chunk.
+            if lines and not lines[-1].endswith("\n"):
+                self._pending = lines.pop()
+            self._lines = [line.rstrip("\r\n") for line in reversed(lines)]
+        return self._lines.pop()

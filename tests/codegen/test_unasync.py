@@ -481,6 +481,7 @@ def test_discover_trees(repo: Path) -> None:
         unasync.Tree(Path("flext_api/_async"), Path("flext_api/_sync")),
         unasync.Tree(Path("flext_api/old/_async"), Path("flext_api/old/_sync")),
         unasync.Tree(Path("flext_api/protocols/_async"), Path("flext_api/protocols/_sync")),
+        unasync.Tree(Path("tests/_async"), Path("tests/_sync")),
     ]
 
 

@@ -1,0 +1,316 @@
+"""The client against real servers: requests, bodies, responses, streaming, pool reuse.
+
+Written once as async tests; ``tests/_sync/test_client.py`` is generated from this file, so
+every case here runs on the blocking client, on asyncio and on trio.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flext_api import (
+    URL,
+    AsyncFlextApiClient,
+    Failure,
+    Headers,
+    Limits,
+    Response,
+    Success,
+    Timeout,
+)
+from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
+from tests.servers.runners import RunningServer
+
+pytestmark = pytest.mark.anyio  # unasync: remove
+
+
+@pytest.fixture(params=["uvicorn_h11", "uvicorn_httptools"])
+def server(request: pytest.FixtureRequest) -> RunningServer:
+    """Each case runs against both of uvicorn's HTTP/1.1 parsers."""
+    running: RunningServer = request.getfixturevalue(request.param)
+    return running
+
+
+def ok(result: Success[Response] | Failure[Any]) -> Response:
+    assert result.is_success, f"expected success, got {result!r}"
+    return result.value
+
+
+def echoed(result: Success[Response] | Failure[Any]) -> dict[str, Any]:
+    response = ok(result)
+    assert response.status_code == 200
+    data: dict[str, Any] = json.loads(response.content)
+    return data
+
+
+async def test_get_returns_status_headers_and_body(server: RunningServer) -> None:
+    async with AsyncFlextApiClient() as client:
+        response = ok(await client.get(server.url + "/"))
+    assert response.status_code == 200
+    assert response.reason_phrase == "OK"
+    assert response.http_version == "HTTP/1.1"
+    assert response.content == b"hello, world"
+    assert response.text == "hello, world"
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.url == URL(server.url + "/")
+    assert response.elapsed > 0
+    assert not response.is_error and not response.is_redirect
+
+
+async def test_json_body_is_decoded_with_msgspec(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        response = ok(await client.get("/json"))
+    assert response.json().unwrap() == {"hello": "world", "n": 1}
+    assert response.json(dict[str, int | str]).unwrap() == {"hello": "world", "n": 1}
+    wrong = response.json(list[int])
+    assert wrong.is_failure and wrong.error_code == "DECODE_ERROR"
+    assert "/json" in str(wrong.error)
+
+
+async def test_non_json_body_is_a_decode_failure(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        response = ok(await client.get("/"))
+    result = response.json()
+    assert result.is_failure and result.error_code == "DECODE_ERROR"
+
+
+async def test_base_url_prefix_default_headers_and_params(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(
+        base_url=server.url + "/",
+        headers={"X-Team": "core", "Accept": "application/json"},
+        params={"api": "1"},
+    ) as client:
+        data = echoed(await client.get("echo", params={"q": ["a b", "c"], "flag": True}))
+        overridden = echoed(await client.get("/echo", headers={"x-team": "edge"}))
+    headers = dict(data["headers"])
+    assert headers["x-team"] == "core"
+    assert headers["accept"] == "application/json"
+    assert headers["user-agent"].startswith("flext-api/")
+    assert headers["host"] == server.url.split("//", 1)[1]
+    assert data["path"] == "/echo"
+    assert data["query"] == "api=1&q=a%20b&q=c&flag=true"
+    assert dict(overridden["headers"])["x-team"] == "edge"
+    assert [name for name, _ in overridden["headers"]].count("x-team") == 1
+
+
+async def test_absolute_url_ignores_base_url(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url="http://127.0.0.1:9/never") as client:
+        response = ok(await client.get(server.url + "/json"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+async def test_every_method_is_sent_as_named(server: RunningServer, method: str) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        helper = getattr(client, method.lower())
+        response = ok(await helper("/echo"))
+        lowercase = ok(await client.request(method.lower(), "/echo"))
+    assert response.status_code == 200
+    if method != "HEAD":
+        assert json.loads(response.content)["method"] == method
+        assert json.loads(lowercase.content)["method"] == method
+    else:
+        assert response.content == b""
+
+
+async def test_json_form_and_text_bodies(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        as_json = echoed(await client.post("/echo", json={"name": "rex", "tags": [1, 2]}))
+        as_null = echoed(await client.post("/echo", json=None))
+        as_form = echoed(await client.put("/echo", data={"a": "1", "b": ["x", "y z"]}))
+        as_text = echoed(await client.patch("/echo", content="caf\u00e9"))
+        as_bytes = echoed(await client.post("/echo", content=b"\x00\x01raw"))
+    assert json.loads(as_json["body"]) == {"name": "rex", "tags": [1, 2]}
+    assert dict(as_json["headers"])["content-type"] == "application/json"
+    assert as_null["body"] == "null"
+    assert as_form["body"] == "a=1&b=x&b=y%20z"
+    assert dict(as_form["headers"])["content-type"] == "application/x-www-form-urlencoded"
+    assert as_text["body"].encode("latin-1").decode("utf-8") == "caf\u00e9"
+    assert dict(as_text["headers"])["content-length"] == "5"
+    assert as_bytes["body"] == "\x00\x01raw"
+
+
+async def test_iterator_bodies_are_sent_chunked(server: RunningServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"one,"
+        yield b""
+        yield b"two"
+
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        data = echoed(await client.post("/echo", content=chunks()))
+    assert data["body"] == "one,two"
+    assert dict(data["headers"])["transfer-encoding"] == "chunked"
+
+
+async def test_async_iterator_body(server: RunningServer) -> None:
+    # unasync: begin-async-only
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"a", b"b", b"c"):
+            yield part
+
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        data = echoed(await client.post("/echo", content=chunks()))
+    assert data["body"] == "abc"
+    # unasync: end-async-only
+    # unasync: sync-only: pass
+
+
+async def test_file_body_is_streamed_with_its_length(server: RunningServer, tmp_path: Path) -> None:
+    path = tmp_path / "upload.bin"
+    payload = pattern_bytes(300_000)
+    path.write_bytes(payload)
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        with path.open("rb") as file:
+            response = ok(await client.post("/echo/raw", content=file))
+    assert response.content == payload
+
+
+async def test_two_kinds_of_body_is_a_programming_error(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        with pytest.raises(TypeError, match="only one of"):
+            await client.post("/echo", json={}, content=b"x")
+
+
+async def test_status_codes_are_data_until_raise_for_status(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        not_found = ok(await client.get("/status/404"))
+        unavailable = ok(await client.get("/status/503"))
+        created = ok(await client.get("/status/201"))
+    assert not_found.status_code == 404 and not_found.is_error
+    failure = not_found.raise_for_status()
+    assert failure.is_failure and failure.error_code == "HTTP_STATUS"
+    assert failure.error.status_code == 404 and failure.error.response is not_found
+    assert "client error" in str(failure.error)
+    assert "server error" in str(unavailable.raise_for_status().unwrap_or(None) or "server error")
+    assert created.raise_for_status() == Success(created)
+
+
+async def test_charset_from_content_type(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        latin = ok(await client.get("/charset/latin-1"))
+        utf16 = ok(await client.get("/charset/utf-16"))
+    assert latin.encoding == "iso8859-1" and latin.text == CHARSET_TEXT
+    assert utf16.text == CHARSET_TEXT
+
+
+async def test_large_body_with_content_length(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        response = ok(await client.get("/bytes/5000000"))
+    assert len(response.content) == 5_000_000
+    assert response.content == pattern_bytes(5_000_000)
+
+
+async def test_keep_alive_reuses_one_connection(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        ports = set()
+        for _ in range(5):
+            data = echoed(await client.get("/echo"))
+            assert data["method"] == "GET"
+        stats = client.pool_stats
+        ports.add(stats.connections)
+    assert stats.connections == 1 and stats.idle == 1 and stats.in_use == 0
+    origin = next(iter(stats.origins))
+    assert origin[0] == "http" and stats.origins[origin].idle == 1
+
+
+async def test_streaming_response_chunks(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        async with client.stream("GET", "/stream/20") as result:
+            assert result.is_success
+            response = result.value
+            assert response.status_code == 200
+            received = b""
+            async for chunk in response.aiter_bytes():
+                received += chunk
+            assert response.is_closed
+        assert received == b"".join(stream_chunk(i) for i in range(20))
+        # the connection went back to the pool after the body was read to its end
+        assert client.pool_stats.idle == 1
+
+
+async def test_streaming_read_text_and_lines(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        async with client.stream("GET", "/charset/utf-8") as result:
+            text = ""
+            async for piece in result.unwrap().aiter_text():
+                text += piece
+        assert text == CHARSET_TEXT
+        async with client.stream("POST", "/echo/raw", content=b"a\nb\r\nc") as result:
+            lines = [line async for line in result.unwrap().aiter_lines()]
+        assert lines == ["a", "b", "c"]
+        async with client.stream("GET", "/json") as result:
+            body = await result.unwrap().aread()
+        assert body == Success(b'{"hello":"world","n":1}')
+
+
+async def test_leaving_a_stream_early_closes_its_connection(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        async with client.stream("GET", "/bytes/2000000") as result:
+            response = result.unwrap()
+            async for _chunk in response.aiter_bytes():
+                break
+        stats = client.pool_stats
+        assert (stats.connections, stats.in_use) == (0, 0)
+        async with client.stream("GET", "/bytes/10") as result:
+            assert result.is_success
+        assert client.pool_stats.connections == 0  # body unread: closed, not reused
+        assert ok(await client.get("/")).status_code == 200
+
+
+async def test_stream_body_can_be_read_once(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        async with client.stream("GET", "/json") as result:
+            response = result.unwrap()
+            assert (await response.aread()).is_success
+            again = await response.aread()
+        assert again.is_failure and again.error_code == "STREAM_ERROR"
+
+
+async def test_stream_failure_is_a_result(server: RunningServer) -> None:
+    async with AsyncFlextApiClient() as client:
+        async with client.stream("GET", "nope://x") as result:
+            assert result.is_failure
+            assert result.error_code == "UNSUPPORTED_SCHEME"
+
+
+async def test_per_call_timeout_overrides_the_client(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url, timeout=Timeout(0.1)) as client:
+        slow = await client.get("/delay/0.5")
+        patient = await client.get("/delay/0.3", timeout=Timeout(5))
+        unlimited = await client.get("/delay/0.2", timeout=None)
+    assert slow.is_failure and slow.error_code == "READ_TIMEOUT"
+    assert ok(patient).status_code == 200
+    assert ok(unlimited).status_code == 200
+
+
+async def test_client_headers_property_is_a_copy(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(headers=Headers({"X-A": "1"})) as client:
+        headers = client.headers
+        headers["X-A"] = "2"
+        assert client.headers["x-a"] == "1"
+
+
+async def test_configuration_errors_raise_at_construction() -> None:
+    with pytest.raises(ValueError, match="query"):
+        AsyncFlextApiClient(base_url="http://h/?a=1")
+    with pytest.raises(TypeError, match="Limits"):
+        AsyncFlextApiClient(limits=10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_connections"):
+        Limits(max_connections=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        Timeout(-1)
+    with pytest.raises(TypeError, match="seconds"):
+        Timeout("5")  # type: ignore[arg-type]
+
+
+async def test_invalid_method_is_a_failure(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        bad = await client.request("GE T", "/")
+        custom = await client.request("PROPFIND", "/echo")
+    assert bad.is_failure and bad.error_code == "METHOD_INVALID"
+    assert json.loads(ok(custom).content)["method"] == "PROPFIND"
