@@ -23,6 +23,7 @@ from flext_api._backends.base import NetworkBackend
 from flext_api._content import RequestContent, encode_request, reject_async_body
 from flext_api._exceptions import (
     FlextApiError,
+    InvalidHeader,
     InvalidMethod,
     InvalidURL,
     UnsupportedScheme,
@@ -78,6 +79,21 @@ def _check_method(method: str) -> str:
     return upper
 
 
+def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
+    """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
+    for _, lower, value in fields:
+        if lower == b"content-length" and not value.isdigit():
+            raise InvalidHeader(
+                f"Content-Length {value!r} is not a number of bytes; leave it out and let the "
+                "client compute it from the body"
+            )
+        if lower == b"transfer-encoding" and value.lower() != b"chunked":
+            raise InvalidHeader(
+                f"Transfer-Encoding {value!r} is not supported; only 'chunked' is (leave it "
+                "out and the client frames the body itself)"
+            )
+
+
 class FlextApiClient:
     """An HTTP client for asyncio and trio.
 
@@ -121,8 +137,8 @@ class FlextApiClient:
         if headers is not None:
             default_headers.update(Headers(headers))
         self._headers = default_headers
-        self._default_raw = default_headers.raw
-        self._default_names = frozenset(name.lower() for name, _ in self._default_raw)
+        self._default_fields = list(default_headers._list)
+        _check_framing(self._default_fields)
         self._pool = ConnectionPool(
             ssl_context=create_ssl_context(verify, cert, trust_env=trust_env),
             limits=limits,
@@ -204,20 +220,26 @@ class FlextApiClient:
             content=content, data=data, json=json, has_json=json is not _NO_JSON
         )
         reject_async_body(stream)
-        raw: list[tuple[bytes, bytes]] = [(b"Host", target.host_header)]
+        # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
+        fields = [(b"Host", b"host", target.host_header)]
         if headers is None:
-            raw += self._default_raw
-            raw += framing
-            request_headers = Headers._from_raw(raw)
+            fields += self._default_fields
+            fields += [(name, name.lower(), value) for name, value in framing]
         else:
             extra = headers if isinstance(headers, Headers) else Headers(headers)
-            if "host" in extra:
-                raw.clear()
-            overridden = {name.lower() for name, _ in extra.raw}
-            raw += [pair for pair in self._default_raw if pair[0].lower() not in overridden]
-            raw += extra.raw
-            raw += [pair for pair in framing if pair[0].lower() not in overridden]
-            request_headers = Headers._from_raw(raw)
+            given = extra._list
+            overridden = {lower for _, lower, _ in given}
+            if b"host" in overridden:
+                fields.clear()
+            fields += [field for field in self._default_fields if field[1] not in overridden]
+            fields += given
+            fields += [
+                (name, name.lower(), value)
+                for name, value in framing
+                if name.lower() not in overridden
+            ]
+            _check_framing(given)
+        request_headers = Headers._from_fields(fields)
         return Request(
             method,
             target,

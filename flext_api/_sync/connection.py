@@ -17,6 +17,7 @@ import time
 from typing import Final
 
 import h11
+from h11._headers import Headers as H11Headers
 
 from flext_api._backends.base import NetworkStream
 from flext_api._content import sync_body
@@ -49,7 +50,9 @@ class ResponseHead:
 class HTTP11Connection:
     __slots__ = (
         "_h11",
+        "_max_header_bytes",
         "_read_timeout",
+        "_received",
         "_stream",
         "closed",
         "origin",
@@ -67,7 +70,10 @@ class HTTP11Connection:
         self.origin = origin
         self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
+        # Response bytes read since the request was sent (see receive_head).
+        self._received = 0
         self.request_count = 0
         self.response_bytes_seen = False
         self.closed = False
@@ -97,6 +103,7 @@ class HTTP11Connection:
     def send_request(self, request: Request) -> None:
         self.request_count += 1
         self.response_bytes_seen = False
+        self._received = 0
         timeout = request.timeout
         self._read_timeout = timeout.read
         h = self._h11
@@ -106,7 +113,9 @@ class HTTP11Connection:
                 h11.Request(
                     method=request.method,
                     target=url.raw_path,
-                    headers=request.headers.raw,
+                    # Headers were validated when built; hand h11 the same (raw, lower, value)
+                    # triples it stores, so it does not normalize and re-check each field.
+                    headers=H11Headers(request.headers._list),
                 )
             )
             content = request.content
@@ -151,6 +160,7 @@ class HTTP11Connection:
                 data = self._stream.read(READ_SIZE, self._read_timeout)
                 if data:
                     self.response_bytes_seen = True
+                    self._received += len(data)
                 h.receive_data(data)
                 continue
             return event  # type: ignore[return-value]
@@ -159,7 +169,12 @@ class HTTP11Connection:
         while True:
             event = self._next_event()
             if type(event) is h11.Response:
-                headers = Headers._from_raw(event.headers.raw_items())
+                # h11 enforces its limit only on a head still incomplete after a read, so a
+                # head that ends in the read that crosses the limit would pass: check it here,
+                # measuring only when enough bytes arrived for the head to be too large.
+                if self._received > self._max_header_bytes:
+                    self._check_head_size(event)
+                headers = Headers._from_fields(event.headers._full_items)
                 return ResponseHead(
                     event.status_code,
                     event.reason.decode("latin-1"),
@@ -172,6 +187,20 @@ class HTTP11Connection:
             raise RemoteProtocolError(
                 f"{self.origin[1]} closed the connection without sending a response; "
                 "retry the request, or check the server's logs",
+            )
+
+    def _check_head_size(self, event: h11.Response) -> None:
+        size = (
+            len(event.reason)
+            + 15
+            + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items())
+        )
+        if size > self._max_header_bytes:
+            self.close()
+            raise RemoteProtocolError(
+                f"{self.origin[1]} sent {size} bytes of response headers, more than the "
+                f"{self._max_header_bytes} allowed; the server or a proxy in between is "
+                "misbehaving",
             )
 
     def receive_body_chunk(self) -> bytes:
