@@ -314,3 +314,14 @@ async def test_invalid_method_is_a_failure(server: RunningServer) -> None:
         custom = await client.request("PROPFIND", "/echo")
     assert bad.is_failure and bad.error_code == "METHOD_INVALID"
     assert json.loads(ok(custom).content)["method"] == "PROPFIND"
+
+
+async def test_hand_set_framing_headers_are_checked(server: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        bad_length = await client.post("/echo", content=b"abc", headers={"Content-Length": "x"})
+        bad_coding = await client.post("/echo", headers={"Transfer-Encoding": "gzip"})
+        good = await client.post("/echo", content=b"abc", headers={"Content-Length": "3"})
+    assert bad_length.is_failure and bad_length.error_code == "HEADER_INVALID"
+    assert "Content-Length" in str(bad_length.error)
+    assert bad_coding.is_failure and bad_coding.error_code == "HEADER_INVALID"
+    assert echoed(good)["body"] == "abc"

@@ -305,3 +305,14 @@ def test_invalid_method_is_a_failure(server: RunningServer) -> None:
         custom = client.request("PROPFIND", "/echo")
     assert bad.is_failure and bad.error_code == "METHOD_INVALID"
     assert json.loads(ok(custom).content)["method"] == "PROPFIND"
+
+
+def test_hand_set_framing_headers_are_checked(server: RunningServer) -> None:
+    with FlextApiClient(base_url=server.url) as client:
+        bad_length = client.post("/echo", content=b"abc", headers={"Content-Length": "x"})
+        bad_coding = client.post("/echo", headers={"Transfer-Encoding": "gzip"})
+        good = client.post("/echo", content=b"abc", headers={"Content-Length": "3"})
+    assert bad_length.is_failure and bad_length.error_code == "HEADER_INVALID"
+    assert "Content-Length" in str(bad_length.error)
+    assert bad_coding.is_failure and bad_coding.error_code == "HEADER_INVALID"
+    assert echoed(good)["body"] == "abc"
