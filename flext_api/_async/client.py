@@ -32,6 +32,7 @@ from flext_api._exceptions import (
 )
 from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
+from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
 from flext_api._sansio.pool import PoolStats
 from flext_api._ssl import create_ssl_context
@@ -222,6 +223,7 @@ class AsyncFlextApiClient:
         # unasync: sync-only: reject_async_body(stream)
         # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
         fields = [(b"Host", b"host", target.host_header)]
+        request_id = request_id_var.get()
         if headers is None:
             fields += self._default_fields
             fields += [(name, name.lower(), value) for name, value in framing]
@@ -239,6 +241,10 @@ class AsyncFlextApiClient:
                 if name.lower() not in overridden
             ]
             _check_framing(given)
+            if b"x-request-id" in overridden:
+                request_id = None
+        if request_id is not None:
+            fields.append((REQUEST_ID_HEADER, b"x-request-id", request_id.encode("ascii")))
         request_headers = Headers._from_fields(fields)
         return Request(
             method,

@@ -202,8 +202,10 @@ class AsyncHTTP11Connection:
             )
 
     def _check_head_size(self, event: h11.Response) -> None:
-        size = len(event.reason) + 15 + sum(
-            len(name) + len(value) + 4 for name, value in event.headers.raw_items()
+        size = (
+            len(event.reason)
+            + 15
+            + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items())
         )
         if size > self._max_header_bytes:
             self.close()

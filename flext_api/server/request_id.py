@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from flext_api._request_context import current_request_id, request_id_var
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,17 +28,10 @@ __all__ = [
     "request_id_var",
 ]
 
-request_id_var: ContextVar[str | None] = ContextVar("flext_api_request_id", default=None)
-"""The id of the request being handled in this context (``None`` outside a request)."""
 
 # Ids from load balancers and tracing systems use these characters (UUIDs, ULIDs, AWS
 # "Root=1-..." trace ids, base64); anything else could smuggle text into logs or headers.
 _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:=+/@-]{1,128}")
-
-
-def current_request_id() -> str | None:
-    """The request id of the request being handled, or ``None`` outside one."""
-    return request_id_var.get()
 
 
 def new_request_id() -> str:

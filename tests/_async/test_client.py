@@ -23,6 +23,7 @@ from flext_api import (
     Success,
     Timeout,
 )
+from flext_api._request_context import request_id_var
 from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
 from tests.servers.runners import RunningServer
 
@@ -272,10 +273,9 @@ async def test_stream_body_can_be_read_once(server: RunningServer) -> None:
 
 
 async def test_stream_failure_is_a_result(server: RunningServer) -> None:
-    async with AsyncFlextApiClient() as client:
-        async with client.stream("GET", "nope://x") as result:
-            assert result.is_failure
-            assert result.error_code == "UNSUPPORTED_SCHEME"
+    async with AsyncFlextApiClient() as client, client.stream("GET", "nope://x") as result:
+        assert result.is_failure
+        assert result.error_code == "UNSUPPORTED_SCHEME"
 
 
 async def test_per_call_timeout_overrides_the_client(server: RunningServer) -> None:
@@ -325,3 +325,18 @@ async def test_hand_set_framing_headers_are_checked(server: RunningServer) -> No
     assert "Content-Length" in str(bad_length.error)
     assert bad_coding.is_failure and bad_coding.error_code == "HEADER_INVALID"
     assert echoed(good)["body"] == "abc"
+
+
+async def test_request_id_of_the_current_request_is_propagated(server: RunningServer) -> None:
+    token = request_id_var.set("req-42")
+    try:
+        async with AsyncFlextApiClient(base_url=server.url) as client:
+            propagated = echoed(await client.get("/echo"))
+            explicit = echoed(await client.get("/echo", headers={"X-Request-ID": "mine"}))
+    finally:
+        request_id_var.reset(token)
+    assert dict(propagated["headers"])["x-request-id"] == "req-42"
+    assert [v for k, v in explicit["headers"] if k == "x-request-id"] == ["mine"]
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        outside = echoed(await client.get("/echo"))
+    assert "x-request-id" not in dict(outside["headers"])

@@ -25,6 +25,7 @@ from flext_api import (
     Success,
     Timeout,
 )
+from flext_api._request_context import request_id_var
 from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
 from tests.servers.runners import RunningServer
 
@@ -263,10 +264,9 @@ def test_stream_body_can_be_read_once(server: RunningServer) -> None:
 
 
 def test_stream_failure_is_a_result(server: RunningServer) -> None:
-    with FlextApiClient() as client:
-        with client.stream("GET", "nope://x") as result:
-            assert result.is_failure
-            assert result.error_code == "UNSUPPORTED_SCHEME"
+    with FlextApiClient() as client, client.stream("GET", "nope://x") as result:
+        assert result.is_failure
+        assert result.error_code == "UNSUPPORTED_SCHEME"
 
 
 def test_per_call_timeout_overrides_the_client(server: RunningServer) -> None:
@@ -316,3 +316,18 @@ def test_hand_set_framing_headers_are_checked(server: RunningServer) -> None:
     assert "Content-Length" in str(bad_length.error)
     assert bad_coding.is_failure and bad_coding.error_code == "HEADER_INVALID"
     assert echoed(good)["body"] == "abc"
+
+
+def test_request_id_of_the_current_request_is_propagated(server: RunningServer) -> None:
+    token = request_id_var.set("req-42")
+    try:
+        with FlextApiClient(base_url=server.url) as client:
+            propagated = echoed(client.get("/echo"))
+            explicit = echoed(client.get("/echo", headers={"X-Request-ID": "mine"}))
+    finally:
+        request_id_var.reset(token)
+    assert dict(propagated["headers"])["x-request-id"] == "req-42"
+    assert [v for k, v in explicit["headers"] if k == "x-request-id"] == ["mine"]
+    with FlextApiClient(base_url=server.url) as client:
+        outside = echoed(client.get("/echo"))
+    assert "x-request-id" not in dict(outside["headers"])
