@@ -24,7 +24,8 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     path: str = scope["path"]
-    status, body = 404, {"error": "not found", "path": path}
+    status: int = 404
+    body: dict[str, Any] = {"error": "not found", "path": path}
     if path.startswith("/pets/"):
         status, body = 200, {"id": int(path.rsplit("/", 1)[1]), "name": "rex", "tag": "dog"}
     elif path == "/slow":

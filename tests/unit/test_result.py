@@ -41,7 +41,7 @@ def test_failure_unwrap_raises_the_very_same_error_object() -> None:
     assert caught.value is error
     assert result.unwrap_or("fallback") == "fallback"
     assert result.map(lambda v: v) is result
-    assert result.flat_map(lambda v: ok(v)) is result
+    assert result.flat_map(ok) is result
     mapped = result.map_error(lambda e: ConnectTimeout(f"wrapped: {e}"))
     assert mapped.error_code == "CONNECT_TIMEOUT"
     assert "READ_TIMEOUT" in repr(result)
@@ -53,9 +53,9 @@ def test_results_are_immutable() -> None:
     success = ok(1)
     failure = fail(FlextApiError("boom"))
     with pytest.raises(AttributeError):
-        success.value = 2  # type: ignore[misc]
+        success.value = 2
     with pytest.raises(AttributeError):
-        failure.error = FlextApiError("x")  # type: ignore[misc]
+        failure.error = FlextApiError("x")
     with pytest.raises(AttributeError):
         del success.value
     with pytest.raises(AttributeError):
