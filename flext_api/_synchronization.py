@@ -84,17 +84,36 @@ class AsyncEvent:
 
             with trio.move_on_after(float("inf") if timeout is None else max(timeout, 0.0)):
                 await self._trio_event.wait()
+            # Set and cancelled in the same tick: trio delivers the wake-up and would raise
+            # the cancellation at the next checkpoint, after the caller used what it was
+            # handed. Raise it here, where the caller can still give it back.
+            await trio.lowlevel.checkpoint_if_cancelled()
             return self._trio_event.is_set()
         import asyncio
 
-        assert self._future is not None
-        if self._future.done():
-            return not self._future.cancelled()
+        future = self._future
+        assert future is not None
+        if future.done():
+            return not future.cancelled()
+        # Not asyncio.wait_for: on Python 3.11 it swallows a task.cancel() that arrives just as
+        # the event is set (the pool handed this waiter a connection), and the cancelled task
+        # would go on to send its request. Awaiting a plain future delivers that cancellation.
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        future.add_done_callback(wake)
+        timer = None if timeout is None else loop.call_later(max(timeout, 0.0), wake)
         try:
-            await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        except TimeoutError:
-            return self.is_set()
-        return True
+            await woken
+        finally:
+            future.remove_done_callback(wake)
+            if timer is not None:
+                timer.cancel()
+        return self.is_set()
 
 
 class Event:

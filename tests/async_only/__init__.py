@@ -1,0 +1,1 @@
+"""Tests that only make sense on an event loop (cancellation, task groups): asyncio and trio."""
