@@ -54,16 +54,13 @@ def specific_error() -> FlextResult[int, ReadTimeout]:
 
 def combinators() -> None:
     result = get_pet()
-    reveal_type(
-        result.map(lambda pet: len(pet.name))
-    )  # reveal: Success[int] | Failure[FlextApiError]
+    mapped = result.map(lambda pet: len(pet.name))
+    reveal_type(mapped)  # reveal: Success[int] | Failure[FlextApiError]
     reveal_type(result.unwrap())  # reveal: Pet
     reveal_type(result.unwrap_or(None))  # reveal: Pet | None
     narrowed = specific_error()
     reveal_type(narrowed)  # reveal: Success[int] | Failure[ReadTimeout]
-    reveal_type(
-        narrowed.map_error(lambda e: FlextApiError(str(e)))
-    )  # reveal: Success[int] | Failure[FlextApiError]
-    reveal_type(
-        result.flat_map(lambda pet: specific_error())
-    )  # reveal: Success[int] | Failure[FlextApiError]
+    widened = narrowed.map_error(lambda e: FlextApiError(str(e)))
+    reveal_type(widened)  # reveal: Success[int] | Failure[FlextApiError]
+    chained = result.flat_map(lambda pet: specific_error())
+    reveal_type(chained)  # reveal: Success[int] | Failure[FlextApiError]
