@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint check-sync sync peers bench clean
+.PHONY: venv demo test lint check-sync sync peers bench bench-deps clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,15 @@ test: venv peers check-sync lint
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 
-bench: venv
+# Benchmark peers (niquests without its urllib3 override, so urllib3 rows measure urllib3)
+# and nginx as the origin.
+bench-deps: venv
 	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
-	$(PY) benchmarks/run.py
+	URLLIB3_NO_OVERRIDE=1 $(PY) -m pip install -q --disable-pip-version-check --no-binary urllib3-future niquests==3.21.2
+	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
+
+bench: bench-deps
+	$(PY) benchmarks/run.py --n 20000
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache
