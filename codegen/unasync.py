@@ -116,6 +116,7 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "aiter_lines": "iter_lines",
     "aiter_raw": "iter_raw",
     "default_async_backend": "default_sync_backend",
+    "async_sleep": "sleep",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

@@ -14,6 +14,7 @@ This module must never be used to hold a lock across an await or a blocking read
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,16 @@ if TYPE_CHECKING:
 
     import trio
 
-__all__ = ["AsyncEvent", "AsyncThreadLock", "Event", "ThreadLock"]
+__all__ = [
+    "AsyncEvent",
+    "AsyncLock",
+    "AsyncThreadLock",
+    "Event",
+    "Lock",
+    "ThreadLock",
+    "async_sleep",
+    "sleep",
+]
 
 ThreadLock = threading.Lock
 
@@ -132,3 +142,73 @@ class Event:
 
     def wait(self, timeout: float | None) -> bool:
         return self._event.wait(None if timeout is None else max(timeout, 0.0))
+
+
+class AsyncLock:
+    """A task lock for asyncio or trio, picked on first use (a client may be created outside
+    any event loop). Used for single-flight work such as one token refresh for many tasks."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock: asyncio.Lock | trio.Lock | None = None
+
+    def _get(self) -> asyncio.Lock | trio.Lock:
+        if self._lock is None:
+            if sniffio.current_async_library() == "trio":
+                import trio
+
+                self._lock = trio.Lock()
+            else:
+                import asyncio
+
+                self._lock = asyncio.Lock()
+        return self._lock
+
+    async def __aenter__(self) -> None:
+        await self._get().acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._get().release()
+
+
+class Lock:
+    """Blocking twin of :class:`AsyncLock`."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+
+async def async_sleep(seconds: float) -> None:
+    """Sleep on whichever event loop runs this task (retry backoff)."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        await trio.sleep(seconds)
+    else:
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    """Blocking twin of :func:`async_sleep`."""
+    time.sleep(seconds)

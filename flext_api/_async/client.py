@@ -12,11 +12,20 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Final
 
+from flext_api._async.middleware import (
+    AsyncCircuitBreakerMiddleware,
+    AsyncErrorTransformer,
+    AsyncMiddleware,
+    AsyncRequestInterceptor,
+    AsyncResponseProcessor,
+    AsyncRetryMiddleware,
+    build_chain,
+)
 from flext_api._async.pool import AsyncConnectionPool
 from flext_api._async.streaming import AsyncStreamingResponse
 from flext_api._backends.base import AsyncNetworkBackend
@@ -34,7 +43,9 @@ from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
 from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
+from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
 
@@ -78,6 +89,59 @@ def _check_method(method: str) -> str:
             f"{method!r} is not a valid HTTP method; use a token such as 'GET' or 'POST'"
         )
     return upper
+
+
+EventHooks = Mapping[str, Sequence[Callable[..., object]]]
+"""``{"request": [fn(request)], "response": [fn(response)], "error": [fn(error)]}``."""
+
+
+def _standard_layers(
+    middleware: Sequence[AsyncMiddleware],
+    *,
+    retry: RetryPolicy | None,
+    circuit_breaker: CircuitBreaker | None,
+    event_hooks: EventHooks | None,
+) -> list[AsyncMiddleware]:
+    """The client's chain, outermost first: event hooks see the call as the user made it,
+    then the user's middleware, then retries around the circuit breaker (so each attempt is
+    counted by the breaker and an open circuit stops the retries at once)."""
+    layers: list[AsyncMiddleware] = []
+    if event_hooks:
+        unknown = set(event_hooks) - {"request", "response", "error"}
+        if unknown:
+            raise ValueError(
+                f"unknown event hook kinds {sorted(unknown)}; use 'request', 'response' or 'error'"
+            )
+        layers.extend(
+            AsyncRequestInterceptor(_observer(hook)) for hook in event_hooks.get("request", ())
+        )
+        layers.extend(
+            AsyncResponseProcessor(_observer(hook)) for hook in event_hooks.get("response", ())
+        )
+        layers.extend(
+            AsyncErrorTransformer(_error_observer(hook)) for hook in event_hooks.get("error", ())
+        )
+    layers.extend(middleware)
+    if retry is not None:
+        layers.append(AsyncRetryMiddleware(retry))
+    if circuit_breaker is not None:
+        layers.append(AsyncCircuitBreakerMiddleware(circuit_breaker))
+    return layers
+
+
+def _observer(hook: Callable[..., object]) -> Callable[[Any], None]:
+    def observe(item: Any) -> None:
+        hook(item)
+
+    return observe
+
+
+def _error_observer(hook: Callable[..., object]) -> Callable[[FlextApiError], FlextApiError]:
+    def observe(error: FlextApiError) -> FlextApiError:
+        hook(error)
+        return error
+
+    return observe
 
 
 def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
@@ -124,6 +188,10 @@ class AsyncFlextApiClient:
         cert: CertTypes | None = None,
         uds: str | None = None,
         trust_env: bool = True,
+        middleware: Sequence[AsyncMiddleware] = (),
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        event_hooks: EventHooks | None = None,
         backend: AsyncNetworkBackend | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
@@ -140,6 +208,12 @@ class AsyncFlextApiClient:
         self._headers = default_headers
         self._default_fields = list(default_headers._list)
         _check_framing(self._default_fields)
+        layers = _standard_layers(
+            middleware, retry=retry, circuit_breaker=circuit_breaker, event_hooks=event_hooks
+        )
+        self._middleware = layers
+        self._buffered_chain = build_chain(layers, self._send) if layers else None
+        self._stream_chain = build_chain(layers, self._open_stream)
         self._pool = AsyncConnectionPool(
             ssl_context=create_ssl_context(verify, cert, trust_env=trust_env),
             limits=limits,
@@ -270,12 +344,14 @@ class AsyncFlextApiClient:
         data: Mapping[str, Any] | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
         """Send one request and read the whole response.
 
         ``content`` takes bytes, str, a binary file or an (async) iterator of bytes (streamed,
         chunked when the length is unknown); ``data`` a form mapping; ``json`` any value
-        msgspec can encode. ``timeout`` overrides the client's for this call.
+        msgspec can encode. ``timeout`` overrides the client's for this call; ``middleware``
+        runs inside the client's own for this call only.
         """
         try:
             request = self._build_request(
@@ -290,12 +366,34 @@ class AsyncFlextApiClient:
             )
         except FlextApiError as error:
             return Failure(error)
+        if middleware:
+            chain = build_chain([*self._middleware, *middleware], self._send)
+            return await chain(request)
+        if self._buffered_chain is not None:
+            return await self._buffered_chain(request)
+        return await self._send(request)
+
+    async def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
+        """The innermost handler: one exchange through the pool, errors as values."""
         try:
             return Success(await self._pool.round_trip(request))
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
             return Failure(error)
+
+    async def _open_stream(
+        self, request: Request
+    ) -> Success[AsyncStreamingResponse] | Failure[FlextApiError]:
+        try:
+            connection, head = await self._pool.open_stream(request)
+        except FlextApiError as error:
+            if error.url is None:
+                error.url = str(request.url)
+            return Failure(error)
+        return Success(
+            AsyncStreamingResponse(head, request=request, connection=connection, pool=self._pool)
+        )
 
     @asynccontextmanager
     async def stream(
@@ -309,6 +407,7 @@ class AsyncFlextApiClient:
         data: Mapping[str, Any] | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> AsyncIterator[Success[AsyncStreamingResponse] | Failure[FlextApiError]]:
         """Send a request and yield the response as soon as its headers arrive.
 
@@ -333,17 +432,20 @@ class AsyncFlextApiClient:
                 json=json,
                 timeout=timeout,
             )
-            connection, head = await self._pool.open_stream(request)
         except FlextApiError as error:
             yield Failure(error)
             return
-        response = AsyncStreamingResponse(
-            head, request=request, connection=connection, pool=self._pool
+        chain = (
+            build_chain([*self._middleware, *middleware], self._open_stream)
+            if middleware
+            else self._stream_chain
         )
+        result = await chain(request)
         try:
-            yield Success(response)
+            yield result
         finally:
-            await response.aclose()
+            if isinstance(result, Success):
+                await result.value.aclose()
 
     async def get(
         self,

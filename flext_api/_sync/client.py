@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final
@@ -32,8 +32,19 @@ from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
 from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
+from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
+from flext_api._sync.middleware import (
+    CircuitBreakerMiddleware,
+    ErrorTransformer,
+    Middleware,
+    RequestInterceptor,
+    ResponseProcessor,
+    RetryMiddleware,
+    build_chain,
+)
 from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
@@ -80,6 +91,59 @@ def _check_method(method: str) -> str:
     return upper
 
 
+EventHooks = Mapping[str, Sequence[Callable[..., object]]]
+"""``{"request": [fn(request)], "response": [fn(response)], "error": [fn(error)]}``."""
+
+
+def _standard_layers(
+    middleware: Sequence[Middleware],
+    *,
+    retry: RetryPolicy | None,
+    circuit_breaker: CircuitBreaker | None,
+    event_hooks: EventHooks | None,
+) -> list[Middleware]:
+    """The client's chain, outermost first: event hooks see the call as the user made it,
+    then the user's middleware, then retries around the circuit breaker (so each attempt is
+    counted by the breaker and an open circuit stops the retries at once)."""
+    layers: list[Middleware] = []
+    if event_hooks:
+        unknown = set(event_hooks) - {"request", "response", "error"}
+        if unknown:
+            raise ValueError(
+                f"unknown event hook kinds {sorted(unknown)}; use 'request', 'response' or 'error'"
+            )
+        layers.extend(
+            RequestInterceptor(_observer(hook)) for hook in event_hooks.get("request", ())
+        )
+        layers.extend(
+            ResponseProcessor(_observer(hook)) for hook in event_hooks.get("response", ())
+        )
+        layers.extend(
+            ErrorTransformer(_error_observer(hook)) for hook in event_hooks.get("error", ())
+        )
+    layers.extend(middleware)
+    if retry is not None:
+        layers.append(RetryMiddleware(retry))
+    if circuit_breaker is not None:
+        layers.append(CircuitBreakerMiddleware(circuit_breaker))
+    return layers
+
+
+def _observer(hook: Callable[..., object]) -> Callable[[Any], None]:
+    def observe(item: Any) -> None:
+        hook(item)
+
+    return observe
+
+
+def _error_observer(hook: Callable[..., object]) -> Callable[[FlextApiError], FlextApiError]:
+    def observe(error: FlextApiError) -> FlextApiError:
+        hook(error)
+        return error
+
+    return observe
+
+
 def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
     """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
     for _, lower, value in fields:
@@ -124,6 +188,10 @@ class FlextApiClient:
         cert: CertTypes | None = None,
         uds: str | None = None,
         trust_env: bool = True,
+        middleware: Sequence[Middleware] = (),
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        event_hooks: EventHooks | None = None,
         backend: NetworkBackend | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
@@ -140,6 +208,12 @@ class FlextApiClient:
         self._headers = default_headers
         self._default_fields = list(default_headers._list)
         _check_framing(self._default_fields)
+        layers = _standard_layers(
+            middleware, retry=retry, circuit_breaker=circuit_breaker, event_hooks=event_hooks
+        )
+        self._middleware = layers
+        self._buffered_chain = build_chain(layers, self._send) if layers else None
+        self._stream_chain = build_chain(layers, self._open_stream)
         self._pool = ConnectionPool(
             ssl_context=create_ssl_context(verify, cert, trust_env=trust_env),
             limits=limits,
@@ -270,12 +344,14 @@ class FlextApiClient:
         data: Mapping[str, Any] | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
         """Send one request and read the whole response.
 
         ``content`` takes bytes, str, a binary file or an (async) iterator of bytes (streamed,
         chunked when the length is unknown); ``data`` a form mapping; ``json`` any value
-        msgspec can encode. ``timeout`` overrides the client's for this call.
+        msgspec can encode. ``timeout`` overrides the client's for this call; ``middleware``
+        runs inside the client's own for this call only.
         """
         try:
             request = self._build_request(
@@ -290,12 +366,32 @@ class FlextApiClient:
             )
         except FlextApiError as error:
             return Failure(error)
+        if middleware:
+            chain = build_chain([*self._middleware, *middleware], self._send)
+            return chain(request)
+        if self._buffered_chain is not None:
+            return self._buffered_chain(request)
+        return self._send(request)
+
+    def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
+        """The innermost handler: one exchange through the pool, errors as values."""
         try:
             return Success(self._pool.round_trip(request))
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
             return Failure(error)
+
+    def _open_stream(self, request: Request) -> Success[StreamingResponse] | Failure[FlextApiError]:
+        try:
+            connection, head = self._pool.open_stream(request)
+        except FlextApiError as error:
+            if error.url is None:
+                error.url = str(request.url)
+            return Failure(error)
+        return Success(
+            StreamingResponse(head, request=request, connection=connection, pool=self._pool)
+        )
 
     @contextmanager
     def stream(
@@ -309,6 +405,7 @@ class FlextApiClient:
         data: Mapping[str, Any] | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Iterator[Success[StreamingResponse] | Failure[FlextApiError]]:
         """Send a request and yield the response as soon as its headers arrive.
 
@@ -333,15 +430,20 @@ class FlextApiClient:
                 json=json,
                 timeout=timeout,
             )
-            connection, head = self._pool.open_stream(request)
         except FlextApiError as error:
             yield Failure(error)
             return
-        response = StreamingResponse(head, request=request, connection=connection, pool=self._pool)
+        chain = (
+            build_chain([*self._middleware, *middleware], self._open_stream)
+            if middleware
+            else self._stream_chain
+        )
+        result = chain(request)
         try:
-            yield Success(response)
+            yield result
         finally:
-            response.close()
+            if isinstance(result, Success):
+                result.value.close()
 
     def get(
         self,

@@ -1,0 +1,290 @@
+"""The middleware pipeline: a chain of handlers around the transport.
+
+A middleware gets the request and ``call_next`` (the rest of the chain) and returns a result.
+Order is fixed and documented: the first middleware of a client is the outermost, so it sees
+the request first on the way out and the response last on the way back. Per-call middleware
+runs inside the client's. The chain is built once per client; with no middleware at all the
+client calls the transport directly and pays nothing for this module.
+
+The same chain serves ``request()`` (a buffered :class:`Response`) and ``stream()`` (an
+:class:`AsyncStreamingResponse`): a middleware only looks at ``status_code``, ``headers`` and
+``request``, and gives back a response it will not return with :func:`discard` (which closes a
+streamed one, so its connection goes back to the pool).
+
+Decisions (when to retry, whether a circuit is open) come from ``flext_api._sansio``; this
+module only acts on them: sleeps, calls again, counts. It never holds a lock across an await.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeAlias, TypeVar
+
+from flext_api._async.streaming import AsyncStreamingResponse
+from flext_api._exceptions import FlextApiError
+from flext_api._headers import Headers
+from flext_api._models import Request
+from flext_api._result import Failure, Success
+from flext_api._sansio.circuit import CircuitBreaker, CircuitRegistry, CircuitState, Reject
+from flext_api._sansio.retry import GiveUp, RetryPolicy
+from flext_api._synchronization import AsyncThreadLock, async_sleep
+
+__all__ = [
+    "AsyncCallNext",
+    "AsyncCircuitBreakerMiddleware",
+    "AsyncErrorTransformer",
+    "AsyncMiddleware",
+    "AsyncRequestInterceptor",
+    "AsyncResponseProcessor",
+    "AsyncRetryMiddleware",
+    "ResponseLike",
+    "build_chain",
+    "discard",
+]
+
+
+class ResponseLike(Protocol):
+    """What every middleware may rely on, buffered or streamed."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    @property
+    def request(self) -> Request: ...
+
+
+R = TypeVar("R", bound=ResponseLike)
+
+AsyncCallNext: TypeAlias = Callable[  # unasync: remove
+    [Request], Awaitable[Success[R] | Failure[FlextApiError]]  # unasync: remove
+]  # unasync: remove
+# unasync: sync-only: CallNext: TypeAlias = Callable[[Request], Success[R] | Failure[FlextApiError]]
+
+
+class AsyncMiddleware(Protocol):
+    """One layer of the pipeline.
+
+    ``handle`` is generic in the response type so one middleware serves ``request()`` and
+    ``stream()``; it must return what ``call_next`` returned, or a failure, or call it again
+    (after :func:`discard` on the response it drops).
+    """
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]: ...
+
+
+def build_chain(
+    middleware: Sequence[AsyncMiddleware], transport: AsyncCallNext[R]
+) -> AsyncCallNext[R]:
+    """Compose ``middleware`` around ``transport``; the first one is the outermost."""
+    handler = transport
+    for layer in reversed(middleware):
+        handler = _bind(layer, handler)
+    return handler
+
+
+def _bind(layer: AsyncMiddleware, call_next: AsyncCallNext[R]) -> AsyncCallNext[R]:
+    async def call(request: Request) -> Success[R] | Failure[FlextApiError]:
+        return await layer.handle(request, call_next)
+
+    return call
+
+
+async def discard(response: object) -> None:
+    """Release a response a middleware will not return (a streamed one holds a connection)."""
+    if isinstance(response, AsyncStreamingResponse):
+        await response.aclose()
+
+
+# -- adapters: plain functions as middleware -------------------------------------------------
+
+
+class AsyncRequestInterceptor:
+    """Run ``func(request)`` before the request goes on.
+
+    ``func`` may change the request in place (headers), return a replacement ``Request``, or
+    return a ``Failure`` to stop the call without sending anything.
+    """
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[[Request], Request | Failure[FlextApiError] | None]) -> None:
+        self._func = func
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        outcome = self._func(request)
+        if isinstance(outcome, Failure):
+            return outcome
+        return await call_next(request if outcome is None else outcome)
+
+
+class AsyncResponseProcessor:
+    """Run ``func(response)`` on every response that comes back.
+
+    ``func`` returns ``None`` to keep the response as it is, or a ``Failure`` to turn it into
+    one (for example: every 5xx becomes an error for this client).
+    """
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[[ResponseLike], Failure[FlextApiError] | None]) -> None:
+        self._func = func
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        result = await call_next(request)
+        if isinstance(result, Success):
+            verdict = self._func(result.value)
+            if verdict is not None:
+                await discard(result.value)
+                return verdict
+        return result
+
+
+class AsyncErrorTransformer:
+    """Run ``func(error)`` on every failure that comes back and return its error instead
+    (add context, map codes, redact)."""
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Callable[[FlextApiError], FlextApiError]) -> None:
+        self._func = func
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        result = await call_next(request)
+        if isinstance(result, Failure):
+            return Failure(self._func(result.error))
+        return result
+
+
+# -- retries -----------------------------------------------------------------------------
+
+
+def _replayable(request: Request) -> bool:
+    # A body read from an iterator or a file is gone once sent: it cannot be sent again.
+    return request.stream is None
+
+
+class AsyncRetryMiddleware:
+    """Retry failed attempts as ``policy`` decides: statuses, error codes, backoff with jitter,
+    ``Retry-After``, a total deadline. Each call has its own state (nothing is shared between
+    concurrent calls). A request whose body was streamed from an iterator is never retried.
+
+    ``clock``, ``random`` and ``sleep`` are injectable for tests.
+    """
+
+    __slots__ = ("_clock", "_random", "_sleep", "policy")
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = async_sleep,  # unasync: remove
+        # unasync: sync-only: sleep: Callable[[float], None] = sleep,
+    ) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._clock = clock
+        self._random = random
+        self._sleep = sleep
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        state = self.policy.start(self._clock())
+        while True:
+            result = await call_next(request)
+            if not _replayable(request):
+                return result
+            if isinstance(result, Success):
+                response = result.value
+                decision = state.decide(
+                    request.method,
+                    response.status_code,
+                    None,
+                    response.headers,
+                    self._clock(),
+                    random=self._random,
+                    wall_clock=time.time(),
+                )
+            else:
+                decision = state.decide(
+                    request.method,
+                    None,
+                    result.error.code,
+                    None,
+                    self._clock(),
+                    random=self._random,
+                )
+            if isinstance(decision, GiveUp):
+                return result
+            if isinstance(result, Success):
+                await discard(result.value)
+            await self._sleep(decision.wait_seconds)
+
+
+# -- circuit breaker ---------------------------------------------------------------------
+
+
+class AsyncCircuitBreakerMiddleware:
+    """Fail fast with ``CIRCUIT_OPEN`` while an origin is unwell.
+
+    One breaker per origin ``(scheme, host, port)``; ``states`` shows them all. Decisions
+    are made under a lock that is never held across an await.
+    """
+
+    __slots__ = ("_clock", "_lock", "registry")
+
+    def __init__(
+        self,
+        config: CircuitBreaker | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = CircuitRegistry(config if config is not None else CircuitBreaker())
+        self._clock = clock
+        self._lock = AsyncThreadLock()
+
+    def state(self, origin: tuple[str, str, int]) -> CircuitState:
+        """The breaker of one origin (closed until it has seen failures)."""
+        with self._lock:
+            return self.registry.get(origin)
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        origin = request.url.origin
+        with self._lock:
+            breaker = self.registry.get(origin)
+            ticket = breaker.before_request(self._clock())
+        if isinstance(ticket, Reject):
+            return Failure(ticket.to_error(f"{origin[0]}://{origin[1]}:{origin[2]}", self._clock()))
+        try:
+            result = await call_next(request)
+        except BaseException:
+            with self._lock:
+                breaker.on_abandon(ticket)
+            raise
+        config = self.registry.config
+        if isinstance(result, Success):
+            failed = config.is_failure(result.value.status_code, None)
+        else:
+            failed = config.is_failure(None, result.error.code)
+        with self._lock:
+            if failed:
+                breaker.on_failure(self._clock(), ticket)
+            else:
+                breaker.on_success(self._clock(), ticket)
+        return result

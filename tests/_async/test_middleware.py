@@ -1,0 +1,226 @@
+"""The middleware pipeline against real servers: order, short-circuits, hooks, retries and the
+circuit breaker. Generated into ``tests/_sync/test_middleware.py`` for the blocking client."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from flext_api import AsyncFlextApiClient, FlextApiError, InvalidRequest, Request
+from flext_api._async.middleware import (
+    AsyncCallNext,
+    AsyncErrorTransformer,
+    AsyncRequestInterceptor,
+    AsyncResponseProcessor,
+    AsyncRetryMiddleware,
+    R,
+    ResponseLike,
+)
+from flext_api._result import Failure, Success
+from flext_api._sansio.circuit import CircuitBreaker
+from flext_api._sansio.retry import RetryPolicy
+from tests.servers.raw import RawServerFactory, RequestReader
+from tests.servers.runners import RunningServer
+
+pytestmark = pytest.mark.anyio  # unasync: remove
+
+
+class Recorder:
+    """A middleware that notes when it sees the request and the response."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    async def handle(
+        self, request: Request, call_next: AsyncCallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        self.log.append(f"{self.name}>")
+        result = await call_next(request)
+        self.log.append(f"<{self.name}")
+        return result
+
+
+def scripted(statuses: list[tuple[int, dict[str, str]]], seen: list[bytes]) -> Any:
+    """A raw-server script answering each request with the next (status, headers)."""
+
+    def script(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        while (request := reader.next_request()) is not None:
+            seen.append(request.split(b" ", 1)[0])
+            status, headers = statuses.pop(0) if statuses else (200, {})
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            body = f"status {status}".encode()
+            conn.sendall(
+                f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+            )
+
+    return script
+
+
+async def test_order_is_outermost_first_then_per_call(uvicorn_h11: RunningServer) -> None:
+    log: list[str] = []
+    async with AsyncFlextApiClient(
+        base_url=uvicorn_h11.url,
+        middleware=[Recorder("a", log), Recorder("b", log)],
+    ) as client:
+        result = await client.get("/")
+        assert result.is_success
+        assert log == ["a>", "b>", "<b", "<a"]
+        log.clear()
+        result = await client.request("GET", "/", middleware=[Recorder("call", log)])
+        assert result.is_success
+        assert log == ["a>", "b>", "call>", "<call", "<b", "<a"]
+        log.clear()
+        async with client.stream("GET", "/json") as streamed:
+            assert streamed.is_success
+        assert log == ["a>", "b>", "<b", "<a"]
+
+
+async def test_interceptor_can_change_or_stop_a_request(
+    uvicorn_h11: RunningServer, raw_server: RawServerFactory
+) -> None:
+    def add_header(request: Request) -> None:
+        request.headers["X-Added"] = "yes"
+
+    def refuse(request: Request) -> Failure[FlextApiError]:
+        return Failure(InvalidRequest(f"{request.url} is not allowed by policy"))
+
+    async with AsyncFlextApiClient(
+        base_url=uvicorn_h11.url, middleware=[AsyncRequestInterceptor(add_header)]
+    ) as client:
+        echoed = (await client.get("/headers")).unwrap().json().unwrap()
+    assert echoed["x-added"] == "yes"
+
+    server = raw_server(scripted([], []))
+    async with AsyncFlextApiClient(middleware=[AsyncRequestInterceptor(refuse)]) as client:
+        stopped = await client.get(server.url + "/")
+    assert stopped.is_failure and stopped.error_code == "INVALID_REQUEST"
+    assert server.connections == 0  # nothing was sent
+
+
+async def test_response_processor_and_error_transformer(uvicorn_h11: RunningServer) -> None:
+    def server_errors_fail(response: ResponseLike) -> Failure[FlextApiError] | None:
+        if response.status_code >= 500:
+            return Failure(FlextApiError(f"{response.request.url} failed"))
+        return None
+
+    def tag(error: FlextApiError) -> FlextApiError:
+        error.message = f"[payments] {error.message}"
+        return error
+
+    async with AsyncFlextApiClient(
+        base_url=uvicorn_h11.url,
+        middleware=[AsyncErrorTransformer(tag), AsyncResponseProcessor(server_errors_fail)],
+    ) as client:
+        failed = await client.get("/status/503")
+        fine = await client.get("/status/404")
+        assert client.pool_stats.in_use == 0
+    assert failed.is_failure and str(failed.error).startswith("[payments] ")
+    assert fine.is_success and fine.value.status_code == 404
+
+
+async def test_event_hooks_see_requests_responses_and_errors(uvicorn_h11: RunningServer) -> None:
+    seen: list[str] = []
+    hooks: dict[str, list[Any]] = {
+        "request": [lambda request: seen.append(f"request {request.method}")],
+        "response": [lambda response: seen.append(f"response {response.status_code}")],
+        "error": [lambda error: seen.append(f"error {error.code}")],
+    }
+    async with AsyncFlextApiClient(event_hooks=hooks) as client:
+        await client.get(uvicorn_h11.url + "/status/201")
+        await client.get("http://127.0.0.1:1/")
+    assert seen == ["request GET", "response 201", "request GET", "error CONNECT_ERROR"]
+    with pytest.raises(ValueError, match="unknown event hook"):
+        AsyncFlextApiClient(event_hooks={"reqest": []})
+
+
+async def test_retry_honours_retry_after_and_stops_after_success(
+    raw_server: RawServerFactory,
+) -> None:
+    seen: list[bytes] = []
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    server = raw_server(scripted([(503, {"Retry-After": "2"}), (429, {})], seen))
+    retry = AsyncRetryMiddleware(
+        RetryPolicy(max_retries=3, backoff_base=0.5, jitter=0.0), sleep=fake_sleep
+    )
+    async with AsyncFlextApiClient(middleware=[retry]) as client:
+        result = await client.get(server.url + "/")
+        assert client.pool_stats.in_use == 0
+    assert result.is_success and result.value.status_code == 200
+    assert seen == [b"GET", b"GET", b"GET"]
+    assert waits == [2.0, 1.0]  # Retry-After, then backoff 0.5 * 2**1
+
+
+async def test_retry_gives_up_on_post_and_after_max_retries(raw_server: RawServerFactory) -> None:
+    seen: list[bytes] = []
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    server = raw_server(scripted([(503, {})] * 10, seen))
+    retry = AsyncRetryMiddleware(RetryPolicy(max_retries=2, jitter=0.0), sleep=no_sleep)
+    async with AsyncFlextApiClient(middleware=[retry]) as client:
+        posted = await client.post(server.url + "/", content=b"x")
+        assert seen == [b"POST"]
+        got = await client.get(server.url + "/")
+    assert posted.is_success and posted.value.status_code == 503
+    assert got.is_success and got.value.status_code == 503
+    assert seen == [b"POST", b"GET", b"GET", b"GET"]
+
+
+async def test_retry_on_connect_errors_uses_the_client_setting() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    attempts: list[str] = []
+    async with AsyncFlextApiClient(
+        retry=RetryPolicy(max_retries=2, backoff_base=0.01, jitter=0.0)
+    ) as client:
+        # per-call middleware runs inside the client's retries: it sees every attempt
+        result = await client.request(
+            "POST", f"http://127.0.0.1:{port}/", middleware=[Recorder("try", attempts)]
+        )
+    assert result.is_failure and result.error_code == "CONNECT_ERROR"
+    # nothing was sent, so even a POST is retried: three attempts in all
+    assert attempts.count("try>") == 3
+
+
+async def test_circuit_opens_fails_fast_and_closes_after_a_trial(
+    raw_server: RawServerFactory,
+) -> None:
+    seen: list[bytes] = []
+    server = raw_server(scripted([(503, {})] * 3, seen))
+    async with AsyncFlextApiClient(
+        circuit_breaker=CircuitBreaker(failure_threshold=3, open_duration=0.0)
+    ) as client:
+        for _ in range(3):
+            assert (await client.get(server.url + "/")).unwrap().status_code == 503
+        # open_duration=0: the next call is the half-open trial, and it succeeds
+        trial = await client.get(server.url + "/")
+        assert trial.unwrap().status_code == 200
+    assert len(seen) == 4
+
+
+async def test_open_circuit_sends_nothing(raw_server: RawServerFactory) -> None:
+    seen: list[bytes] = []
+    server = raw_server(scripted([(502, {})] * 5, seen))
+    async with AsyncFlextApiClient(
+        circuit_breaker=CircuitBreaker(failure_threshold=2, open_duration=60.0)
+    ) as client:
+        for _ in range(2):
+            await client.get(server.url + "/")
+        blocked = await client.get(server.url + "/")
+        streamed_state = ""
+        async with client.stream("GET", server.url + "/") as streamed:
+            streamed_state = streamed.error_code if streamed.is_failure else "sent"
+    assert blocked.is_failure and blocked.error_code == "CIRCUIT_OPEN"
+    assert "open" in str(blocked.error) and "127.0.0.1" in str(blocked.error)
+    assert streamed_state == "CIRCUIT_OPEN"
+    assert len(seen) == 2
