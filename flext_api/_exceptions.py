@@ -19,15 +19,18 @@ if TYPE_CHECKING:
     from flext_api._models import Response
 
 __all__ = [
+    "AuthError",
     "CircuitOpenError",
     "ConnectError",
     "ConnectTimeout",
     "DNSError",
     "DecodingError",
+    "DecompressionBombError",
     "FlextApiError",
     "HTTPStatusError",
     "InvalidHeader",
     "InvalidMethod",
+    "InvalidRedirectLocation",
     "InvalidRequest",
     "InvalidURL",
     "LocalProtocolError",
@@ -37,6 +40,8 @@ __all__ = [
     "ProtocolError",
     "ReadError",
     "ReadTimeout",
+    "RedirectDowngrade",
+    "RedirectError",
     "RemoteProtocolError",
     "StreamError",
     "TLSError",
@@ -44,6 +49,7 @@ __all__ = [
     "TLSHostnameMismatch",
     "TLSVerifyError",
     "TimeoutException",
+    "TokenRefreshError",
     "TooManyRedirects",
     "TransportError",
     "UnsupportedScheme",
@@ -220,10 +226,66 @@ class TooManyRedirects(FlextApiError):
     code = "TOO_MANY_REDIRECTS"
 
 
+class RedirectError(FlextApiError):
+    """A redirect that the client refuses to follow (the 3xx response itself is kept)."""
+
+    code = "REDIRECT_ERROR"
+
+
+class RedirectDowngrade(RedirectError):
+    """An https URL redirected to http; followed only with ``allow_downgrade=True``."""
+
+    code = "REDIRECT_DOWNGRADE"
+
+
+class InvalidRedirectLocation(RedirectError):
+    """The Location of a redirect is not a valid http(s) URL."""
+
+    code = "REDIRECT_LOCATION_INVALID"
+
+
 class DecodingError(FlextApiError):
     """The body could not be decoded (bad JSON, bad charset, corrupt compression)."""
 
     code = "DECODE_ERROR"
+
+
+class DecompressionBombError(DecodingError):
+    """A compressed body expanded past the configured size or ratio limit; decoding stopped
+    before the output was held in memory."""
+
+    code = "DECOMPRESSION_LIMIT"
+
+
+class AuthError(FlextApiError):
+    """Authentication could not be performed (an unsupported challenge, a bad token response).
+
+    Messages never hold a credential: secrets are redacted before they reach one.
+    """
+
+    code = "AUTH_ERROR"
+
+
+class TokenRefreshError(AuthError):
+    """The OAuth2 token endpoint refused or garbled a token request.
+
+    ``oauth_error`` is the endpoint's ``error`` field (``invalid_grant``...) when it sent one;
+    ``status_code`` the HTTP status of the token response when known.
+    """
+
+    code = "TOKEN_REFRESH_FAILED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        oauth_error: str | None = None,
+        status_code: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.oauth_error = oauth_error
+        self.status_code = status_code
 
 
 class HTTPStatusError(FlextApiError):
