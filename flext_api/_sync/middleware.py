@@ -22,13 +22,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from flext_api._exceptions import FlextApiError
 from flext_api._headers import Headers
 from flext_api._models import Request
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker, CircuitRegistry, CircuitState, Reject
+from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.redirects import REDIRECT_STATUSES, RedirectPlan, RedirectTracker
 from flext_api._sansio.retry import GiveUp, RetryPolicy
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._synchronization import ThreadLock, sleep
@@ -36,8 +38,10 @@ from flext_api._synchronization import ThreadLock, sleep
 __all__ = [
     "CallNext",
     "CircuitBreakerMiddleware",
+    "CookieMiddleware",
     "ErrorTransformer",
     "Middleware",
+    "RedirectMiddleware",
     "RequestInterceptor",
     "ResponseProcessor",
     "RetryMiddleware",
@@ -58,6 +62,8 @@ class ResponseLike(Protocol):
 
     @property
     def request(self) -> Request: ...
+
+    history: list[Any]
 
 
 R = TypeVar("R", bound=ResponseLike)
@@ -283,4 +289,130 @@ class CircuitBreakerMiddleware:
                 breaker.on_failure(self._clock(), ticket)
             else:
                 breaker.on_success(self._clock(), ticket)
+        return result
+
+
+# -- redirects ---------------------------------------------------------------------------
+
+
+class RedirectMiddleware:
+    """Follow 301/302/303/307/308 as RFC 9110 says (method and body rules), up to
+    ``max_redirects`` (then ``TOO_MANY_REDIRECTS``). Credentials (Authorization, Cookie, and
+    ``sensitive_headers``) never follow the request to another origin; https to http is
+    refused (``REDIRECT_DOWNGRADE``) unless ``allow_downgrade``. The final response lists the
+    responses that led to it in ``history``, oldest first.
+
+    A 307/308 whose body was streamed from an iterator cannot be replayed: that redirect
+    response is returned as it is.
+    """
+
+    __slots__ = ("allow_downgrade", "max_redirects", "sensitive_headers")
+
+    def __init__(
+        self,
+        *,
+        max_redirects: int = 20,
+        allow_downgrade: bool = False,
+        sensitive_headers: Sequence[str] = (),
+    ) -> None:
+        if isinstance(max_redirects, bool) or max_redirects < 0:
+            raise ValueError("max_redirects must be an int >= 0")
+        self.max_redirects = max_redirects
+        self.allow_downgrade = allow_downgrade
+        self.sensitive_headers = tuple(sensitive_headers)
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        tracker = RedirectTracker(
+            max_redirects=self.max_redirects,
+            allow_downgrade=self.allow_downgrade,
+            sensitive_headers=self.sensitive_headers,
+        )
+        history: list[ResponseLike] = []
+        while True:
+            result = call_next(request)
+            if isinstance(result, Failure):
+                return result
+            response = result.value
+            if response.status_code not in REDIRECT_STATUSES:
+                _set_history(response, history)
+                return result
+            plan = tracker.follow(
+                request.method,
+                request.url,
+                response.status_code,
+                response.headers.get("location"),
+                request.headers,
+            )
+            if plan is None:
+                _set_history(response, history)
+                return result
+            if isinstance(plan, FlextApiError):
+                discard(response)
+                return Failure(plan)
+            if not plan.drop_body and request.stream is not None:
+                _set_history(response, history)
+                return result
+            discard(response)
+            history.append(response)
+            request = _redirected(request, plan)
+
+
+def _set_history(response: ResponseLike, history: list[ResponseLike]) -> None:
+    if history:
+        response.history = history
+
+
+def _redirected(request: Request, plan: RedirectPlan) -> Request:
+    drop = {name.encode("ascii") for name in plan.headers_to_drop}
+    fields = [field for field in request.headers._list if field[1] not in drop]
+    if b"host" in drop:
+        fields.insert(0, (b"Host", b"host", plan.url.host_header))
+    return Request(
+        plan.method,
+        plan.url,
+        Headers._from_fields(fields),
+        content=None if plan.drop_body else request.content,
+        stream=None if plan.drop_body else request.stream,
+        timeout=request.timeout,
+    )
+
+
+# -- cookies -----------------------------------------------------------------------------
+
+
+class CookieMiddleware:
+    """A cookie jar for the client (RFC 6265: domain, path, secure, expiry).
+
+    Sends the cookies that apply to each request and stores what ``Set-Cookie`` sets. With an
+    empty jar and no ``Set-Cookie`` it costs one header lookup per response. ``clock`` is wall
+    time (cookie expiry dates are absolute).
+    """
+
+    __slots__ = ("_clock", "_lock", "jar")
+
+    def __init__(
+        self, jar: CookieJar | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.jar = jar if jar is not None else CookieJar()
+        self._clock = clock
+        self._lock = ThreadLock()
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        if len(self.jar):
+            with self._lock:
+                value = self.jar.header_for(request.url, self._clock())
+            if value is not None:
+                existing = request.headers.get("cookie")
+                request.headers["Cookie"] = f"{existing}; {value}" if existing else value
+        result = call_next(request)
+        if isinstance(result, Success):
+            response = result.value
+            set_cookies = response.headers.get_list("set-cookie")
+            if set_cookies:
+                with self._lock:
+                    self.jar.extract(response.request.url, set_cookies, self._clock())
         return result

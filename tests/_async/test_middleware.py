@@ -224,3 +224,108 @@ async def test_open_circuit_sends_nothing(raw_server: RawServerFactory) -> None:
     assert "open" in str(blocked.error) and "127.0.0.1" in str(blocked.error)
     assert streamed_state == "CIRCUIT_OPEN"
     assert len(seen) == 2
+
+
+def redirecting(first: str, seen: list[bytes]) -> Any:
+    """Answer the first request with ``first`` (a status line and headers), then 200s; note
+    every request line and Authorization header."""
+
+    def script(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        answered = False
+        while (request := reader.next_request()) is not None:
+            lines = request.split(b"\r\n")
+            seen.append(lines[0])
+            seen.extend(line for line in lines[1:] if line.lower().startswith(b"authorization"))
+            if not answered:
+                answered = True
+                conn.sendall(first.encode() + b"Content-Length: 0\r\n\r\n")
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+
+    return script
+
+
+async def test_redirects_are_followed_with_history(uvicorn_h11: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=uvicorn_h11.url, follow_redirects=True) as client:
+        followed = (await client.get("/redirect/3")).unwrap()
+        assert client.pool_stats.in_use == 0
+        async with client.stream("GET", "/redirect/2") as streamed:
+            final = streamed.unwrap()
+            assert final.status_code == 200
+            assert [r.status_code for r in final.history] == [302, 302]
+    assert followed.status_code == 200 and followed.content == b"hello, world"
+    assert [r.status_code for r in followed.history] == [302, 302, 302]
+    assert str(followed.history[0].request.url).endswith("/redirect/3")
+    async with AsyncFlextApiClient(base_url=uvicorn_h11.url) as client:
+        not_followed = (await client.get("/redirect/1")).unwrap()
+    assert not_followed.status_code == 302 and not_followed.history == []
+
+
+async def test_redirect_limit_is_a_failure(uvicorn_h11: RunningServer) -> None:
+    async with AsyncFlextApiClient(
+        base_url=uvicorn_h11.url, follow_redirects=True, max_redirects=2
+    ) as client:
+        result = await client.get("/redirect/5")
+        assert client.pool_stats.in_use == 0
+    assert result.is_failure and result.error_code == "TOO_MANY_REDIRECTS"
+    assert "more than 2" in str(result.error)
+
+
+async def test_303_turns_post_into_get_and_307_replays_it(raw_server: RawServerFactory) -> None:
+    seen_303: list[bytes] = []
+    seen_307: list[bytes] = []
+    s303 = raw_server(redirecting("HTTP/1.1 303 See Other\r\nLocation: /next\r\n", seen_303))
+    s307 = raw_server(redirecting("HTTP/1.1 307 Temp\r\nLocation: /again\r\n", seen_307))
+    async with AsyncFlextApiClient(follow_redirects=True) as client:
+        after_303 = await client.post(s303.url + "/form", content=b"payload")
+        after_307 = await client.post(s307.url + "/form", content=b"payload")
+    assert after_303.unwrap().content == b"done"
+    assert seen_303 == [b"POST /form HTTP/1.1", b"GET /next HTTP/1.1"]
+    assert after_307.unwrap().status_code == 200
+    assert seen_307 == [b"POST /form HTTP/1.1", b"POST /again HTTP/1.1"]
+
+
+async def test_credentials_do_not_follow_a_redirect_to_another_origin(
+    raw_server: RawServerFactory,
+) -> None:
+    seen_target: list[bytes] = []
+    seen_origin: list[bytes] = []
+    target = raw_server(redirecting("HTTP/1.1 200 OK\r\n", seen_target))
+    origin = raw_server(
+        redirecting(f"HTTP/1.1 302 Found\r\nLocation: {target.url}/landing\r\n", seen_origin)
+    )
+    async with AsyncFlextApiClient(follow_redirects=True) as client:
+        result = await client.get(origin.url + "/", headers={"Authorization": "Bearer s3cret"})
+    assert result.is_success
+    assert seen_origin == [b"GET / HTTP/1.1", b"Authorization: Bearer s3cret"]
+    assert seen_target == [b"GET /landing HTTP/1.1"]  # no Authorization line
+
+
+async def test_cookie_jar_stores_and_sends_cookies(uvicorn_h11: RunningServer) -> None:
+    async with AsyncFlextApiClient(base_url=uvicorn_h11.url) as client:
+        assert client.cookies is not None and len(client.cookies) == 0
+        (await client.get("/set-cookie", params={"session": "abc", "theme": "dark"})).unwrap()
+        assert len(client.cookies) == 2
+        sent = (await client.get("/headers")).unwrap().json().unwrap()
+        mine = (
+            (await client.get("/headers", headers={"Cookie": "extra=1"})).unwrap().json().unwrap()
+        )
+    assert sent["cookie"] == "session=abc; theme=dark"
+    assert mine["cookie"] == "extra=1; session=abc; theme=dark"
+    async with AsyncFlextApiClient(base_url=uvicorn_h11.url, cookies=False) as client:
+        (await client.get("/set-cookie", params={"session": "abc"})).unwrap()
+        sent = (await client.get("/headers")).unwrap().json().unwrap()
+        assert client.cookies is None
+    assert "cookie" not in sent
+
+
+async def test_every_redirect_hop_carries_the_jar_cookies(
+    uvicorn_h11: RunningServer,
+) -> None:
+    async with AsyncFlextApiClient(base_url=uvicorn_h11.url, follow_redirects=True) as client:
+        # /set-cookie answers 200; its cookie must ride on the next request of the client
+        (await client.get("/set-cookie", params={"step": "1"})).unwrap()
+        followed = (await client.get("/redirect/1")).unwrap()
+    assert followed.status_code == 200
+    assert followed.history[0].request.headers.get("cookie") == "step=1"
