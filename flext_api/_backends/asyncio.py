@@ -1,0 +1,298 @@
+"""asyncio: connections as ``asyncio.Protocol`` callbacks, with deadlines as loop timers.
+
+Job: open TCP or Unix-socket connections with ``loop.create_connection`` (DNS, TCP and TLS
+inside one ``asyncio.timeout``), and read and write them at the lowest cost asyncio allows. A
+read that finds buffered data returns it without awaiting anything; a read that must wait
+creates one future and, if it has a timeout, one ``loop.call_later`` timer. No
+``StreamReader`` (its extra layers cost more than this whole class) and no per-call
+``asyncio.timeout``.
+
+Never: swallow ``asyncio.CancelledError``, leave a timer or future behind when a wait ends
+(however it ends), await in ``close()``, or let ``OSError`` / ``ssl.SSLError`` escape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import ssl
+from collections import deque
+from typing import cast
+
+from flext_api._backends import (
+    connect_error,
+    origin_of,
+    read_error,
+    read_timeout,
+    require_server_hostname,
+    write_error,
+    write_timeout,
+)
+
+__all__ = ["AsyncioBackend", "AsyncioStream"]
+
+# Stop reading from the socket when this much is buffered and nobody reads it (a slow
+# consumer of a large download), and start again once the reader has caught up.
+_PAUSE_ABOVE = 256 * 1024
+_RESUME_BELOW = 64 * 1024
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    # Timer callback: a waiter's result says why it woke (True: event, False: deadline).
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+class AsyncioStream(asyncio.Protocol):
+    """One connection: the protocol object the transport calls back, and the stream the
+    connection reads and writes.
+
+    Being both saves an object and an attribute hop on every read. The callback methods
+    (``connection_made``, ``data_received``...) belong to asyncio; connections use ``read``,
+    ``write``, ``close``, ``is_readable`` and ``alpn_protocol`` only.
+    """
+
+    __slots__ = (
+        "_alpn",
+        "_buffered",
+        "_chunks",
+        "_closed",
+        "_eof",
+        "_error",
+        "_loop",
+        "_origin",
+        "_read_waiter",
+        "_reading_paused",
+        "_transport",
+        "_write_waiter",
+        "_writing_paused",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: str) -> None:
+        self._loop = loop
+        self._origin = origin
+        self._transport: asyncio.Transport | None = None
+        # Received bytes objects, kept as they came: a read of a whole chunk returns that
+        # very object, no copy.
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._eof = False  # the peer finished sending, or the connection is gone
+        self._error: BaseException | None = None  # why the connection was lost, if not clean
+        self._closed = False  # close() was called on this side
+        self._read_waiter: asyncio.Future[bool] | None = None
+        self._write_waiter: asyncio.Future[bool] | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self._alpn: str | None = None
+
+    # --- asyncio.Protocol callbacks ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast("asyncio.Transport", transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self._alpn = ssl_object.selected_alpn_protocol()
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        waiter = self._read_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+        if self._buffered > _PAUSE_ABOVE and not self._reading_paused:
+            self._reading_paused = True
+            cast("asyncio.Transport", self._transport).pause_reading()
+
+    def eof_received(self) -> None:
+        # Returning None lets the transport close itself; HTTP has no use for half-open.
+        self._eof = True
+        self._wake(self._read_waiter)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._error = exc
+        self._wake(self._read_waiter)
+        self._wake(self._write_waiter)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake(self._write_waiter)
+
+    @staticmethod
+    def _wake(waiter: asyncio.Future[bool] | None) -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    # --- the stream ----------------------------------------------------------------------
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self._alpn
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        chunks = self._chunks
+        if not chunks:
+            await self._wait_readable(timeout)
+            if not chunks:
+                return b""  # end of stream (errors were raised by the wait)
+        data = chunks[0]
+        size = len(data)
+        if size <= max_bytes:
+            chunks.popleft()
+        else:
+            chunks[0] = data[max_bytes:]
+            data = data[:max_bytes]
+            size = max_bytes
+        self._buffered -= size
+        if self._reading_paused and self._buffered < _RESUME_BELOW:
+            self._reading_paused = False
+            cast("asyncio.Transport", self._transport).resume_reading()
+        return data
+
+    async def _wait_readable(self, timeout: float | None) -> None:
+        """Wait until data is buffered or the stream ended; raise on timeout or error."""
+        if not self._eof and not self._closed:
+            if self._read_waiter is not None:
+                msg = "another task is already reading this connection"
+                raise RuntimeError(msg)
+            loop = self._loop
+            waiter = self._read_waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                woke = await waiter
+            finally:
+                # Runs on every exit, cancellation included: nothing outlives the wait.
+                self._read_waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if self._chunks:
+                return  # data wins over a deadline that fired in the same loop iteration
+            if not woke:
+                raise read_timeout(self._origin, cast("float", timeout))
+        if self._closed:
+            raise read_error(self._origin, None)
+        if self._error is not None:
+            raise read_error(self._origin, self._error) from self._error
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        if self._eof or self._closed:
+            raise self._write_failure()
+        cast("asyncio.Transport", self._transport).write(data)
+        if self._writing_paused:
+            await self._drain(timeout)
+
+    async def _drain(self, timeout: float | None) -> None:
+        """Wait until the transport's send buffer drains below its low-water mark."""
+        if self._write_waiter is not None:
+            msg = "another task is already writing this connection"
+            raise RuntimeError(msg)
+        loop = self._loop
+        waiter = self._write_waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            woke = await waiter
+        finally:
+            self._write_waiter = None
+            if timer is not None:
+                timer.cancel()
+        if self._eof or self._closed:
+            raise self._write_failure()
+        if not woke:
+            raise write_timeout(self._origin, cast("float", timeout))
+
+    def _write_failure(self) -> Exception:
+        error = write_error(self._origin, None if self._closed else self._error)
+        error.__cause__ = self._error
+        return error
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._chunks.clear()
+        # abort(), not close(): drop unsent data and skip the TLS close_notify exchange, so
+        # closing never needs the loop to run again (a cancelled task cannot await it).
+        if self._transport is not None:
+            self._transport.abort()
+
+    def is_readable(self) -> bool:
+        # The transport tells us about EOF and data as they happen: no syscall needed.
+        return self._eof or self._closed or bool(self._chunks)
+
+
+class AsyncioBackend:
+    """Opens :class:`AsyncioStream` connections on the running loop. Holds no state."""
+
+    __slots__ = ()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        origin = origin_of(host, port)
+        stream = AsyncioStream(loop, origin)
+        hostname = (server_hostname or host) if ssl_context is not None else None
+        try:
+            # The outer timeout covers getaddrinfo, the TCP connect and the TLS handshake.
+            async with asyncio.timeout(timeout):
+                await loop.create_connection(
+                    lambda: stream,
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=hostname,
+                    ssl_handshake_timeout=_handshake_limit(ssl_context, timeout),
+                )
+        except OSError as exc:  # TimeoutError, socket.gaierror and ssl.SSLError included
+            raise connect_error(
+                exc, origin, host=host, server_hostname=hostname, timeout=timeout
+            ) from exc
+        return stream
+
+    async def connect_unix(
+        self,
+        path: str,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> AsyncioStream:
+        origin = f"unix:{path}"
+        require_server_hostname(ssl_context, server_hostname, origin)
+        loop = asyncio.get_running_loop()
+        stream = AsyncioStream(loop, origin)
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.create_unix_connection(
+                    lambda: stream,
+                    path,
+                    ssl=ssl_context,
+                    # asyncio insists on a name with TLS; "" means "no SNI, no check".
+                    server_hostname=(server_hostname or "") if ssl_context is not None else None,
+                    ssl_handshake_timeout=_handshake_limit(ssl_context, timeout),
+                )
+        except OSError as exc:
+            raise connect_error(
+                exc, origin, host=path, server_hostname=server_hostname, timeout=timeout
+            ) from exc
+        return stream
+
+
+def _handshake_limit(ssl_context: ssl.SSLContext | None, timeout: float | None) -> float | None:
+    # asyncio has its own handshake limit (60 s by default) that fails with a vague
+    # ConnectionAbortedError. Put it just past our deadline, so asyncio.timeout fires first
+    # and the caller gets ConnectTimeout, or out of the way when the caller waits for ever.
+    if ssl_context is None:
+        return None
+    if timeout is None:
+        return math.inf
+    return max(timeout, 0.0) + 1.0

@@ -1,0 +1,80 @@
+"""The async client's default backend: asyncio or trio, whichever runs the calling task.
+
+Job: on each connect, ask sniffio which event loop is running and delegate to the matching
+backend (created once, then reused). Streams come straight from that backend, so reads and
+writes never pass through here.
+
+Never: import trio before a trio task asks for a connection (asyncio users do not pay for
+it), or support a loop it cannot serve: anything but asyncio and trio fails loudly.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING
+
+import sniffio
+
+from flext_api._backends.asyncio import AsyncioBackend
+
+if TYPE_CHECKING:
+    from flext_api._backends.base import AsyncNetworkBackend, AsyncNetworkStream
+    from flext_api._backends.trio import TrioBackend
+
+__all__ = ["AutoBackend", "default_async_backend"]
+
+
+class AutoBackend:
+    """Delegates each connect to :class:`AsyncioBackend` or :class:`TrioBackend`."""
+
+    __slots__ = ("_asyncio", "_trio")
+
+    def __init__(self) -> None:
+        self._asyncio = AsyncioBackend()
+        self._trio: TrioBackend | None = None
+
+    def _current(self) -> AsyncNetworkBackend:
+        library = sniffio.current_async_library()
+        if library == "asyncio":
+            return self._asyncio
+        if library == "trio":
+            if self._trio is None:
+                from flext_api._backends.trio import TrioBackend
+
+                self._trio = TrioBackend()
+            return self._trio
+        msg = f"flext-api runs on asyncio or trio, not on {library!r}"
+        raise RuntimeError(msg)
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> AsyncNetworkStream:
+        return await self._current().connect_tcp(
+            host, port, timeout=timeout, ssl_context=ssl_context, server_hostname=server_hostname
+        )
+
+    async def connect_unix(
+        self,
+        path: str,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> AsyncNetworkStream:
+        return await self._current().connect_unix(
+            path, timeout=timeout, ssl_context=ssl_context, server_hostname=server_hostname
+        )
+
+
+_default_backend = AutoBackend()
+
+
+def default_async_backend() -> AsyncNetworkBackend:
+    """The backend the async client uses unless given another (shared across clients)."""
+    return _default_backend

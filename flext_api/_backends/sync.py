@@ -1,0 +1,249 @@
+"""Blocking sockets: the network under the sync client.
+
+Job: open TCP or Unix-socket connections (DNS, TCP and TLS handshake inside one connect
+timeout) and read, write, probe and close them with per-operation timeouts, converting every
+``OSError`` / ``ssl.SSLError`` into a flext-api error at this boundary.
+
+Never: start an event loop, keep a thread per connection, or share a stream between threads
+at the same time (the pool hands a connection to one thread at a time, so a stream keeps no
+lock). The only thread used is a small shared pool for ``getaddrinfo``, which has no timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from typing import Any
+
+from flext_api._backends import (
+    connect_error,
+    fd_is_readable,
+    origin_of,
+    read_error,
+    read_timeout,
+    require_server_hostname,
+    write_error,
+    write_timeout,
+)
+from flext_api._backends.base import NetworkBackend
+
+__all__ = ["SyncBackend", "SyncStream", "default_sync_backend"]
+
+# getaddrinfo() blocks for as long as the resolver likes; running it here lets the caller
+# stop waiting at its deadline. A lookup that outlives its caller finishes in the background
+# and its result is dropped. Threads start lazily, on the first name (not IP) lookup.
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flext-api-dns")
+
+# The socket address is passed back to connect() untouched, whatever its family's shape.
+_AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+def _resolve(host: str, port: int, deadline: float | None) -> Sequence[_AddrInfo]:
+    try:
+        # An IP literal (the usual benchmark and service-mesh case) resolves without I/O.
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    if deadline is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        return future.result(_remaining(deadline))
+    except TimeoutError:
+        future.cancel()  # frees the slot if the lookup has not started yet
+        raise
+
+
+def _open_tcp(host: str, port: int, deadline: float | None) -> socket.socket:
+    error: OSError | None = None
+    for family, kind, proto, _, address in _resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(_remaining(deadline))
+            sock.connect(address)
+        except TimeoutError:
+            sock.close()
+            raise  # the deadline is spent: no time left for the next address
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise error or OSError(f"getaddrinfo returned no address for {host!r}")
+
+
+class SyncStream:
+    """One connected socket (plain or TLS), used by one thread at a time."""
+
+    __slots__ = ("_alpn", "_closed", "_origin", "_sock", "_timeout", "_tls")
+
+    def __init__(self, sock: socket.socket, origin: str) -> None:
+        self._sock = sock
+        self._origin = origin
+        self._closed = False
+        # settimeout() costs a syscall (it flips O_NONBLOCK), so remember the current value
+        # and only call it when a caller asks for a different one.
+        self._timeout = sock.gettimeout()
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._alpn = sock.selected_alpn_protocol() if isinstance(sock, ssl.SSLSocket) else None
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self._alpn
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        # A deadline already in the past means "only what is already there": 0.0, never
+        # a negative value (which settimeout rejects).
+        if timeout is not None and timeout < 0:
+            timeout = 0.0
+        self._sock.settimeout(timeout)
+        self._timeout = timeout
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            return self._sock.recv(max_bytes)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError) as exc:
+            raise read_timeout(self._origin, timeout or 0.0) from exc
+        except OSError as exc:
+            raise read_error(self._origin, None if self._closed else exc) from exc
+
+    def write(self, data: bytes, timeout: float | None) -> None:
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            # sendall() keeps one deadline for the whole buffer (plain and TLS sockets).
+            self._sock.sendall(data)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantWriteError) as exc:
+            raise write_timeout(self._origin, timeout or 0.0) from exc
+        except OSError as exc:
+            raise write_error(self._origin, None if self._closed else exc) from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sock = self._sock
+        # shutdown() sends FIN even if the fd was duplicated (fork) and wakes a thread still
+        # blocked in recv() on this socket; close() alone does neither. It fails harmlessly
+        # when the peer already reset the connection.
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with suppress(OSError):
+            sock.close()
+
+    def is_readable(self) -> bool:
+        if self._closed:
+            return True
+        sock = self._sock
+        if not self._tls:
+            return fd_is_readable(sock.fileno())
+        assert isinstance(sock, ssl.SSLSocket)
+        if sock.pending():
+            return True  # decrypted bytes nobody asked for
+        if not fd_is_readable(sock.fileno()):
+            return False
+        # Readable ciphertext is not always application data: TLS 1.3 servers send session
+        # tickets after the handshake. Let OpenSSL consume the records without blocking; only
+        # EOF, an error or real data make the connection unusable. (A byte of unexpected data
+        # is consumed here, which is fine: such a connection is discarded.)
+        if self._timeout != 0.0:
+            self._set_timeout(0.0)
+        try:
+            sock.recv(1)  # returns data or b"" (EOF): either way, not reusable
+        except ssl.SSLWantReadError:
+            return False
+        except OSError:
+            pass
+        return True
+
+
+def _start_tls(
+    sock: socket.socket,
+    ssl_context: ssl.SSLContext,
+    server_hostname: str | None,
+    deadline: float | None,
+) -> ssl.SSLSocket:
+    sock.settimeout(_remaining(deadline))
+    return ssl_context.wrap_socket(sock, server_hostname=server_hostname)
+
+
+class SyncBackend:
+    """Opens :class:`SyncStream` connections. Stateless: one instance serves every thread."""
+
+    __slots__ = ()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> SyncStream:
+        origin = origin_of(host, port)
+        hostname = server_hostname or host
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            sock = _open_tcp(host, port, deadline)
+        except OSError as exc:
+            raise connect_error(
+                exc, origin, host=host, server_hostname=hostname, timeout=timeout
+            ) from exc
+        if ssl_context is not None:
+            try:
+                sock = _start_tls(sock, ssl_context, hostname, deadline)
+            except OSError as exc:
+                sock.close()
+                raise connect_error(
+                    exc, origin, host=host, server_hostname=hostname, timeout=timeout
+                ) from exc
+        return SyncStream(sock, origin)
+
+    def connect_unix(
+        self,
+        path: str,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> SyncStream:
+        origin = f"unix:{path}"
+        require_server_hostname(ssl_context, server_hostname, origin)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(_remaining(deadline))
+            sock.connect(path)
+            if ssl_context is not None:
+                sock = _start_tls(sock, ssl_context, server_hostname, deadline)
+        except OSError as exc:
+            sock.close()
+            raise connect_error(
+                exc, origin, host=path, server_hostname=server_hostname, timeout=timeout
+            ) from exc
+        return SyncStream(sock, origin)
+
+
+_default_backend = SyncBackend()
+
+
+def default_sync_backend() -> NetworkBackend:
+    """The backend the sync client uses unless given another (shared; it holds no state)."""
+    return _default_backend

@@ -1,0 +1,196 @@
+"""trio: connections on trio's socket and TLS streams, with deadlines as trio cancel scopes.
+
+Job: open TCP or Unix-socket connections (DNS, TCP and TLS handshake under one deadline),
+read and write them with one cancel scope per call, and convert trio's and the OS's errors
+into flext-api errors at this boundary.
+
+Never: catch ``trio.Cancelled`` (it is a ``BaseException``; only ``OSError`` and trio's
+resource errors are caught here), await in ``close()``, or import anything asyncio-only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import ssl
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import trio
+
+from flext_api._backends import (
+    connect_error,
+    connect_timeout,
+    fd_is_readable,
+    origin_of,
+    read_error,
+    read_timeout,
+    require_server_hostname,
+    write_error,
+    write_timeout,
+)
+
+__all__ = ["TrioBackend", "TrioStream"]
+
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+class TrioStream:
+    """One connection: a ``trio.SocketStream``, or a ``trio.SSLStream`` over one."""
+
+    __slots__ = ("_alpn", "_closed", "_origin", "_socket", "_stream")
+
+    def __init__(
+        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], origin: str
+    ) -> None:
+        self._stream = stream
+        self._origin = origin
+        self._closed = False
+        self._alpn: str | None
+        if isinstance(stream, trio.SSLStream):
+            self._socket = stream.transport_stream.socket
+            self._alpn = stream.selected_alpn_protocol()
+        else:
+            self._socket = stream.socket
+            self._alpn = None
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self._alpn
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        try:
+            # Both trio streams return bytes; their shared interface says bytes | bytearray.
+            if timeout is None:
+                return await self._stream.receive_some(max_bytes)  # type: ignore[return-value]
+            with trio.move_on_after(max(timeout, 0.0)):
+                return await self._stream.receive_some(max_bytes)  # type: ignore[return-value]
+        except _STREAM_ERRORS as exc:
+            raise read_error(self._origin, None if self._closed else exc) from exc
+        raise read_timeout(self._origin, timeout)
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        try:
+            if timeout is None:
+                await self._stream.send_all(data)
+                return
+            with trio.move_on_after(max(timeout, 0.0)):
+                await self._stream.send_all(data)
+                return
+        except _STREAM_ERRORS as exc:
+            raise write_error(self._origin, None if self._closed else exc) from exc
+        raise write_timeout(self._origin, timeout)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Close the socket under the stream(s) directly: aclose() would await (a TLS
+        # close_notify), which a cancelled task cannot do. trio wakes any task blocked on the
+        # socket with ClosedResourceError.
+        try:
+            self._socket.close()
+        except RuntimeError:
+            # Outside a trio run (an object closed after trio.run returned), trio cannot
+            # notify waiters, and there are none: release the descriptor directly.
+            fd = self._socket.detach()
+            if fd >= 0:
+                os.close(fd)
+
+    def is_readable(self) -> bool:
+        # Polls the descriptor, which sees EOF and unexpected data. It cannot see plaintext
+        # that trio's SSLStream already decrypted and buffered, and after a TLS 1.3 handshake
+        # with no exchange since, pending session tickets read as "readable"; the pool only
+        # probes connections that completed an exchange, which consumed both.
+        if self._closed:
+            return True
+        fd = self._socket.fileno()
+        return fd < 0 or fd_is_readable(fd)
+
+
+class TrioBackend:
+    """Opens :class:`TrioStream` connections in the current trio run. Holds no state."""
+
+    __slots__ = ()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> TrioStream:
+        return await _connect(
+            partial(trio.open_tcp_stream, host, port),
+            origin_of(host, port),
+            host=host,
+            timeout=timeout,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname or host,
+        )
+
+    async def connect_unix(
+        self,
+        path: str,
+        *,
+        timeout: float | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> TrioStream:
+        origin = f"unix:{path}"
+        require_server_hostname(ssl_context, server_hostname, origin)
+        return await _connect(
+            partial(trio.open_unix_socket, path),
+            origin,
+            host=path,
+            timeout=timeout,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+        )
+
+
+async def _connect(
+    open_socket: Callable[[], Awaitable[trio.SocketStream]],
+    origin: str,
+    *,
+    host: str,
+    timeout: float | None,
+    ssl_context: ssl.SSLContext | None,
+    server_hostname: str | None,
+) -> TrioStream:
+    # One deadline for DNS (trio resolves in a thread it can abandon), TCP and TLS.
+    with trio.move_on_after(math.inf if timeout is None else max(timeout, 0.0)):
+        sock_stream: trio.SocketStream | None = None
+        try:
+            sock_stream = await open_socket()
+            if ssl_context is None:
+                return TrioStream(sock_stream, origin)
+            # https_compatible: servers that close without close_notify are normal on the
+            # web, and HTTP framing already tells a complete body from a truncated one.
+            tls = trio.SSLStream(
+                sock_stream, ssl_context, server_hostname=server_hostname, https_compatible=True
+            )
+            await tls.do_handshake()
+            return TrioStream(tls, origin)
+        except BaseException as exc:
+            # Whatever ends the attempt (an error, the deadline, an outer cancellation), the
+            # socket must not leak; trio.Cancelled and the rest propagate untouched.
+            if sock_stream is not None:
+                sock_stream.socket.close()
+            if isinstance(exc, trio.BrokenResourceError):
+                # trio wraps the handshake's ssl or socket error; the cause says what failed.
+                # Chain that error, as the other backends do.
+                cause = exc.__cause__
+                if not isinstance(cause, OSError):  # pragma: no cover - trio always sets one
+                    cause = ssl.SSLError(str(exc) or "the connection broke during the handshake")
+                raise connect_error(
+                    cause, origin, host=host, server_hostname=server_hostname, timeout=timeout
+                ) from cause
+            if isinstance(exc, OSError):
+                raise connect_error(
+                    exc, origin, host=host, server_hostname=server_hostname, timeout=timeout
+                ) from exc
+            raise
+    raise connect_timeout(origin, timeout)
