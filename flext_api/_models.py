@@ -217,7 +217,8 @@ class Response:
     """A complete response: status, headers and the whole body in memory.
 
     A 4xx/5xx status is data here, not a failure: ``raise_for_status()`` turns it into one.
-    ``elapsed`` is seconds from sending the request to the end of the body.
+    ``elapsed`` is seconds from sending the request to the end of the body. ``trailers`` are
+    the header fields sent after the body (HTTP/2 trailers), ``None`` when there were none.
     """
 
     __slots__ = (
@@ -229,6 +230,7 @@ class Response:
         "reason_phrase",
         "request",
         "status_code",
+        "trailers",
     )
 
     def __init__(
@@ -249,6 +251,7 @@ class Response:
         self.http_version = http_version
         self.reason_phrase = reason_phrase
         self.elapsed = elapsed
+        self.trailers: Headers | None = None
         self._text: str | None = None
 
     @property

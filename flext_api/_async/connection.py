@@ -62,6 +62,7 @@ class AsyncHTTP11Connection:
         "origin",
         "request_count",
         "response_bytes_seen",
+        "trailers",
     )
 
     def __init__(
@@ -80,6 +81,8 @@ class AsyncHTTP11Connection:
         self._received = 0
         self.request_count = 0
         self.response_bytes_seen = False
+        # Fields after a chunked body (the last response's), None when it had none.
+        self.trailers: Headers | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -108,6 +111,7 @@ class AsyncHTTP11Connection:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
+        self.trailers = None
         timeout = request.timeout
         self._read_timeout = timeout.read
         h = self._h11
@@ -224,6 +228,8 @@ class AsyncHTTP11Connection:
                     return bytes(event.data)
                 continue
             if type(event) is h11.EndOfMessage:
+                if event.headers:
+                    self.trailers = Headers._from_fields(event.headers._full_items)
                 self._finish_cycle()
                 return b""
             self.close()  # pragma: no cover - h11 raises before any other event here
@@ -244,7 +250,7 @@ class AsyncHTTP11Connection:
         await self.send_request(request)
         head = await self.receive_head()
         content = await self.receive_body()
-        return Response(
+        response = Response(
             head.status_code,
             head.headers,
             content,
@@ -253,6 +259,9 @@ class AsyncHTTP11Connection:
             reason_phrase=head.reason_phrase,
             elapsed=time.perf_counter() - started,
         )
+        if self.trailers is not None:
+            response.trailers = self.trailers
+        return response
 
     def _finish_cycle(self) -> None:
         h = self._h11

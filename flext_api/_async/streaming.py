@@ -6,13 +6,15 @@ fails mid-body; this is the one documented place where flext-api raises on I/O.
 
 The connection goes back to the pool when the body has been read to its end, and is closed
 (not reused) when the caller stops early: an unread remainder would corrupt the next exchange.
+On HTTP/2 the response reads one stream of a shared connection: stopping early resets that
+stream only. ``trailers`` is filled in once the body has been read to its end.
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flext_api._exceptions import FlextApiError, StreamError
 from flext_api._headers import Headers
@@ -20,8 +22,8 @@ from flext_api._models import Request, charset_from_content_type
 from flext_api._result import Failure, Success
 
 if TYPE_CHECKING:
-    from flext_api._async.connection import AsyncHTTP11Connection, ResponseHead
-    from flext_api._async.pool import AsyncConnectionPool
+    from flext_api._async.connection import ResponseHead
+    from flext_api._async.pool import AsyncConnectionPool, Exchange
 
 __all__ = ["AsyncStreamingResponse"]
 
@@ -32,10 +34,12 @@ class AsyncStreamingResponse:
         "_consumed",
         "_pool",
         "headers",
+        "history",
         "http_version",
         "reason_phrase",
         "request",
         "status_code",
+        "trailers",
     )
 
     def __init__(
@@ -43,7 +47,7 @@ class AsyncStreamingResponse:
         head: ResponseHead,
         *,
         request: Request,
-        connection: AsyncHTTP11Connection,
+        connection: Exchange,
         pool: AsyncConnectionPool,
     ) -> None:
         self.status_code = head.status_code
@@ -51,7 +55,9 @@ class AsyncStreamingResponse:
         self.http_version = head.http_version
         self.reason_phrase = head.reason_phrase
         self.request = request
-        self._connection: AsyncHTTP11Connection | None = connection
+        self.trailers: Headers | None = None
+        self.history: list[Any] = []
+        self._connection: Exchange | None = connection
         self._pool = pool
         self._consumed = False
 
@@ -123,7 +129,7 @@ class AsyncStreamingResponse:
 class _AsyncBodyChunks:
     __slots__ = ("_connection", "_response")
 
-    def __init__(self, response: AsyncStreamingResponse, connection: AsyncHTTP11Connection) -> None:
+    def __init__(self, response: AsyncStreamingResponse, connection: Exchange) -> None:
         self._response = response
         self._connection = connection
 
@@ -137,6 +143,7 @@ class _AsyncBodyChunks:
             self._response._detach()
             raise
         if not chunk:
+            self._response.trailers = self._connection.trailers
             self._response._detach()
             raise StopAsyncIteration
         return chunk

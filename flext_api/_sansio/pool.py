@@ -16,6 +16,18 @@ Invariants (checked by the tests after every step):
 * waiters are served FIFO. A returned connection goes to the first waiter for its origin; a
   freed slot goes to the first waiter of any origin.
 * ``total <= max_connections`` whenever ``max_connections`` is set.
+
+Multiplexed (HTTP/2) connections count once toward ``total`` and are never in an idle stack.
+Their stream count belongs to the connection object, never to this table: the I/O layer asks
+the connection for a stream (``try_reserve_stream``) and tells this table only whether the
+connection still has room (:meth:`PoolState.multiplexed_full`, :meth:`PoolState.stream_freed`).
+
+* ``_available[origin]`` holds the multiplexed connections of ``origin`` believed to have a
+  free stream, found in O(1) (``next(iter(...))``).
+* while a connection that may turn out multiplexed (``multiplex=True``: ALPN may pick h2) is
+  being opened to an origin not known to speak HTTP/1.1, further requests for that origin wait
+  in ``_alpn_waiters[origin]`` instead of each opening a connection; the open's result serves
+  them (h2: share it; HTTP/1.1 or failure: they look again, with ``retry``).
 """
 
 from __future__ import annotations
@@ -37,28 +49,39 @@ class Waiter(Generic[C, E]):
     (an idle connection handed over) or ``may_open`` (a slot to open a new one), then the I/O
     layer sets ``event``."""
 
-    __slots__ = ("connection", "event", "may_open", "origin")
+    __slots__ = ("connection", "event", "may_open", "multiplex", "origin", "retry", "shared")
 
-    def __init__(self, origin: Origin, event: E) -> None:
+    def __init__(self, origin: Origin, event: E, *, multiplex: bool = False) -> None:
         self.origin = origin
         self.event = event
+        self.multiplex = multiplex  # it would share a multiplexed connection
         self.connection: C | None = None
         self.may_open = False
+        # ``connection`` is multiplexed: the I/O layer reserved a stream on it for this waiter.
+        self.shared = False
+        # Nothing handed over: look again (an awaited open ended as HTTP/1.1 or failed, or a
+        # multiplexed connection filled up before this waiter's turn).
+        self.retry = False
 
     @property
     def served(self) -> bool:
-        return self.connection is not None or self.may_open
+        return self.connection is not None or self.may_open or self.retry
 
 
 class Checkout(Generic[C]):
     """The pool's answer to "I need a connection to this origin"."""
 
-    __slots__ = ("connection", "may_open", "to_close")
+    __slots__ = ("connection", "may_open", "shared", "to_close")
 
-    def __init__(self, connection: C | None, may_open: bool, to_close: list[C]) -> None:
+    def __init__(
+        self, connection: C | None, may_open: bool, to_close: list[C], *, shared: bool = False
+    ) -> None:
         self.connection = connection  # reuse this one
         self.may_open = may_open  # or open a new one (the slot is already counted)
         self.to_close = to_close  # close these (expired or evicted), outside the lock
+        # ``connection`` is multiplexed and believed to have a free stream: reserve one on it,
+        # or call multiplexed_full() and check out again.
+        self.shared = shared
 
     @property
     def must_wait(self) -> bool:
@@ -108,8 +131,13 @@ class PoolState(Generic[C, E]):
     """The pool's state machine. Connections are opaque hashable objects here."""
 
     __slots__ = (
+        "_alpn_waiters",
+        "_available",
+        "_h1_origins",
         "_idle",
         "_idle_order",
+        "_multiplexed",
+        "_opening_multiplex",
         "_origin_of",
         "_per_origin",
         "keepalive_expiry",
@@ -135,6 +163,12 @@ class PoolState(Generic[C, E]):
         self._origin_of: dict[C, Origin] = {}
         self._per_origin: dict[Origin, int] = {}
         self.waiters: deque[Waiter[C, E]] = deque()
+        # Multiplexed connections -> "no stream open" (for statistics only).
+        self._multiplexed: dict[C, bool] = {}
+        self._available: dict[Origin, dict[C, None]] = {}
+        self._opening_multiplex: dict[Origin, int] = {}
+        self._alpn_waiters: dict[Origin, deque[Waiter[C, E]]] = {}
+        self._h1_origins: set[Origin] = set()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -142,22 +176,45 @@ class PoolState(Generic[C, E]):
     def idle_count(self) -> int:
         return len(self._idle_order)
 
+    def is_multiplexed(self, connection: C) -> bool:
+        return connection in self._multiplexed
+
     def stats(self) -> PoolStats:
+        idle_multiplexed: dict[Origin, int] = {}
+        for connection, unused in self._multiplexed.items():
+            if unused:
+                origin = self._origin_of[connection]
+                idle_multiplexed[origin] = idle_multiplexed.get(origin, 0) + 1
         origins = {
-            origin: OriginStats(count, len(self._idle.get(origin, ())))
+            origin: OriginStats(
+                count, len(self._idle.get(origin, ())) + idle_multiplexed.get(origin, 0)
+            )
             for origin, count in self._per_origin.items()
             if count
         }
-        return PoolStats(self.total, len(self._idle_order), len(self.waiters), origins)
+        waiting = len(self.waiters) + sum(len(queue) for queue in self._alpn_waiters.values())
+        idle_total = len(self._idle_order) + sum(idle_multiplexed.values())
+        return PoolStats(self.total, idle_total, waiting, origins)
 
     def _expired(self, since: float, now: float) -> bool:
         return self.keepalive_expiry is not None and now - since >= self.keepalive_expiry
 
     # -- transitions -----------------------------------------------------------------------
 
-    def checkout(self, origin: Origin, now: float) -> Checkout[C]:
-        """Take the warmest live idle connection of ``origin``, or a slot to open one."""
+    def checkout(self, origin: Origin, now: float, *, multiplex: bool = False) -> Checkout[C]:
+        """Take the warmest live idle connection of ``origin``, or a slot to open one.
+
+        With ``multiplex`` (the request may share an HTTP/2 connection): first a multiplexed
+        connection with room (``shared``), and no new slot while an open that may become
+        multiplexed is under way (the caller waits: :meth:`enqueue` puts it behind that open).
+        """
         to_close: list[C] = []
+        if multiplex:
+            available = self._available.get(origin)
+            if available:
+                connection = next(iter(available))
+                self._multiplexed[connection] = False
+                return Checkout(connection, False, to_close, shared=True)
         stack = self._idle.get(origin)
         while stack:
             connection, since = stack.popitem()
@@ -167,36 +224,131 @@ class PoolState(Generic[C, E]):
                 to_close.append(connection)
                 continue
             return Checkout(connection, False, to_close)
+        if multiplex and self._awaits_alpn(origin):
+            return Checkout(None, False, to_close)
         if self.waiters and not self._has_free_slot():
             # Others queued first: a slot freed later is theirs (FIFO); evicting an idle
             # connection for this request would jump the queue.
             return Checkout(None, False, to_close)
         if self._take_slot(origin, to_close):
+            if multiplex:
+                self._opening_multiplex[origin] = self._opening_multiplex.get(origin, 0) + 1
             return Checkout(None, True, to_close)
         return Checkout(None, False, to_close)
 
+    def _awaits_alpn(self, origin: Origin) -> bool:
+        return origin not in self._h1_origins and self._opening_multiplex.get(origin, 0) > 0
+
     def enqueue(self, waiter: Waiter[C, E]) -> None:
-        self.waiters.append(waiter)
+        """Queue a waiter after a :meth:`checkout` that said ``must_wait`` (same lock block)."""
+        if waiter.multiplex and self._awaits_alpn(waiter.origin):
+            self._alpn_waiters.setdefault(waiter.origin, deque()).append(waiter)
+        else:
+            self.waiters.append(waiter)
 
     def remove_waiter(self, waiter: Waiter[C, E]) -> bool:
         """Drop a waiter that timed out or was cancelled. ``False`` if it was already served
         (then the caller must give back what it got: :meth:`checkin` or :meth:`discard`)."""
         if waiter.served:
             return False
+        alpn = self._alpn_waiters.get(waiter.origin)
+        if alpn is not None and waiter in alpn:
+            alpn.remove(waiter)
+            return True
         try:
             self.waiters.remove(waiter)
         except ValueError:  # pragma: no cover - a served waiter is never queued
             return False
         return True
 
-    def opened(self, connection: C, origin: Origin) -> None:
-        """A slot from :meth:`checkout` became a live connection (now in use)."""
-        self._origin_of[connection] = origin
+    def opened(
+        self, connection: C, origin: Origin, *, multiplex: bool = False
+    ) -> list[Waiter[C, E]]:
+        """A slot from :meth:`checkout` became a live HTTP/1.1 connection (now in use).
 
-    def open_failed(self, origin: Origin) -> list[Waiter[C, E]]:
+        ``multiplex``: the slot was taken with ``multiplex=True`` and the server chose
+        HTTP/1.1: the origin is remembered as such, and the requests that waited for this
+        open are returned (``retry``) to look again."""
+        self._origin_of[connection] = origin
+        if not multiplex:
+            return []
+        self._h1_origins.add(origin)
+        return self._end_multiplex_open(origin)
+
+    def opened_multiplexed(self, connection: C, origin: Origin, free: int) -> list[Waiter[C, E]]:
+        """A slot taken with ``multiplex=True`` became a multiplexed connection, in use by the
+        request that opened it, with ``free`` more streams. Hands it to up to ``free``
+        waiters for the origin (``shared``: the I/O layer reserves a stream for each); the
+        rest of those that waited for this open look again (``retry``)."""
+        self._origin_of[connection] = origin
+        self._multiplexed[connection] = False
+        self._h1_origins.discard(origin)
+        woken = self._share(connection, origin, free)
+        return woken + self._end_multiplex_open(origin)
+
+    def _end_multiplex_open(self, origin: Origin) -> list[Waiter[C, E]]:
+        left = self._opening_multiplex[origin] - 1
+        if left:
+            self._opening_multiplex[origin] = left
+            return []
+        del self._opening_multiplex[origin]
+        queue = self._alpn_waiters.pop(origin, None)
+        if not queue:
+            return []
+        for waiter in queue:
+            waiter.retry = True
+        return list(queue)
+
+    def open_failed(self, origin: Origin, *, multiplex: bool = False) -> list[Waiter[C, E]]:
         """A slot from :meth:`checkout` did not become a connection: free it."""
         self._release_slot(origin)
-        return self._grant_free_slots([])
+        woken = self._end_multiplex_open(origin) if multiplex else []
+        return woken + self._grant_free_slots([])
+
+    def multiplexed_full(self, connection: C) -> None:
+        """The multiplexed ``connection`` refused a stream (full, or closing): stop offering
+        it until :meth:`stream_freed` says it has room again."""
+        available = self._available.get(self._origin_of[connection])
+        if available is not None:
+            available.pop(connection, None)
+
+    def stream_freed(self, connection: C, free: int, *, idle: bool) -> list[Waiter[C, E]]:
+        """A stream of the multiplexed ``connection`` ended; it has ``free`` streams of room
+        (0 if it is closing) and, with ``idle``, no stream open. Waiters for its origin get
+        the room first (``shared``), FIFO; what is left makes it available again."""
+        self._multiplexed[connection] = idle
+        woken = self._share(connection, self._origin_of[connection], free)
+        if woken:
+            self._multiplexed[connection] = False
+        return woken
+
+    def _share(self, connection: C, origin: Origin, free: int) -> list[Waiter[C, E]]:
+        woken: list[Waiter[C, E]] = []
+        queue = self._alpn_waiters.get(origin)
+        while free and queue:
+            waiter = queue.popleft()
+            waiter.connection = connection
+            waiter.shared = True
+            woken.append(waiter)
+            free -= 1
+        if free and self.waiters:
+            # Requests queued because the pool was full: a stream is as good as a connection.
+            # (A scan of the waiters only, never of the connections.)
+            for waiter in list(self.waiters):
+                if not free:
+                    break
+                if waiter.origin == origin and waiter.multiplex:
+                    self.waiters.remove(waiter)
+                    waiter.connection = connection
+                    waiter.shared = True
+                    woken.append(waiter)
+                    free -= 1
+        available = self._available.setdefault(origin, {})
+        if free:
+            available[connection] = None
+        else:
+            available.pop(connection, None)
+        return woken
 
     def checkin(
         self, connection: C, now: float, *, reusable: bool
@@ -231,6 +383,11 @@ class PoolState(Generic[C, E]):
 
     def discard(self, connection: C) -> list[Waiter[C, E]]:
         """``connection`` broke or was closed while in use: free its slot."""
+        if connection in self._multiplexed:
+            del self._multiplexed[connection]
+            available = self._available.get(self._origin_of[connection])
+            if available is not None:
+                available.pop(connection, None)
         if connection in self._idle_order:
             origin = self._origin_of[connection]
             del self._idle[origin][connection]
@@ -238,6 +395,13 @@ class PoolState(Generic[C, E]):
         if connection in self._origin_of:
             self._forget(connection)
         return self._grant_free_slots([])
+
+    def all_waiters(self) -> list[Waiter[C, E]]:
+        """Every queued waiter (for shutdown)."""
+        queued = list(self.waiters)
+        for queue in self._alpn_waiters.values():
+            queued.extend(queue)
+        return queued
 
     def close_all_idle(self) -> list[C]:
         closed = list(self._idle_order)
@@ -299,5 +463,8 @@ class PoolState(Generic[C, E]):
                 break
             self.waiters.popleft()
             waiter.may_open = True
+            if waiter.multiplex:
+                origin = waiter.origin
+                self._opening_multiplex[origin] = self._opening_multiplex.get(origin, 0) + 1
             woken.append(waiter)
         return woken

@@ -58,6 +58,7 @@ class HTTP11Connection:
         "origin",
         "request_count",
         "response_bytes_seen",
+        "trailers",
     )
 
     def __init__(
@@ -76,6 +77,8 @@ class HTTP11Connection:
         self._received = 0
         self.request_count = 0
         self.response_bytes_seen = False
+        # Fields after a chunked body (the last response's), None when it had none.
+        self.trailers: Headers | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -104,6 +107,7 @@ class HTTP11Connection:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
+        self.trailers = None
         timeout = request.timeout
         self._read_timeout = timeout.read
         h = self._h11
@@ -212,6 +216,8 @@ class HTTP11Connection:
                     return bytes(event.data)
                 continue
             if type(event) is h11.EndOfMessage:
+                if event.headers:
+                    self.trailers = Headers._from_fields(event.headers._full_items)
                 self._finish_cycle()
                 return b""
             self.close()  # pragma: no cover - h11 raises before any other event here
@@ -232,7 +238,7 @@ class HTTP11Connection:
         self.send_request(request)
         head = self.receive_head()
         content = self.receive_body()
-        return Response(
+        response = Response(
             head.status_code,
             head.headers,
             content,
@@ -241,6 +247,9 @@ class HTTP11Connection:
             reason_phrase=head.reason_phrase,
             elapsed=time.perf_counter() - started,
         )
+        if self.trailers is not None:
+            response.trailers = self.trailers
+        return response
 
     def _finish_cycle(self) -> None:
         h = self._h11

@@ -10,6 +10,12 @@ leave the pool torn: the ``except BaseException`` arms below give back exactly w
 A request that fails on a *reused* connection before any response byte arrived is retried
 once on a fresh connection when the method is idempotent (RFC 9112 section 9.3.1): the server
 closed the idle connection while we were sending, which is not the caller's fault.
+
+HTTP/2 (``http2=``): a multiplexed connection serves many requests at once, one stream each.
+The connection owns its stream count; under the lock the pool asks it for a stream
+(``try_reserve_stream``) and tells :class:`PoolState` when it is full or has room again. A
+request refused by the server without processing (REFUSED_STREAM, above a GOAWAY's last stream
+id) is retried once, on another connection, when idempotent.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Literal
 
 from flext_api._backends.base import NetworkBackend
 from flext_api._backends.sync import default_sync_backend
@@ -29,8 +35,9 @@ from flext_api._exceptions import (
     ProtocolError,
 )
 from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Timeout
-from flext_api._sansio.pool import PoolState, PoolStats, Waiter
+from flext_api._sansio.pool import Checkout, PoolState, PoolStats, Waiter
 from flext_api._sync.connection import HTTP11Connection, ResponseHead
+from flext_api._sync.http2 import HTTP2Connection, HTTP2Stream
 from flext_api._synchronization import Event, ThreadLock
 
 __all__ = ["ConnectionPool"]
@@ -38,7 +45,10 @@ __all__ = ["ConnectionPool"]
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 Origin = tuple[str, str, int]
-Connection = HTTP11Connection
+Connection = HTTP11Connection | HTTP2Connection
+# What an exchange runs on: a whole HTTP/1.1 connection, or one stream of an HTTP/2 one.
+Exchange = HTTP11Connection | HTTP2Stream
+HTTP2Mode = bool | Literal["prior-knowledge"]
 
 
 class ConnectionPool:
@@ -49,9 +59,14 @@ class ConnectionPool:
         limits: Limits = DEFAULT_LIMITS,
         backend: NetworkBackend | None = None,
         uds: str | None = None,
+        http2: HTTP2Mode = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ssl_context = ssl_context
+        # Origins by scheme that may share an HTTP/2 connection: https with ALPN when http2 is
+        # on; clear http only with prior knowledge.
+        self._multiplex_https = http2 is not False
+        self._multiplex_http = http2 == "prior-knowledge"
         self._backend = backend if backend is not None else default_sync_backend()
         self._uds = uds
         self._clock = clock
@@ -77,6 +92,22 @@ class ConnectionPool:
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
         while True:
             connection = self._acquire(request.url.origin, request.timeout)
+            if type(connection) is HTTP2Connection:
+                stream = connection.open_stream()
+                try:
+                    response = stream.round_trip(request)
+                except (NetworkError, ProtocolError):
+                    self._end_stream(stream)
+                    if retry and stream.retryable:
+                        retry = False
+                        continue
+                    raise
+                except BaseException:
+                    self._end_stream(stream)
+                    raise
+                self._end_stream(stream)
+                return response
+            assert type(connection) is HTTP11Connection
             try:
                 response = connection.round_trip(request)
             except (NetworkError, ProtocolError) as exc:
@@ -91,12 +122,28 @@ class ConnectionPool:
             self._checkin(connection)
             return response
 
-    def open_stream(self, request: Request) -> tuple[Connection, ResponseHead]:
+    def open_stream(self, request: Request) -> tuple[Exchange, ResponseHead]:
         """Send ``request`` and read the response head; the caller reads the body from the
-        connection and then calls :meth:`release`."""
+        returned exchange (a connection, or an HTTP/2 stream) and then calls :meth:`release`."""
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
         while True:
             connection = self._acquire(request.url.origin, request.timeout)
+            if type(connection) is HTTP2Connection:
+                stream = connection.open_stream()
+                try:
+                    stream.send_request(request)
+                    head = stream.receive_head()
+                except (NetworkError, ProtocolError):
+                    self._end_stream(stream)
+                    if retry and stream.retryable:
+                        retry = False
+                        continue
+                    raise
+                except BaseException:
+                    self._end_stream(stream)
+                    raise
+                return stream, head
+            assert type(connection) is HTTP11Connection
             try:
                 connection.send_request(request)
                 head = connection.receive_head()
@@ -111,16 +158,70 @@ class ConnectionPool:
                 raise
             return connection, head
 
-    def release(self, connection: Connection) -> None:
+    def release(self, connection: Exchange) -> None:
         """Give back a connection whose streamed exchange ended (or was abandoned)."""
-        if connection.is_reusable():
+        if isinstance(connection, HTTP2Stream):
+            self._end_stream(connection)
+        elif connection.is_reusable():
             self._checkin(connection)
         else:
             self._discard(connection)
 
     @staticmethod
-    def _may_retry(connection: Connection, exc: FlextApiError) -> bool:
+    def _may_retry(connection: HTTP11Connection, exc: FlextApiError) -> bool:
         return connection.request_count > 1 and not connection.response_bytes_seen
+
+    def _end_stream(self, stream: HTTP2Stream) -> None:
+        """An HTTP/2 exchange ended (however): reset it if unfinished, give its slot back,
+        hand the room to a waiter, and close the connection once it is closing and empty."""
+        connection = stream.connection
+        stream.close()
+        woken: list[Waiter[Connection, Event]] = []
+        with self._lock:
+            connection.release_stream()
+            if connection.is_reusable() and not self._closed:
+                woken = self._state.stream_freed(
+                    connection, connection.free_streams, idle=connection.active_streams == 0
+                )
+                for _ in woken:
+                    reserved = connection.try_reserve_stream()
+                    assert reserved, "the connection had room for every waiter it was given"
+                drop = False
+            else:
+                self._state.multiplexed_full(connection)
+                drop = connection.active_streams == 0
+                if drop:
+                    self._in_use.discard(connection)
+                    woken = self._state.discard(connection)
+        if drop:
+            connection.close()
+        for waiter in woken:
+            waiter.event.set()
+
+    def _multiplex(self, origin: Origin) -> bool:
+        scheme = origin[0]
+        return self._multiplex_https if scheme == "https" else self._multiplex_http
+
+    def _reserve_shared(
+        self, checkout: Checkout[Connection], origin: Origin, multiplex: bool
+    ) -> tuple[Checkout[Connection], list[Connection]]:
+        """Under the lock: reserve a stream on the shared connection ``checkout`` offers, or
+        mark it full and check out again (each full connection leaves the table once)."""
+        dead: list[Connection] = []
+        while checkout.shared:
+            connection = checkout.connection
+            assert type(connection) is HTTP2Connection
+            if connection.try_reserve_stream():
+                if not connection.free_streams:
+                    self._state.multiplexed_full(connection)
+                return checkout, dead
+            self._state.multiplexed_full(connection)
+            if not connection.is_reusable() and connection.active_streams == 0:
+                self._in_use.discard(connection)
+                self._state.discard(connection)
+                dead.append(connection)
+            checkout = self._state.checkout(origin, self._clock(), multiplex=multiplex)
+        return checkout, dead
 
     # -- check-out --------------------------------------------------------------------------
 
@@ -128,25 +229,31 @@ class ConnectionPool:
         if self._closed:
             raise PoolClosed("the client is closed; create a new client to send requests")
         deadline: float | None = None
+        multiplex = self._multiplex(origin)
         while True:
             waiter: Waiter[Connection, Event] | None = None
+            dead: list[Connection] = []
             with self._lock:
-                checkout = self._state.checkout(origin, self._clock())
+                checkout = self._state.checkout(origin, self._clock(), multiplex=multiplex)
+                if checkout.shared:
+                    checkout, dead = self._reserve_shared(checkout, origin, multiplex)
                 connection = checkout.connection
                 if checkout.must_wait:
-                    waiter = Waiter(origin, Event())
+                    waiter = Waiter(origin, Event(), multiplex=multiplex)
                     self._state.enqueue(waiter)
                 elif connection is not None:
                     self._in_use.add(connection)
-            for stale in checkout.to_close:
+            for stale in dead + checkout.to_close:
                 stale.close()
             if connection is not None:
+                if checkout.shared:
+                    return connection  # a live stream slot; the connection is not probed
                 if connection.is_stale():
                     self._discard(connection)
                     continue
                 return connection
             if checkout.may_open:
-                return self._open(origin, timeout)
+                return self._open(origin, timeout, multiplex)
             assert waiter is not None
             if deadline is None and timeout.pool is not None:
                 deadline = self._clock() + timeout.pool
@@ -177,6 +284,8 @@ class ConnectionPool:
             connection = waiter.connection
             if connection is not None:
                 self._in_use.add(connection)
+        if waiter.retry:
+            return None
         if not served:
             host = origin[1]
             raise PoolTimeout(
@@ -185,11 +294,13 @@ class ConnectionPool:
                 "or Timeout(pool=...), or send fewer requests at once",
             )
         if connection is not None:
+            if waiter.shared:
+                return connection
             if connection.is_stale():
                 self._discard(connection)
                 return None
             return connection
-        return self._open(origin, timeout)
+        return self._open(origin, timeout, waiter.multiplex)
 
     def _abandon(self, waiter: Waiter[Connection, Event]) -> None:
         """The waiting task stops (cancelled, timed out, pool closed): give back what the pool
@@ -201,11 +312,14 @@ class ConnectionPool:
             if connection is not None:
                 self._in_use.add(connection)
         if connection is not None:
-            self._checkin(connection)
+            if type(connection) is HTTP2Connection:
+                self._end_stream(connection.open_stream())
+            else:
+                self._checkin(connection)
         elif waiter.may_open:
-            self._open_failed(waiter.origin)
+            self._open_failed(waiter.origin, waiter.multiplex)
 
-    def _open(self, origin: Origin, timeout: Timeout) -> Connection:
+    def _open(self, origin: Origin, timeout: Timeout, multiplex: bool) -> Connection:
         scheme, host, port = origin
         tls = self._ssl_context if scheme == "https" else None
         try:
@@ -222,13 +336,27 @@ class ConnectionPool:
                     server_hostname=host if tls is not None else None,
                 )
         except BaseException:
-            self._open_failed(origin)
+            self._open_failed(origin, multiplex)
             raise
-        connection = HTTP11Connection(origin, stream)
-        with self._lock:
-            self._state.opened(connection, origin)
-            self._in_use.add(connection)
-            closed = self._closed
+        connection: Connection
+        if multiplex and (stream.alpn_protocol == "h2" or (scheme == "http" and tls is None)):
+            connection = http2 = HTTP2Connection(origin, stream)
+            with self._lock:
+                http2.try_reserve_stream()  # the stream of the request that opened it
+                woken = self._state.opened_multiplexed(http2, origin, http2.free_streams)
+                for waiter in woken:
+                    if waiter.shared:
+                        http2.try_reserve_stream()
+                self._in_use.add(http2)
+                closed = self._closed
+        else:
+            connection = HTTP11Connection(origin, stream)
+            with self._lock:
+                woken = self._state.opened(connection, origin, multiplex=multiplex)
+                self._in_use.add(connection)
+                closed = self._closed
+        for waiter in woken:
+            waiter.event.set()
         if closed:
             self._discard(connection)
             raise PoolClosed("the client was closed while this request was connecting")
@@ -236,9 +364,9 @@ class ConnectionPool:
 
     # -- check-in ---------------------------------------------------------------------------
 
-    def _open_failed(self, origin: Origin) -> None:
+    def _open_failed(self, origin: Origin, multiplex: bool = False) -> None:
         with self._lock:
-            woken = self._state.open_failed(origin)
+            woken = self._state.open_failed(origin, multiplex=multiplex)
         for waiter in woken:
             waiter.event.set()
 
@@ -273,7 +401,7 @@ class ConnectionPool:
             self._closed = True
             idle = self._state.close_all_idle()
             busy = list(self._in_use)
-            waiters = list(self._state.waiters)
+            waiters = self._state.all_waiters()
         for connection in idle + busy:
             connection.close()
         for waiter in waiters:

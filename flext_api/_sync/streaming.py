@@ -8,13 +8,15 @@ fails mid-body; this is the one documented place where flext-api raises on I/O.
 
 The connection goes back to the pool when the body has been read to its end, and is closed
 (not reused) when the caller stops early: an unread remainder would corrupt the next exchange.
+On HTTP/2 the response reads one stream of a shared connection: stopping early resets that
+stream only. ``trailers`` is filled in once the body has been read to its end.
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flext_api._exceptions import FlextApiError, StreamError
 from flext_api._headers import Headers
@@ -22,8 +24,8 @@ from flext_api._models import Request, charset_from_content_type
 from flext_api._result import Failure, Success
 
 if TYPE_CHECKING:
-    from flext_api._sync.connection import HTTP11Connection, ResponseHead
-    from flext_api._sync.pool import ConnectionPool
+    from flext_api._sync.connection import ResponseHead
+    from flext_api._sync.pool import ConnectionPool, Exchange
 
 __all__ = ["StreamingResponse"]
 
@@ -34,10 +36,12 @@ class StreamingResponse:
         "_consumed",
         "_pool",
         "headers",
+        "history",
         "http_version",
         "reason_phrase",
         "request",
         "status_code",
+        "trailers",
     )
 
     def __init__(
@@ -45,7 +49,7 @@ class StreamingResponse:
         head: ResponseHead,
         *,
         request: Request,
-        connection: HTTP11Connection,
+        connection: Exchange,
         pool: ConnectionPool,
     ) -> None:
         self.status_code = head.status_code
@@ -53,7 +57,9 @@ class StreamingResponse:
         self.http_version = head.http_version
         self.reason_phrase = head.reason_phrase
         self.request = request
-        self._connection: HTTP11Connection | None = connection
+        self.trailers: Headers | None = None
+        self.history: list[Any] = []
+        self._connection: Exchange | None = connection
         self._pool = pool
         self._consumed = False
 
@@ -125,7 +131,7 @@ class StreamingResponse:
 class _AsyncBodyChunks:
     __slots__ = ("_connection", "_response")
 
-    def __init__(self, response: StreamingResponse, connection: HTTP11Connection) -> None:
+    def __init__(self, response: StreamingResponse, connection: Exchange) -> None:
         self._response = response
         self._connection = connection
 
@@ -139,6 +145,7 @@ class _AsyncBodyChunks:
             self._response._detach()
             raise
         if not chunk:
+            self._response.trailers = self._connection.trailers
             self._response._detach()
             raise StopIteration
         return chunk
