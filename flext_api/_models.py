@@ -226,6 +226,7 @@ class Response:
         "content",
         "elapsed",
         "headers",
+        "history",
         "http_version",
         "reason_phrase",
         "request",
@@ -252,6 +253,8 @@ class Response:
         self.reason_phrase = reason_phrase
         self.elapsed = elapsed
         self.trailers: Headers | None = None
+        # The redirect responses that led here, oldest first (filled by redirect following).
+        self.history: list[Any] = []
         self._text: str | None = None
 
     @property

@@ -15,12 +15,18 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from flext_api._async.middleware import (
+    AsyncApiKeyMiddleware,
     AsyncCircuitBreakerMiddleware,
+    AsyncCookieMiddleware,
+    AsyncDigestAuthMiddleware,
     AsyncErrorTransformer,
+    AsyncHeaderAuthMiddleware,
     AsyncMiddleware,
+    AsyncOAuth2Middleware,
+    AsyncRedirectMiddleware,
     AsyncRequestInterceptor,
     AsyncResponseProcessor,
     AsyncRetryMiddleware,
@@ -43,7 +49,9 @@ from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
 from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
+from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.pool import PoolStats
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
@@ -91,6 +99,17 @@ def _check_method(method: str) -> str:
     return upper
 
 
+AuthTypes = (
+    tuple[str, str]
+    | BasicAuth
+    | BearerAuth
+    | ApiKeyAuth
+    | DigestAuth
+    | OAuth2Flow
+    | AsyncMiddleware
+)
+"""What ``auth=`` takes; a ``(username, password)`` tuple means Basic."""
+
 EventHooks = Mapping[str, Sequence[Callable[..., object]]]
 """``{"request": [fn(request)], "response": [fn(response)], "error": [fn(error)]}``."""
 
@@ -98,13 +117,15 @@ EventHooks = Mapping[str, Sequence[Callable[..., object]]]
 def _standard_layers(
     middleware: Sequence[AsyncMiddleware],
     *,
+    redirects: AsyncRedirectMiddleware | None,
     retry: RetryPolicy | None,
     circuit_breaker: CircuitBreaker | None,
     event_hooks: EventHooks | None,
 ) -> list[AsyncMiddleware]:
     """The client's chain, outermost first: event hooks see the call as the user made it,
-    then the user's middleware, then retries around the circuit breaker (so each attempt is
-    counted by the breaker and an open circuit stops the retries at once)."""
+    then the user's middleware, then redirects (each hop runs everything below), then retries
+    around the circuit breaker (each attempt is counted by the breaker, and an open circuit
+    stops the retries at once). The cookie jar is added innermost by ``_layers``."""
     layers: list[AsyncMiddleware] = []
     if event_hooks:
         unknown = set(event_hooks) - {"request", "response", "error"}
@@ -122,6 +143,8 @@ def _standard_layers(
             AsyncErrorTransformer(_error_observer(hook)) for hook in event_hooks.get("error", ())
         )
     layers.extend(middleware)
+    if redirects is not None:
+        layers.append(redirects)
     if retry is not None:
         layers.append(AsyncRetryMiddleware(retry))
     if circuit_breaker is not None:
@@ -174,6 +197,12 @@ class AsyncFlextApiClient:
 
     ``base_url`` is a prefix: ``get("/users")`` on ``base_url="https://h/v1"`` requests
     ``https://h/v1/users``. An absolute URL passed to a call is used as is.
+
+    ``http2=True`` offers HTTP/2 to https servers through ALPN (HTTP/1.1 when the server does
+    not pick it); many requests then share one connection, a stream each, and the pool opens
+    another connection only when the server's stream limit is reached. ``"prior-knowledge"``
+    also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
+    HTTP/1.1 is the default.
     """
 
     def __init__(
@@ -187,15 +216,25 @@ class AsyncFlextApiClient:
         verify: VerifyTypes = True,
         cert: CertTypes | None = None,
         uds: str | None = None,
+        http2: bool | Literal["prior-knowledge"] = False,
         trust_env: bool = True,
+        auth: AuthTypes | None = None,
         middleware: Sequence[AsyncMiddleware] = (),
+        follow_redirects: bool = False,
+        max_redirects: int = 20,
         retry: RetryPolicy | None = None,
         circuit_breaker: CircuitBreaker | None = None,
+        cookies: CookieJar | bool = True,
         event_hooks: EventHooks | None = None,
         backend: AsyncNetworkBackend | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
+        if http2 not in (True, False, "prior-knowledge"):
+            raise ValueError(
+                f"http2={http2!r}: use True (HTTP/2 over TLS via ALPN, HTTP/1.1 fallback), "
+                "'prior-knowledge' (also h2c on http:// URLs) or False"
+            )
         self._base = URL(base_url) if base_url else None
         if self._base is not None and self._base.query:
             raise ValueError("base_url must not carry a query string; pass params= instead")
@@ -208,17 +247,42 @@ class AsyncFlextApiClient:
         self._headers = default_headers
         self._default_fields = list(default_headers._list)
         _check_framing(self._default_fields)
-        layers = _standard_layers(
-            middleware, retry=retry, circuit_breaker=circuit_breaker, event_hooks=event_hooks
+        auth_layer = self._auth_layer(auth)
+        sensitive = (
+            (auth.sensitive_header,)
+            if isinstance(auth, ApiKeyAuth) and auth.sensitive_header
+            else ()
         )
-        self._middleware = layers
+        self._middleware = _standard_layers(
+            [*middleware, auth_layer] if auth_layer is not None else middleware,
+            redirects=AsyncRedirectMiddleware(
+                max_redirects=max_redirects, sensitive_headers=sensitive
+            )
+            if follow_redirects
+            else None,
+            retry=retry,
+            circuit_breaker=circuit_breaker,
+            event_hooks=event_hooks,
+        )
+        self._cookies: AsyncCookieMiddleware | None = None
+        if cookies is not False:
+            self._cookies = AsyncCookieMiddleware(
+                cookies if isinstance(cookies, CookieJar) else None
+            )
+        layers = self._layers(())
         self._buffered_chain = build_chain(layers, self._send) if layers else None
         self._stream_chain = build_chain(layers, self._open_stream)
         self._pool = AsyncConnectionPool(
-            ssl_context=create_ssl_context(verify, cert, trust_env=trust_env),
+            ssl_context=create_ssl_context(
+                verify,
+                cert,
+                trust_env=trust_env,
+                alpn=("h2", "http/1.1") if http2 else ("http/1.1",),
+            ),
             limits=limits,
             backend=backend,
             uds=uds,
+            http2=http2,
         )
 
     # -- context management --------------------------------------------------------------
@@ -242,6 +306,39 @@ class AsyncFlextApiClient:
     def headers(self) -> Headers:
         """Headers sent with every request (a copy; pass ``headers=`` to change them)."""
         return self._headers.copy()
+
+    def _auth_layer(self, auth: AuthTypes | None) -> AsyncMiddleware | None:
+        if auth is None:
+            return None
+        if isinstance(auth, tuple):
+            return AsyncHeaderAuthMiddleware(BasicAuth(*auth))
+        if isinstance(auth, BasicAuth | BearerAuth):
+            return AsyncHeaderAuthMiddleware(auth)
+        if isinstance(auth, ApiKeyAuth):
+            return AsyncApiKeyMiddleware(auth)
+        if isinstance(auth, DigestAuth):
+            return AsyncDigestAuthMiddleware(auth)
+        if isinstance(auth, OAuth2Flow):
+            return AsyncOAuth2Middleware(auth, self._send)
+        if hasattr(auth, "handle"):
+            return auth
+        raise TypeError(
+            "auth= takes (username, password), BasicAuth, BearerAuth, ApiKeyAuth, DigestAuth, "
+            f"OAuth2Flow or a middleware, not {type(auth).__name__}"
+        )
+
+    @property
+    def cookies(self) -> CookieJar | None:
+        """The client's cookie jar (``None`` when created with ``cookies=False``)."""
+        return self._cookies.jar if self._cookies is not None else None
+
+    def _layers(self, per_call: Sequence[AsyncMiddleware]) -> list[AsyncMiddleware]:
+        """The chain for one call: the client's layers, the call's, then the cookie jar
+        innermost (so every hop and every retry sends and stores cookies)."""
+        layers = [*self._middleware, *per_call]
+        if self._cookies is not None:
+            layers.append(self._cookies)
+        return layers
 
     @property
     def pool_stats(self) -> PoolStats:
@@ -367,8 +464,7 @@ class AsyncFlextApiClient:
         except FlextApiError as error:
             return Failure(error)
         if middleware:
-            chain = build_chain([*self._middleware, *middleware], self._send)
-            return await chain(request)
+            return await build_chain(self._layers(middleware), self._send)(request)
         if self._buffered_chain is not None:
             return await self._buffered_chain(request)
         return await self._send(request)
@@ -436,7 +532,7 @@ class AsyncFlextApiClient:
             yield Failure(error)
             return
         chain = (
-            build_chain([*self._middleware, *middleware], self._open_stream)
+            build_chain(self._layers(middleware), self._open_stream)
             if middleware
             else self._stream_chain
         )

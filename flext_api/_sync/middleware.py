@@ -24,23 +24,37 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, TypeVar
 
-from flext_api._exceptions import FlextApiError
+from flext_api._exceptions import AuthError, FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
-from flext_api._models import Request
+from flext_api._models import Request, Response
 from flext_api._result import Failure, Success
+from flext_api._sansio.auth import (
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    DigestAuth,
+    OAuth2Flow,
+    TokenSet,
+    TokenState,
+    parse_token_response,
+)
 from flext_api._sansio.circuit import CircuitBreaker, CircuitRegistry, CircuitState, Reject
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.redirects import REDIRECT_STATUSES, RedirectPlan, RedirectTracker
 from flext_api._sansio.retry import GiveUp, RetryPolicy
 from flext_api._sync.streaming import StreamingResponse
-from flext_api._synchronization import ThreadLock, sleep
+from flext_api._synchronization import Lock, ThreadLock, sleep
 
 __all__ = [
+    "ApiKeyMiddleware",
     "CallNext",
     "CircuitBreakerMiddleware",
     "CookieMiddleware",
+    "DigestAuthMiddleware",
     "ErrorTransformer",
+    "HeaderAuthMiddleware",
     "Middleware",
+    "OAuth2Middleware",
     "RedirectMiddleware",
     "RequestInterceptor",
     "ResponseProcessor",
@@ -416,3 +430,210 @@ class CookieMiddleware:
                 with self._lock:
                     self.jar.extract(response.request.url, set_cookies, self._clock())
         return result
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+class HeaderAuthMiddleware:
+    """Basic or Bearer credentials on every request that does not set its own
+    ``Authorization`` (the value is computed once per request, never logged)."""
+
+    __slots__ = ("auth",)
+
+    def __init__(self, auth: BasicAuth | BearerAuth) -> None:
+        self.auth = auth
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.auth!r})"
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        if "authorization" not in request.headers:
+            try:
+                request.headers["Authorization"] = self.auth.header_value()
+            except ValueError as exc:  # a token callback returned something unsendable
+                return Failure(_auth_error(f"cannot send these credentials: {exc}", exc))
+        return call_next(request)
+
+
+class ApiKeyMiddleware:
+    """An API key in a header, the query or a cookie (see :class:`ApiKeyAuth`)."""
+
+    __slots__ = ("auth",)
+
+    def __init__(self, auth: ApiKeyAuth) -> None:
+        self.auth = auth
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.auth!r})"
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        url = self.auth.apply(request.url, request.headers)
+        if url is not request.url:
+            request = Request(
+                request.method,
+                url,
+                request.headers,
+                content=request.content,
+                stream=request.stream,
+                timeout=request.timeout,
+            )
+        return call_next(request)
+
+
+class DigestAuthMiddleware:
+    """HTTP Digest (RFC 7616): answer a 401 challenge once, then reuse the nonce on later
+    requests with a counted ``nc``. A body streamed from an iterator cannot be sent twice, so
+    such a request gets the 401 back."""
+
+    __slots__ = ("_lock", "auth")
+
+    def __init__(self, auth: DigestAuth) -> None:
+        self.auth = auth
+        self._lock = ThreadLock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.auth!r})"
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        with self._lock:
+            value = self.auth.authorization(request.method, request.url)
+        if value is not None:
+            request.headers["Authorization"] = value
+        result = call_next(request)
+        if isinstance(result, Failure) or result.value.status_code != 401:
+            return result
+        challenges = result.value.headers.get_list("www-authenticate")
+        with self._lock:
+            retry = self.auth.on_challenge(challenges)
+            value = self.auth.authorization(request.method, request.url) if retry is True else None
+        if isinstance(retry, FlextApiError):
+            discard(result.value)
+            return Failure(retry)
+        if value is None or not _replayable(request):
+            return result
+        discard(result.value)
+        request.headers["Authorization"] = value
+        return call_next(request)
+
+
+class OAuth2Middleware:
+    """OAuth2 client-credentials or refresh-token flow with a shared, refreshed token.
+
+    However many tasks (or threads, on the blocking client) see the token expire at once,
+    exactly one asks the token endpoint; the others wait for it and use the new token. A 401
+    with a token leads to at most one refresh and one retry per call. Token requests go
+    through ``send`` (the client's transport), never through this middleware again.
+    """
+
+    __slots__ = ("_clock", "_lock", "_send", "flow", "skew", "state")
+
+    def __init__(
+        self,
+        flow: OAuth2Flow,
+        send: CallNext[Response],
+        *,
+        state: TokenState | None = None,
+        skew: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.flow = flow
+        self.state = state if state is not None else TokenState()
+        self.skew = skew
+        self._send = send
+        self._clock = clock
+        self._lock = Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.flow!r}, {self.state!r})"
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        if "authorization" in request.headers:  # the call brought its own credentials
+            return call_next(request)
+        failed = self._refresh_if_needed(self.state.generation, force=False)
+        if failed is not None:
+            return failed
+        generation = self.state.generation
+        self._authorize(request)
+        result = call_next(request)
+        if isinstance(result, Failure) or result.value.status_code != 401:
+            return result
+        if not _replayable(request):
+            return result
+        discard(result.value)
+        if self.state.invalidate(generation):
+            failed = self._refresh_if_needed(generation, force=True)
+            if failed is not None:
+                return failed
+        self._authorize(request)
+        return call_next(request)
+
+    def _authorize(self, request: Request) -> None:
+        value = self.state.authorization()
+        if value is not None:
+            request.headers["Authorization"] = value
+
+    def _refresh_if_needed(self, seen: int, *, force: bool) -> Failure[FlextApiError] | None:
+        """Single flight: whoever takes the lock first while the token generation is still
+        ``seen`` refreshes; everyone after finds a newer generation and just uses it."""
+        state = self.state
+        if not force and not state.needs_refresh(self._clock(), self.skew):
+            return None
+        with self._lock:
+            if state.generation != seen and state.token is not None:
+                return None
+            state.begin_refresh()
+            try:
+                outcome = self._fetch_token()
+            finally:
+                if state.refreshing:  # cancelled mid-request: leave the old state usable
+                    state.refreshing = False
+            state.complete_refresh(outcome)
+        if isinstance(outcome, FlextApiError):
+            return Failure(outcome)
+        return None
+
+    def _fetch_token(self) -> TokenSet | TokenRefreshError:
+        token_request = self.flow.token_request(self.state)
+        if isinstance(token_request, TokenRefreshError):
+            return token_request
+        url = token_request.url
+        body = token_request.content
+        headers = Headers(
+            [
+                ("Host", url.host_header.decode("ascii")),
+                *token_request.headers,
+                ("Content-Length", str(len(body))),
+            ]
+        )
+        result = self._send(Request("POST", url, headers, content=body))
+        if isinstance(result, Failure):
+            error = TokenRefreshError(
+                f"could not reach the token endpoint {url.origin[1]}: {result.error.code}; "
+                "check token_url and the network",
+                url=str(url.copy_with(query="")),
+            )
+            error.__cause__ = result.error
+            return error
+        response = result.value
+        return parse_token_response(
+            response.status_code,
+            response.content,
+            self._clock(),
+            self.state.token,
+            url=str(url.copy_with(query="")),
+        )
+
+
+def _auth_error(message: str, cause: BaseException) -> AuthError:
+    error = AuthError(message)
+    error.__cause__ = cause
+    return error
