@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from codegen import unasync
+from codegen.openapi import cli as openapi_cli
 
 
 def _unasync(args: argparse.Namespace) -> int:
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the repository root (default: the one this codegen package sits in)",
     )
     command.set_defaults(handler=_unasync)
+    generate = commands.add_parser("generate", help="generate a typed package from a schema")
+    targets = generate.add_subparsers(dest="target", required=True, metavar="target")
+    openapi_cli.add_parser(targets)
     args = parser.parse_args(argv)
     status: int = args.handler(args)
     return status

@@ -404,8 +404,12 @@ class ModelEmitter:
             if isinstance(definition, ir.EnumModel) and value in definition.values and type(
                     value) is type(definition.values[0]):
                 return f"{definition.name}.{enum_member_names(definition.values)[value]}"
-            if isinstance(definition, ir.AliasModel) and not isinstance(definition.target, ir.Ref):
-                return self.default_expr(definition.target, value)
+            if isinstance(definition, ir.AliasModel) and definition.id not in self._rendering:
+                self._rendering.add(definition.id)
+                try:
+                    return self.default_expr(definition.target, value)
+                finally:
+                    self._rendering.discard(definition.id)
         return None
 
     # --- emission ------------------------------------------------------------------------------
@@ -500,7 +504,8 @@ class ModelEmitter:
             "import datetime as _dt",
             "import enum",
             "import uuid as _uuid",
-            "from typing import Any, Literal, TypeAlias, TypeVar",
+            "from collections.abc import Callable",
+            "from typing import Any, Literal, TypeAlias, TypeVar, cast",
             "",
             "import msgspec",
             "from msgspec import UNSET, UnsetType",
@@ -510,10 +515,12 @@ class ModelEmitter:
             "",
             "def _unknown_member(cls: type[_E], value: object) -> _E | None:",
             '    """Keep an unknown wire value as a cached pseudo-member (tolerant enums)."""',
-            "    base: type = str if issubclass(cls, str) else int",
-            "    if not isinstance(value, base) or isinstance(value, bool):",
+            "    if isinstance(value, bool) or issubclass(cls, str) != isinstance(value, str):",
             "        return None",
-            "    member: _E = base.__new__(cls, value)",
+            "    if not isinstance(value, str | int):",
+            "        return None",
+            "    new: Callable[..., object] = str.__new__ if isinstance(value, str) else int.__new__",
+            "    member = cast(_E, new(cls, value))",
             '    member._name_ = "UNKNOWN"',
             "    member._value_ = value",
             "    cls._value2member_map_.setdefault(value, member)",

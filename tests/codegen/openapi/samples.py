@@ -1,0 +1,133 @@
+"""Seeded sample values for generated msgspec types, built from `msgspec.inspect` (test helper).
+
+Values are Python objects (Struct instances, enums, ...), so a test can check
+``decode(encode(x)) == x`` and that the wire keys are the schema's property names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import random
+import uuid
+from typing import Any
+
+import msgspec
+import msgspec.inspect as mi
+
+
+def sample(t: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A value of type ``t``; beyond depth 3 it picks the smallest choices to terminate."""
+    return _value(mi.type_info(t), rng, depth)
+
+
+def _value(info: mi.Type, rng: random.Random, depth: int) -> Any:  # noqa: PLR0911, C901
+    shallow = depth > 3
+    if isinstance(info, mi.StructType):
+        kwargs: dict[str, Any] = {}
+        for f in info.fields:
+            if f.required or (not shallow and rng.random() < 0.7):
+                kwargs[f.name] = _value(f.type, rng, depth + 1)
+        return info.cls(**kwargs)
+    if isinstance(info, mi.UnionType):
+        choices = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        if shallow or not choices:
+            simple = [t for t in info.types if not isinstance(t, mi.StructType | mi.ListType)]
+            if simple:
+                return _value(simple[0], rng, depth + 1)
+        return _value(rng.choice(choices or list(info.types)), rng, depth + 1)
+    if isinstance(info, mi.ListType):
+        count = 0 if shallow else rng.randint(0, 2)
+        return [_value(info.item_type, rng, depth + 1) for _ in range(count)]
+    if isinstance(info, mi.DictType):
+        return {} if shallow else {"key": _value(info.value_type, rng, depth + 1)}
+    if isinstance(info, mi.LiteralType):
+        return rng.choice(info.values)
+    if isinstance(info, mi.EnumType):
+        members: list[enum.Enum] = list(info.cls)
+        return rng.choice(members)
+    return _scalar(info, rng)
+
+
+def _scalar(info: mi.Type, rng: random.Random) -> Any:  # noqa: PLR0911
+    if isinstance(info, mi.BoolType):
+        return rng.random() < 0.5
+    if isinstance(info, mi.IntType):
+        return rng.randint(-5, 10**12)
+    if isinstance(info, mi.FloatType):
+        return rng.choice([0.5, -2.25, 1e3])
+    if isinstance(info, mi.StrType):
+        return rng.choice(["", "text", "ünïcode", "1234567890"])
+    if isinstance(info, mi.BytesType):
+        return b"\x00\x01bytes"
+    if isinstance(info, mi.DateTimeType):
+        return datetime.datetime(2024, 2, 29, 12, 30, 5, tzinfo=datetime.UTC)
+    if isinstance(info, mi.DateType):
+        return datetime.date(2024, 2, 29)
+    if isinstance(info, mi.UUIDType):
+        return uuid.UUID(int=rng.getrandbits(128))
+    if isinstance(info, mi.NoneType):
+        return None
+    if isinstance(info, mi.AnyType):
+        return {"any": [1, "two", None]}
+    raise AssertionError(f"no sample for {info!r}")
+
+
+def struct_edges(cls: type[msgspec.Struct]) -> list[tuple[str, bool, type[msgspec.Struct]]]:
+    """(field python name, is_list, target Struct) for every Struct reachable in one field."""
+    out: list[tuple[str, bool, type[msgspec.Struct]]] = []
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    for f in info.fields:
+        for target, is_list in _structs_in(f.type, is_list=False):
+            out.append((f.name, is_list, target))
+    return out
+
+
+def _structs_in(info: mi.Type, is_list: bool) -> list[tuple[type[msgspec.Struct], bool]]:
+    if isinstance(info, mi.StructType):
+        return [(info.cls, is_list)]
+    if isinstance(info, mi.UnionType):
+        return [x for t in info.types for x in _structs_in(t, is_list)]
+    if isinstance(info, mi.ListType):
+        return _structs_in(info.item_type, True)
+    return []
+
+
+def find_cycle(
+    cls: type[msgspec.Struct],
+) -> list[tuple[str, bool, type[msgspec.Struct]]] | None:
+    """The shortest chain of fields from ``cls`` back to ``cls`` (breadth first)."""
+    queue: list[tuple[type[msgspec.Struct], list[tuple[str, bool, type[msgspec.Struct]]]]] = [
+        (cls, [])
+    ]
+    seen: set[type[msgspec.Struct]] = set()
+    while queue:
+        current, path = queue.pop(0)
+        for name, is_list, target in struct_edges(current):
+            step = [*path, (name, is_list, target)]
+            if target is cls:
+                return step
+            if target not in seen and len(step) < 4:
+                seen.add(target)
+                queue.append((target, step))
+    return None
+
+
+def nested(cls: type[msgspec.Struct], levels: int, rng: random.Random) -> msgspec.Struct:
+    """A value of ``cls`` nested ``levels`` times along its shortest recursive field chain."""
+    cycle = find_cycle(cls)
+    assert cycle is not None, f"{cls.__name__} is not recursive"
+    value: Any = sample(cls, rng, depth=99)
+    for _ in range(levels):
+        chain: list[Any] = []
+        current_cls: type[msgspec.Struct] = cls
+        for name, is_list, target in cycle:
+            chain.append((current_cls, name, is_list))
+            current_cls = target
+        inner = value
+        for owner, name, is_list in reversed(chain):
+            shell = sample(owner, rng, depth=99)
+            inner = msgspec.structs.replace(shell, **{name: [inner] if is_list else inner})
+        value = inner
+    return value
