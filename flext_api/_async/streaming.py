@@ -13,13 +13,14 @@ stream only. ``trailers`` is filled in once the body has been read to its end.
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from flext_api._exceptions import FlextApiError, StreamError
 from flext_api._headers import Headers
 from flext_api._models import Request, charset_from_content_type
 from flext_api._result import Failure, Success
+from flext_api._sansio.decoding import Decoder, make_decoder
 
 if TYPE_CHECKING:
     from flext_api._async.connection import ResponseHead
@@ -32,6 +33,7 @@ class AsyncStreamingResponse:
     __slots__ = (
         "_connection",
         "_consumed",
+        "_max_decoded_size",
         "_pool",
         "headers",
         "history",
@@ -49,6 +51,7 @@ class AsyncStreamingResponse:
         request: Request,
         connection: Exchange,
         pool: AsyncConnectionPool,
+        max_decoded_size: int | None = None,
     ) -> None:
         self.status_code = head.status_code
         self.headers: Headers = head.headers
@@ -60,6 +63,7 @@ class AsyncStreamingResponse:
         self._connection: Exchange | None = connection
         self._pool = pool
         self._consumed = False
+        self._max_decoded_size = max_decoded_size
 
     def __repr__(self) -> str:
         return f"<StreamingResponse [{self.status_code}]>"
@@ -72,8 +76,8 @@ class AsyncStreamingResponse:
     def encoding(self) -> str:
         return charset_from_content_type(self.headers.get("content-type")) or "utf-8"
 
-    def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive (sizes as the network delivers them).
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        """Body chunks exactly as they came off the wire (still Content-Encoded).
 
         Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
         connection fails mid-body, and ``STREAM_ERROR`` if the body was already consumed.
@@ -86,6 +90,22 @@ class AsyncStreamingResponse:
             )
         self._consumed = True
         return _AsyncBodyChunks(self, connection)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive, with any Content-Encoding (gzip, deflate, br, zstd)
+        undone incrementally.
+
+        Raises :class:`FlextApiError` if the connection fails mid-body, ``DECODE_ERROR`` for a
+        corrupt encoding and ``DECOMPRESSION_LIMIT`` for a body that inflates past the limit.
+        """
+        raw = self.aiter_raw()
+        content_encoding = self.headers.get("content-encoding")
+        if content_encoding is None:
+            return raw
+        decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
+        if decoder.is_identity:
+            return raw
+        return _AsyncDecodedChunks(self, raw, decoder)
 
     def aiter_text(self) -> AsyncIterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
@@ -112,6 +132,12 @@ class AsyncStreamingResponse:
         if connection is not None:
             if not connection.is_reusable():
                 connection.close()
+            self._detach()
+
+    def _abandon(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            connection.close()
             self._detach()
 
     def _detach(self) -> None:
@@ -147,6 +173,43 @@ class _AsyncBodyChunks:
             self._response._detach()
             raise StopAsyncIteration
         return chunk
+
+
+class _AsyncDecodedChunks:
+    __slots__ = ("_decoder", "_done", "_raw", "_response")
+
+    def __init__(
+        self, response: AsyncStreamingResponse, raw: AsyncIterator[bytes], decoder: Decoder
+    ) -> None:
+        self._response = response
+        self._raw = raw
+        self._decoder = decoder
+        self._done = False
+
+    def __aiter__(self) -> _AsyncDecodedChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        decoder = self._decoder
+        while not self._done:
+            try:
+                chunk = await self._raw.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                if tail := self._run(decoder.flush, None):
+                    return tail
+                break
+            if data := self._run(decoder.decode, chunk):
+                return data
+        raise StopAsyncIteration
+
+    def _run(self, step: Callable[..., bytes], chunk: bytes | None) -> bytes:
+        try:
+            return step() if chunk is None else step(chunk)
+        except FlextApiError:
+            # The rest of the body is unread garbage: the connection cannot be reused.
+            self._response._abandon()
+            raise
 
 
 class _AsyncTextChunks:

@@ -35,6 +35,7 @@ from flext_api._result import Failure, Success
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.decoding import make_decoder, supported_encodings
 from flext_api._sansio.pool import PoolStats
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
@@ -60,6 +61,11 @@ from flext_api._urls import URL, QueryParamTypes
 __all__ = ["FlextApiClient"]
 
 USER_AGENT: Final = b"flext-api/0.1.0"
+# What this installation can decode: gzip and deflate always, br and zstd when their packages
+# are importable (announcing an encoding we cannot undo would hand users compressed bytes).
+ACCEPT_ENCODING: Final = ", ".join(
+    name for name in ("gzip", "deflate", "br", "zstd") if name in supported_encodings()
+).encode("ascii")
 
 _KNOWN_METHODS: Final = frozenset(
     {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"}
@@ -161,6 +167,15 @@ def _error_observer(hook: Callable[..., object]) -> Callable[[FlextApiError], Fl
     return observe
 
 
+def _decode(content: bytes, content_encoding: str, max_size: int | None) -> bytes:
+    """Undo a buffered body's Content-Encoding (bomb-limited; errors are DECODE_ERROR or
+    DECOMPRESSION_LIMIT)."""
+    decoder = make_decoder(content_encoding, max_size=max_size)
+    if decoder.is_identity:
+        return content
+    return decoder.decode(content) + decoder.flush()
+
+
 def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
     """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
     for _, lower, value in fields:
@@ -220,6 +235,7 @@ class FlextApiClient:
         circuit_breaker: CircuitBreaker | None = None,
         cookies: CookieJar | bool = True,
         event_hooks: EventHooks | None = None,
+        max_decoded_size: int | None = None,
         backend: NetworkBackend | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
@@ -235,7 +251,14 @@ class FlextApiClient:
         self._base_prefix = str(self._base).rstrip("/") if self._base is not None else ""
         self._timeout = Timeout.coerce(timeout)
         self._params = params
-        default_headers = Headers([(b"User-Agent", USER_AGENT), (b"Accept", b"*/*")])
+        self._max_decoded_size = max_decoded_size
+        default_headers = Headers(
+            [
+                (b"User-Agent", USER_AGENT),
+                (b"Accept", b"*/*"),
+                (b"Accept-Encoding", ACCEPT_ENCODING),
+            ]
+        )
         if headers is not None:
             default_headers.update(Headers(headers))
         self._headers = default_headers
@@ -462,11 +485,15 @@ class FlextApiClient:
     def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
-            return Success(self._pool.round_trip(request))
+            response = self._pool.round_trip(request)
+            encoding = response.headers.get("content-encoding")
+            if encoding is not None and response.content:
+                response.content = _decode(response.content, encoding, self._max_decoded_size)
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
             return Failure(error)
+        return Success(response)
 
     def _open_stream(self, request: Request) -> Success[StreamingResponse] | Failure[FlextApiError]:
         try:
@@ -476,7 +503,13 @@ class FlextApiClient:
                 error.url = str(request.url)
             return Failure(error)
         return Success(
-            StreamingResponse(head, request=request, connection=connection, pool=self._pool)
+            StreamingResponse(
+                head,
+                request=request,
+                connection=connection,
+                pool=self._pool,
+                max_decoded_size=self._max_decoded_size,
+            )
         )
 
     @contextmanager

@@ -15,13 +15,14 @@ stream only. ``trailers`` is filled in once the body has been read to its end.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flext_api._exceptions import FlextApiError, StreamError
 from flext_api._headers import Headers
 from flext_api._models import Request, charset_from_content_type
 from flext_api._result import Failure, Success
+from flext_api._sansio.decoding import Decoder, make_decoder
 
 if TYPE_CHECKING:
     from flext_api._sync.connection import ResponseHead
@@ -34,6 +35,7 @@ class StreamingResponse:
     __slots__ = (
         "_connection",
         "_consumed",
+        "_max_decoded_size",
         "_pool",
         "headers",
         "history",
@@ -51,6 +53,7 @@ class StreamingResponse:
         request: Request,
         connection: Exchange,
         pool: ConnectionPool,
+        max_decoded_size: int | None = None,
     ) -> None:
         self.status_code = head.status_code
         self.headers: Headers = head.headers
@@ -62,6 +65,7 @@ class StreamingResponse:
         self._connection: Exchange | None = connection
         self._pool = pool
         self._consumed = False
+        self._max_decoded_size = max_decoded_size
 
     def __repr__(self) -> str:
         return f"<StreamingResponse [{self.status_code}]>"
@@ -74,8 +78,8 @@ class StreamingResponse:
     def encoding(self) -> str:
         return charset_from_content_type(self.headers.get("content-type")) or "utf-8"
 
-    def iter_bytes(self) -> Iterator[bytes]:
-        """Body chunks as they arrive (sizes as the network delivers them).
+    def iter_raw(self) -> Iterator[bytes]:
+        """Body chunks exactly as they came off the wire (still Content-Encoded).
 
         Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
         connection fails mid-body, and ``STREAM_ERROR`` if the body was already consumed.
@@ -88,6 +92,22 @@ class StreamingResponse:
             )
         self._consumed = True
         return _AsyncBodyChunks(self, connection)
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Body chunks as they arrive, with any Content-Encoding (gzip, deflate, br, zstd)
+        undone incrementally.
+
+        Raises :class:`FlextApiError` if the connection fails mid-body, ``DECODE_ERROR`` for a
+        corrupt encoding and ``DECOMPRESSION_LIMIT`` for a body that inflates past the limit.
+        """
+        raw = self.iter_raw()
+        content_encoding = self.headers.get("content-encoding")
+        if content_encoding is None:
+            return raw
+        decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
+        if decoder.is_identity:
+            return raw
+        return _AsyncDecodedChunks(self, raw, decoder)
 
     def iter_text(self) -> Iterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
@@ -114,6 +134,12 @@ class StreamingResponse:
         if connection is not None:
             if not connection.is_reusable():
                 connection.close()
+            self._detach()
+
+    def _abandon(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            connection.close()
             self._detach()
 
     def _detach(self) -> None:
@@ -149,6 +175,41 @@ class _AsyncBodyChunks:
             self._response._detach()
             raise StopIteration
         return chunk
+
+
+class _AsyncDecodedChunks:
+    __slots__ = ("_decoder", "_done", "_raw", "_response")
+
+    def __init__(self, response: StreamingResponse, raw: Iterator[bytes], decoder: Decoder) -> None:
+        self._response = response
+        self._raw = raw
+        self._decoder = decoder
+        self._done = False
+
+    def __iter__(self) -> _AsyncDecodedChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        decoder = self._decoder
+        while not self._done:
+            try:
+                chunk = self._raw.__next__()
+            except StopIteration:
+                self._done = True
+                if tail := self._run(decoder.flush, None):
+                    return tail
+                break
+            if data := self._run(decoder.decode, chunk):
+                return data
+        raise StopIteration
+
+    def _run(self, step: Callable[..., bytes], chunk: bytes | None) -> bytes:
+        try:
+            return step() if chunk is None else step(chunk)
+        except FlextApiError:
+            # The rest of the body is unread garbage: the connection cannot be reused.
+            self._response._abandon()
+            raise
 
 
 class _AsyncTextChunks:

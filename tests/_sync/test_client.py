@@ -9,6 +9,7 @@ every case here runs on the blocking client, on asyncio and on trio.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from flext_api import (
 )
 from flext_api._request_context import request_id_var
 from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
+from tests.servers.raw import RawServerFactory, read_request
 from tests.servers.runners import RunningServer
 
 
@@ -331,3 +333,54 @@ def test_request_id_of_the_current_request_is_propagated(server: RunningServer) 
     with FlextApiClient(base_url=server.url) as client:
         outside = echoed(client.get("/echo"))
     assert "x-request-id" not in dict(outside["headers"])
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd", "gzip,br"])
+def test_content_encodings_are_undone(server: RunningServer, encoding: str) -> None:
+    with FlextApiClient(base_url=server.url) as client:
+        buffered = ok(client.get(f"/encoded/{encoding}", params={"size": 300_000}))
+        with client.stream("GET", f"/encoded/{encoding}", params={"size": 300_000}) as r:
+            streamed = b""
+            for chunk in r.unwrap().iter_bytes():
+                streamed += chunk
+        with client.stream("GET", f"/encoded/{encoding}", params={"size": 1000}) as r:
+            raw = b""
+            for chunk in r.unwrap().iter_raw():
+                raw += chunk
+    assert buffered.content == pattern_bytes(300_000)
+    assert buffered.headers["content-encoding"] == encoding
+    assert streamed == pattern_bytes(300_000)
+    assert raw != pattern_bytes(1000) and len(raw) < 1000
+
+
+def test_accept_encoding_names_what_can_be_decoded(server: RunningServer) -> None:
+    with FlextApiClient(base_url=server.url) as client:
+        sent = echoed(client.get("/echo"))
+    assert dict(sent["headers"])["accept-encoding"] == "gzip, deflate, br, zstd"
+
+
+def test_decompression_bomb_is_stopped(server: RunningServer) -> None:
+    with FlextApiClient(base_url=server.url, max_decoded_size=1_000_000) as client:
+        bomb = client.get("/encoded/gzip", params={"size": 50_000_000, "zeros": 1})
+        with client.stream(
+            "GET", "/encoded/gzip", params={"size": 50_000_000, "zeros": 1}
+        ) as result:
+            streamed = result.unwrap().read()
+        after = client.get("/")
+        stats = client.pool_stats
+    assert bomb.is_failure and bomb.error_code == "DECOMPRESSION_LIMIT"
+    assert streamed.is_failure and streamed.error_code == "DECOMPRESSION_LIMIT"
+    assert ok(after).content == b"hello, world" and stats.in_use == 0
+
+
+def test_corrupt_encoding_is_a_decode_failure(raw_server: RawServerFactory) -> None:
+    def corrupt(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot-gzip!!"
+        )
+
+    server = raw_server(corrupt)
+    with FlextApiClient() as client:
+        result = client.get(server.url + "/")
+    assert result.is_failure and result.error_code == "DECODE_ERROR"

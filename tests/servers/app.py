@@ -19,11 +19,14 @@ Routes (HEAD gets the GET headers and no body):
   GET /redirect/{n}        302 to /redirect/{n-1}, and /redirect/1 to /
   GET /set-cookie?a=1&b=2  one Set-Cookie per pair (Path=/)
   GET /drip?chunks=N&delay=S&size=B   N chunks of B bytes "*", S seconds apart
+  GET /encoded/{enc}?size=N&zeros=1   pattern_bytes(N) (or zeros) with Content-Encoding enc
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any, Final
@@ -276,6 +279,35 @@ async def _drip(ex: _Exchange, rest: str) -> None:
     await ex.chunk(b"", more=False)
 
 
+def encode_body(body: bytes, encoding: str) -> bytes:
+    """``body`` compressed with one Content-Encoding (gzip, deflate, br, zstd)."""
+    if encoding == "gzip":
+        return gzip.compress(body, mtime=0)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    if encoding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body))
+    if encoding == "zstd":
+        import zstandard
+
+        return bytes(zstandard.ZstdCompressor().compress(body))
+    raise ValueError(encoding)
+
+
+async def _encoded(ex: _Exchange, rest: str) -> None:
+    """``pattern_bytes(size)`` compressed with ``rest`` (a comma list is applied in order);
+    ``?zeros=1`` sends zeros instead (a decompression bomb at large sizes)."""
+    size = int(ex.query_value("size", "100000"))
+    body = bytes(size) if ex.query_value("zeros", "0") == "1" else pattern_bytes(size)
+    for encoding in rest.split(","):
+        body = encode_body(body, encoding)
+    await ex.respond(
+        200, body, b"application/octet-stream", extra=[(b"content-encoding", rest.encode())]
+    )
+
+
 Route = Callable[[_Exchange, str], Awaitable[None]]
 
 # First path segment -> handler; the handler gets the rest of the path (without the slash).
@@ -292,6 +324,7 @@ _ROUTES: Final[dict[str, Route]] = {
     "redirect": _redirect,
     "set-cookie": _set_cookie,
     "drip": _drip,
+    "encoded": _encoded,
 }
 # Routes whose bare form (no trailing segment) is the whole route.
 _EXACT: Final = frozenset({"", "json", "echo", "headers", "set-cookie", "drip"})
