@@ -1,4 +1,5 @@
-"""Diagnostics: what the generator skipped or degraded, where (JSON pointer), and what it did instead.
+"""Diagnostics: what the generator skipped or degraded, where (JSON pointer), and what it did
+instead.
 
 A defect in one schema or operation never aborts a run (CODEGEN.md G2): the parser records a
 `Diagnostic` and degrades the construct. This module must never raise for a defect itself.

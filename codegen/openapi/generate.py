@@ -69,8 +69,12 @@ def generate(
     document = load(spec)
     _progress(progress, f"loaded {spec.name} (version {document.version})", started)
     api = build_api(document, diagnostics)
-    _progress(progress, f"parsed {len(api.definitions)} schemas, {len(api.operations)} "
-              f"operations, {len(api.webhooks)} webhooks", started)
+    _progress(
+        progress,
+        f"parsed {len(api.definitions)} schemas, {len(api.operations)} "
+        f"operations, {len(api.webhooks)} webhooks",
+        started,
+    )
     emitter = ModelEmitter(api, diagnostics)
     models_source, exported = emitter.emit()
     _progress(progress, f"rendered {len(exported)} model types", started)
@@ -87,15 +91,19 @@ def generate(
     python_files = [str(p) for p in files if p.suffix == ".py"]
     subprocess.run(
         [*_ruff(), "check", "--fix-only", "--quiet", "--exit-zero", *python_files],
-        check=True, cwd=out, capture_output=True,
+        check=True,
+        cwd=out,
+        capture_output=True,
     )
-    subprocess.run([*_ruff(), "format", "--quiet", *python_files], check=True, cwd=out,
-                   capture_output=True)
+    subprocess.run(
+        [*_ruff(), "format", "--quiet", *python_files], check=True, cwd=out, capture_output=True
+    )
     _progress(progress, f"wrote {package_dir} ({len(diagnostics)} diagnostics)", started)
     translated = Diagnostics()
     for item in diagnostics.sorted():
-        translated.report(original_pointer(item.pointer, document.family), item.reason,
-                          item.action, item.severity)
+        translated.report(
+            original_pointer(item.pointer, document.family), item.reason, item.action, item.severity
+        )
     return GenerationResult(package_dir, translated, tuple(exported))
 
 

@@ -75,7 +75,7 @@ def parse_text(text: str, name: str) -> object:
         except json.JSONDecodeError:
             pass
     try:
-        return yaml.load(text, Loader=_YAMLLoader)  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_YAMLLoader)
     except yaml.YAMLError as exc:
         raise LoadError(f"{name}: not valid JSON or YAML: {exc}") from exc
 
@@ -163,7 +163,9 @@ class RefResolver:
         if file_part:
             if "://" in file_part:
                 self.diagnostics.report(
-                    base.pointer, f"remote reference {ref!r} is not fetched", "used an untyped value"
+                    base.pointer,
+                    f"remote reference {ref!r} is not fetched",
+                    "used an untyped value",
                 )
                 return None
             target_file = (base.file.parent / unquote(file_part)).resolve()
@@ -257,11 +259,11 @@ _SCHEMA_KEYS = frozenset(
 
 
 def _rewrite_ref(ref: str) -> str:
-    file_part, sep, fragment = ref.partition("#")
+    file_part, _, fragment = ref.partition("#")
     for old, new in _REF_PREFIXES:
         if ("#" + fragment).startswith(old):
             return file_part + new + fragment[len(old) - 1 :]
-    return ref if sep else ref
+    return ref
 
 
 def convert_schema(node: object) -> object:
@@ -371,7 +373,15 @@ def _convert_operation(
         k: v
         for k, v in op.items()
         if k
-        in {"tags", "summary", "description", "externalDocs", "operationId", "deprecated", "security"}
+        in {
+            "tags",
+            "summary",
+            "description",
+            "externalDocs",
+            "operationId",
+            "deprecated",
+            "security",
+        }
         or k.startswith("x-")
     }
     merged: dict[tuple[str, str], object] = {}
@@ -382,8 +392,11 @@ def _convert_operation(
             param = (root.get("parameters") or {}).get(unquote(name), raw)
         if isinstance(param, dict):
             merged[(str(param.get("in")), str(param.get("name")))] = (
-                raw if isinstance(raw, dict) and "$ref" in raw and param.get("in") not in
-                {"body", "formData"} else param
+                raw
+                if isinstance(raw, dict)
+                and "$ref" in raw
+                and param.get("in") not in {"body", "formData"}
+                else param
             )
     parameters: list[object] = []
     form_props: JSONObject = {}
@@ -418,7 +431,9 @@ def _convert_operation(
     if form_props:
         form_media = [m for m in op_consumes if m.startswith(("multipart/", "application/x-www"))]
         if not form_media:
-            form_media = ["multipart/form-data" if has_file else "application/x-www-form-urlencoded"]
+            form_media = [
+                "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
+            ]
         form_schema: JSONObject = {"type": "object", "properties": form_props}
         if form_required:
             form_schema["required"] = form_required

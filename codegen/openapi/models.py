@@ -137,10 +137,13 @@ class ModelEmitter:
             if not disc.mapping or def_id in self.plan.tags:
                 continue
             ok = True
-            for value, target in disc.mapping:
+            for _, target in disc.mapping:
                 target_def = self.defs.get(target)
-                if (not isinstance(target_def, ir.SchemaModel) or target in self.plan.tags
-                        or target_def.base not in {def_id, None}):
+                if (
+                    not isinstance(target_def, ir.SchemaModel)
+                    or target in self.plan.tags
+                    or target_def.base not in {def_id, None}
+                ):
                     ok = False
                     break
             if not ok or self._field_of(def_id, disc.property) is None:
@@ -166,7 +169,9 @@ class ModelEmitter:
             names = [
                 f.wire_name
                 for f in self.all_fields(sid)
-                if f.required and isinstance(f.type, ir.LiteralOf) and len(f.type.values) == 1
+                if f.required
+                and isinstance(f.type, ir.LiteralOf)
+                and len(f.type.values) == 1
                 and not isinstance(f.type.values[0], bool)
             ]
             candidates = names if candidates is None else [n for n in candidates if n in names]
@@ -199,10 +204,12 @@ class ModelEmitter:
             if disc is not None:
                 tag_field = disc.property
                 mapping: dict[str, str] = {}
-                for value, target in disc.mapping:
-                    mapping.setdefault(target, value)
+                for wire_value, target in disc.mapping:
+                    mapping.setdefault(target, wire_value)
                 for sid in struct_ids:
-                    value_text = mapping.get(sid) or self.defs[sid].source_name or self.defs[sid].name
+                    value_text: str | None = (
+                        mapping.get(sid) or self.defs[sid].source_name or self.defs[sid].name
+                    )
                     assert value_text is not None
                     assignments.append((sid, self._tag_value(sid, tag_field, value_text)))
                 if len({type(v) for _, v in assignments}) > 1:
@@ -214,15 +221,18 @@ class ModelEmitter:
                 tag_field = inferred[0]
                 assignments = list(zip(struct_ids, inferred[1], strict=True))
             if len({v for _, v in assignments}) != len(assignments):
-                self.diagnostics.report(def_id, "discriminator maps two variants to one value",
-                                        "decoded the object variants as a mapping")
+                self.diagnostics.report(
+                    def_id,
+                    "discriminator maps two variants to one value",
+                    "decoded the object variants as a mapping",
+                )
                 continue
             for sid, value in assignments:
                 wanted = _Tag(tag_field, value)
                 current = self.plan.tags.get(sid)
-                inherited = any(
-                    f.wire_name == tag_field for f in self.all_fields(sid)
-                ) and not any(f.wire_name == tag_field for f in self.defs_fields(sid))
+                inherited = any(f.wire_name == tag_field for f in self.all_fields(sid)) and not any(
+                    f.wire_name == tag_field for f in self.defs_fields(sid)
+                )
                 if current == wanted:
                     continue
                 if current is None and not inherited and sid not in self.plan.subclassed:
@@ -270,7 +280,13 @@ class ModelEmitter:
         if isinstance(t, ir.LiteralOf):
             out: list[_Atom] = []
             for value in t.values:
-                kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "str"
+                kind = (
+                    "bool"
+                    if isinstance(value, bool)
+                    else "int"
+                    if isinstance(value, int)
+                    else "str"
+                )
                 out.append(_Atom(kind, f"Literal[{value!r}]", literal=(value,)))
             return out
         if isinstance(t, ir.ArrayOf):
@@ -287,9 +303,9 @@ class ModelEmitter:
             return [_Atom("any", "Any")]
         if isinstance(definition, ir.SchemaModel):
             if t.id in self.plan.parent_unions:
+                parent_tag = self.plan.tags[t.id]
                 name = self.plan.parent_unions[t.id]
-                tag = self.plan.tags[t.id]
-                return [_Atom("tagged", name, tag_field=tag.field)]
+                return [_Atom("tagged", name, tag_field=parent_tag.field)]
             copy = self.plan.copies.get((union_id or "", t.id))
             if copy is not None:
                 return [_Atom("tagged", copy, tag_field=self.plan.copy_tags[copy].field)]
@@ -353,8 +369,9 @@ class ModelEmitter:
         arrays = by_kind.get("array", [])
         if len(arrays) > 1:
             items = [a.item for a in arrays if a.item is not None]
-            merged = self._join(self._normalize(
-                [x for item in items for x in self.atoms(item)], None))
+            merged = self._join(
+                self._normalize([x for item in items for x in self.atoms(item)], None)
+            )
             out.append(_Atom("array", f"list[{merged}]"))
         else:
             out.extend(arrays)
@@ -393,16 +410,22 @@ class ModelEmitter:
                 return repr(value)
             return None
         if isinstance(t, ir.LiteralOf):
-            return repr(value) if value in t.values and type(value) in {
-                type(v) for v in t.values} else None
+            return (
+                repr(value)
+                if value in t.values and type(value) in {type(v) for v in t.values}
+                else None
+            )
         if isinstance(t, ir.ArrayOf) and value == []:
             return "msgspec.field(default_factory=list)"
         if isinstance(t, ir.MapOf) and value == {}:
             return "msgspec.field(default_factory=dict)"
         if isinstance(t, ir.Ref):
             definition = self.defs.get(t.id)
-            if isinstance(definition, ir.EnumModel) and value in definition.values and type(
-                    value) is type(definition.values[0]):
+            if (
+                isinstance(definition, ir.EnumModel)
+                and value in definition.values
+                and type(value) is type(definition.values[0])
+            ):
                 return f"{definition.name}.{enum_member_names(definition.values)[value]}"
             if isinstance(definition, ir.AliasModel) and definition.id not in self._rendering:
                 self._rendering.add(definition.id)
@@ -437,40 +460,51 @@ class ModelEmitter:
         """The module source and the exported names (sorted)."""
         lines: list[str] = []
         exported: list[str] = []
-        enums = sorted((d for d in self.defs.values() if isinstance(d, ir.EnumModel)),
-                       key=lambda d: d.name)
+        enums = sorted(
+            (d for d in self.defs.values() if isinstance(d, ir.EnumModel)), key=lambda d: d.name
+        )
         for enum_def in enums:
             lines.extend(self._enum(enum_def))
             exported.append(enum_def.name)
         for def_id in self.class_order():
             definition = self.defs[def_id]
             assert isinstance(definition, ir.SchemaModel)
-            lines.extend(self._struct(definition, definition.name, self.plan.tags.get(def_id),
-                                      def_id))
+            lines.extend(
+                self._struct(definition, definition.name, self.plan.tags.get(def_id), def_id)
+            )
             exported.append(definition.name)
         for (union_id, sid), copy_name in sorted(self.plan.copies.items(), key=lambda x: x[1]):
             definition = self.defs[sid]
             assert isinstance(definition, ir.SchemaModel)
             flat = replace(definition, fields=tuple(self.all_fields(sid)), base=None)
-            lines.extend(self._struct(flat, copy_name, self.plan.copy_tags[copy_name], sid,
-                                      doc=f"`{definition.name}` as a variant of "
-                                          f"`{self.defs[union_id].name}`."))
+            lines.extend(
+                self._struct(
+                    flat,
+                    copy_name,
+                    self.plan.copy_tags[copy_name],
+                    sid,
+                    doc=f"`{definition.name}` as a variant of `{self.defs[union_id].name}`.",
+                )
+            )
             exported.append(copy_name)
         alias_lines: dict[str, list[str]] = {}
         alias_deps: dict[str, set[str]] = {}
-        alias_names = {d.name for d in self.defs.values()
-                       if isinstance(d, ir.AliasModel | ir.UnionModel)}
+        alias_names = {
+            d.name for d in self.defs.values() if isinstance(d, ir.AliasModel | ir.UnionModel)
+        }
         alias_names |= set(self.plan.union_members)
         for definition in self.defs.values():
             if isinstance(definition, ir.AliasModel | ir.UnionModel):
                 text = self._alias_text(definition)
-                alias_lines[definition.name] = self._alias(definition.name, text,
-                                                           definition.description)
+                alias_lines[definition.name] = self._alias(
+                    definition.name, text, definition.description
+                )
                 alias_deps[definition.name] = {n for n in _identifiers(text) if n in alias_names}
         for union_name, members in self.plan.union_members.items():
             text = " | ".join(self.defs[m].name for m in members)
-            alias_lines[union_name] = self._alias(union_name, text, "Every variant of the "
-                                                  "discriminated schema, by its tag.")
+            alias_lines[union_name] = self._alias(
+                union_name, text, "Every variant of the discriminated schema, by its tag."
+            )
             alias_deps[union_name] = set()
         for name in _topological(alias_deps):
             lines.extend(alias_lines[name])
@@ -519,7 +553,9 @@ class ModelEmitter:
             "        return None",
             "    if not isinstance(value, str | int):",
             "        return None",
-            "    new: Callable[..., object] = str.__new__ if isinstance(value, str) else int.__new__",
+            "    new: Callable[..., object] = (",
+            "        str.__new__ if isinstance(value, str) else int.__new__",
+            "    )",
             "    member = cast(_E, new(cls, value))",
             '    member._name_ = "UNKNOWN"',
             "    member._value_ = value",
@@ -533,11 +569,14 @@ class ModelEmitter:
     def _enum(self, definition: ir.EnumModel) -> list[str]:
         is_int = bool(definition.values) and isinstance(definition.values[0], int)
         lines = [f"class {definition.name}(enum.{'IntEnum' if is_int else 'StrEnum'}):"]
-        lines.extend(_docstring(definition.description or f"``{definition.source_name}``.",
-                                deprecated=definition.deprecated))
+        lines.extend(
+            _docstring(
+                definition.description or f"``{definition.source_name}``.",
+                deprecated=definition.deprecated,
+            )
+        )
         members = enum_member_names(definition.values)
-        for value in definition.values:
-            lines.append(f"    {members[value]} = {value!r}")
+        lines.extend(f"    {members[value]} = {value!r}" for value in definition.values)
         lines += [
             "",
             "    @classmethod",
@@ -565,11 +604,12 @@ class ModelEmitter:
             bases.append(f"tag={tag.value!r}")
         lines = [f"class {name}({', '.join(bases)}):"]
         fields = [f for f in definition.fields if tag is None or f.wire_name != tag.field]
-        described = [(f.python_name, f.description) for f in fields if f.description]
+        described: list[tuple[str, str | None]] = [
+            (f.python_name, f.description) for f in fields if f.description
+        ]
         text = doc or definition.description or f"``{definition.source_name}``."
         lines.extend(_docstring(text, described, definition.deprecated))
-        for f in fields:
-            lines.append("    " + self._field_line(f))
+        lines.extend("    " + self._field_line(f) for f in fields)
         lines += ["", ""]
         return lines
 
@@ -582,7 +622,7 @@ class ModelEmitter:
                 default = self.default_expr(f.type, f.default)
             annotation += " | UnsetType"
             if default is not None and default.startswith("msgspec.field("):
-                args.append(default[len("msgspec.field("):-1])
+                args.append(default[len("msgspec.field(") : -1])
             else:
                 args.append(f"default={default or 'UNSET'}")
         if f.python_name != f.wire_name:
@@ -590,7 +630,7 @@ class ModelEmitter:
         if not args:
             return f"{f.python_name}: {annotation}"
         if len(args) == 1 and args[0].startswith("default="):
-            return f"{f.python_name}: {annotation} = {args[0][len('default='):]}"
+            return f"{f.python_name}: {annotation} = {args[0][len('default=') :]}"
         return f"{f.python_name}: {annotation} = msgspec.field({', '.join(args)})"
 
     def _alias(self, name: str, text: str, description: str | None) -> list[str]:
@@ -611,7 +651,7 @@ def enum_member_names(values: Iterable[str | int]) -> dict[str | int, str]:
             base = "_".join(w.upper() for w in words(value)) or "EMPTY"
             if base[0].isdigit():
                 base = "V_" + base
-        out[value] = registry.claim(base) if base not in out.values() else registry.claim(base)
+        out[value] = registry.claim(base)
     return out
 
 
@@ -674,5 +714,8 @@ def _docstring(
         body[-1] += " "
     if len(body) == 1:
         return [f'{indent}"""{body[0]}"""']
-    return [f'{indent}"""{body[0]}', *(f"{indent}{line}" if line else "" for line in body[1:]),
-            f'{indent}"""']
+    return [
+        f'{indent}"""{body[0]}',
+        *(f"{indent}{line}" if line else "" for line in body[1:]),
+        f'{indent}"""',
+    ]

@@ -29,7 +29,7 @@ def words(name: str) -> list[str]:
 
 
 def pascal(name: str) -> str:
-    """``pet_tags`` / ``petTags`` / ``pet-tags`` -> ``PetTags``; never empty, never a digit first."""
+    """``pet_tags`` / ``petTags`` -> ``PetTags``; never empty, never a digit first."""
     out = "".join(w[:1].upper() + w[1:] for w in words(name))
     if not out:
         out = "Model"

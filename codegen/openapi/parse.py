@@ -85,14 +85,12 @@ class _Parser:
         nullable = node.get("nullable") is True
         out = node
         kind = node.get("type")
-        if isinstance(kind, list):
-            if "null" in kind:
-                nullable = True
-                rest = [k for k in kind if k != "null"]
-                out = {**out, "type": rest[0] if len(rest) == 1 else rest}
-                if not rest:
-                    out = {k: v for k, v in out.items() if k != "type"}
-                    out["type"] = "null"
+        if isinstance(kind, list) and "null" in kind:
+            nullable = True
+            rest = [k for k in kind if k != "null"]
+            out = {**out, "type": rest[0] if len(rest) == 1 else rest}
+            if not rest:
+                out = {**out, "type": "null"}
         enum = out.get("enum")
         if isinstance(enum, list) and None in enum:
             nullable = True
@@ -100,7 +98,9 @@ class _Parser:
         for key in ("oneOf", "anyOf"):
             variants = out.get(key)
             if isinstance(variants, list):
-                kept = [v for v in variants if not (isinstance(v, dict) and v.get("type") == "null")]
+                kept = [
+                    v for v in variants if not (isinstance(v, dict) and v.get("type") == "null")
+                ]
                 if len(kept) != len(variants):
                     nullable = True
                     out = {**out, key: kept}
@@ -164,7 +164,9 @@ class _Parser:
             return ir.AnyType()
         target, target_location = resolved
         if "/components/mediaTypes/" in target_location.pointer:
-            self.report(location, "reference to a media type used as a schema", "used an untyped value")
+            self.report(
+                location, "reference to a media type used as a schema", "used an untyped value"
+            )
             return ir.AnyType()
         def_id = self._key(target_location)
         if def_id not in self.defs and def_id not in self.in_progress:
@@ -216,16 +218,29 @@ class _Parser:
         deprecated = node.get("deprecated") is True
         enum = node.get("enum")
         if self._is_literal(node):
-            return ir.AliasModel(def_id, name, self.structural(node, location, name), description,
-                                 deprecated, hint)
+            return ir.AliasModel(
+                def_id, name, self.structural(node, location, name), description, deprecated, hint
+            )
         if isinstance(enum, list) and len(enum) > 1:
             values = tuple(enum)
             if all(isinstance(v, str) for v in values):
-                return ir.EnumModel(def_id, name, cast(tuple[str, ...], _unique(values)),
-                                    description, deprecated, hint)
+                return ir.EnumModel(
+                    def_id,
+                    name,
+                    cast(tuple[str, ...], _unique(values)),
+                    description,
+                    deprecated,
+                    hint,
+                )
             if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-                return ir.EnumModel(def_id, name, cast(tuple[int, ...], _unique(values)),
-                                    description, deprecated, hint)
+                return ir.EnumModel(
+                    def_id,
+                    name,
+                    cast(tuple[int, ...], _unique(values)),
+                    description,
+                    deprecated,
+                    hint,
+                )
             self.report(location, "enum mixes value types", "typed as a literal of its values")
         for key in ("oneOf", "anyOf"):
             variants = node.get(key)
@@ -236,8 +251,16 @@ class _Parser:
         props = node.get("properties")
         if isinstance(props, dict) and props:
             fields = self._fields(props, node, location, name, set())
-            return ir.SchemaModel(def_id, name, tuple(fields), None, description, deprecated,
-                                  self._discriminator(node, location), hint)
+            return ir.SchemaModel(
+                def_id,
+                name,
+                tuple(fields),
+                None,
+                description,
+                deprecated,
+                self._discriminator(node, location),
+                hint,
+            )
         target = self.structural(node, location, name)
         return ir.AliasModel(def_id, name, target, description, deprecated, hint)
 
@@ -271,8 +294,9 @@ class _Parser:
         ):
             extra = node.get("additionalProperties", True)
             if isinstance(extra, dict) and extra:
-                return ir.MapOf(self.type_of(extra, _at(location, "additionalProperties"),
-                                             f"{hint}Value"))
+                return ir.MapOf(
+                    self.type_of(extra, _at(location, "additionalProperties"), f"{hint}Value")
+                )
             return ir.MapOf(ir.AnyType())
         if isinstance(kind, str) and kind in _PRIMITIVES:
             base = _PRIMITIVES[kind]
@@ -301,11 +325,12 @@ class _Parser:
         fields: list[ir.Field] = []
         for wire, schema in props.items():
             field_location = _at(location, "properties", wire)
-            fields.append(self._field(str(wire), schema, field_location, owner,
-                                      wire in required_names, names))
+            fields.append(
+                self._field(str(wire), schema, field_location, owner, wire in required_names, names)
+            )
         return fields
 
-    def _field(
+    def _field(  # noqa: PLR0917 - internal, called positionally
         self,
         wire: str,
         schema: object,
@@ -339,12 +364,15 @@ class _Parser:
             return None
         prop = disc.get("propertyName")
         if not isinstance(prop, str):
-            self.report(_at(location, "discriminator"), "discriminator without propertyName",
-                        "ignored the discriminator")
+            self.report(
+                _at(location, "discriminator"),
+                "discriminator without propertyName",
+                "ignored the discriminator",
+            )
             return None
         mapping: list[tuple[str, str]] = []
         raw = disc.get("mapping")
-        for value, target in (raw.items() if isinstance(raw, dict) else []):
+        for value, target in raw.items() if isinstance(raw, dict) else []:
             ref = str(target)
             if "#" not in ref and "/" not in ref:
                 ref = f"#/components/schemas/{ref}"
@@ -355,7 +383,7 @@ class _Parser:
                 mapping.append((str(value), resolved.id))
         return ir.Discriminator(prop, tuple(mapping))
 
-    def _union(
+    def _union(  # noqa: PLR0917 - internal, called positionally
         self,
         def_id: str,
         name: str,
@@ -366,17 +394,27 @@ class _Parser:
         hint: str,
     ) -> ir.UnionModel:
         if isinstance(node.get("properties"), dict) and node["properties"]:
-            self.report(location, f"properties next to {key} are ignored",
-                        "typed as the union of the variants", )
+            self.report(
+                location,
+                f"properties next to {key} are ignored",
+                "typed as the union of the variants",
+            )
         variants: list[ir.TypeExpr] = []
         for i, variant in enumerate(node[key]):
             title = variant.get("title") if isinstance(variant, dict) else None
             vhint = f"{name}{pascal(title)}" if isinstance(title, str) else f"{name}Option{i + 1}"
             variants.append(self.type_of(variant, _at(location, key, i), vhint))
-        return ir.UnionModel(def_id, name, tuple(variants), self._discriminator(node, location),
-                             description, node.get("deprecated") is True, hint)
+        return ir.UnionModel(
+            def_id,
+            name,
+            tuple(variants),
+            self._discriminator(node, location),
+            description,
+            node.get("deprecated") is True,
+            hint,
+        )
 
-    def _all_of(
+    def _all_of(  # noqa: PLR0917 - internal, called positionally
         self,
         def_id: str,
         name: str,
@@ -411,13 +449,30 @@ class _Parser:
             base_fields = self._all_fields(parent_ids[0])
             base_names = {f.wire_name for f in base_fields}
             required_extra = {str(r) for p in inline for r in (p.get("required") or [])}
-            if (isinstance(base, ir.SchemaModel) and not (base_names & {w for w, _ in inline_props})
-                    and not (required_extra & base_names)):
-                merged_node = {"properties": dict(inline_props), "required": sorted(required_extra)}
-                fields = self._fields(merged_node["properties"], merged_node, location, name,
-                                      {f.python_name for f in base_fields})
-                return ir.SchemaModel(def_id, name, tuple(fields), parent_ids[0], description,
-                                      node.get("deprecated") is True, disc, hint)
+            if (
+                isinstance(base, ir.SchemaModel)
+                and not (base_names & {w for w, _ in inline_props})
+                and not (required_extra & base_names)
+            ):
+                merged_props: JSONObject = dict(inline_props)
+                merged_node = {"properties": merged_props, "required": sorted(required_extra)}
+                fields = self._fields(
+                    merged_props,
+                    merged_node,
+                    location,
+                    name,
+                    {f.python_name for f in base_fields},
+                )
+                return ir.SchemaModel(
+                    def_id,
+                    name,
+                    tuple(fields),
+                    parent_ids[0],
+                    description,
+                    node.get("deprecated") is True,
+                    disc,
+                    hint,
+                )
         # Merge: properties in part order, a later definition of a property replaces an earlier
         # one (the later part is the more specific refinement); required is the union.
         props: JSONObject = {}
@@ -430,9 +485,12 @@ class _Parser:
                 required.update(str(r) for r in (sub.get("required") or []))
                 if disc is None:
                     disc = self._discriminator(sub, sub_location) if sub is node else None
-                if first_other is None and not sub.get("properties") and (
-                    "type" in sub or "enum" in sub or "oneOf" in sub or "anyOf" in sub
-                ) and sub.get("type") != "object":
+                if (
+                    first_other is None
+                    and not sub.get("properties")
+                    and ("type" in sub or "enum" in sub or "oneOf" in sub or "anyOf" in sub)
+                    and sub.get("type") != "object"
+                ):
                     first_other = self.type_of(sub, sub_location, name)
         if not props:
             if first_other is not None:
@@ -440,12 +498,21 @@ class _Parser:
             return ir.AliasModel(def_id, name, ir.MapOf(ir.AnyType()), description, False, hint)
         names = NameRegistry()
         fields = [
-            self._field(wire, schema, _at(sub_location, "properties", wire), name,
-                        wire in required, names)
+            self._field(
+                wire, schema, _at(sub_location, "properties", wire), name, wire in required, names
+            )
             for wire, (schema, sub_location) in props.items()
         ]
-        return ir.SchemaModel(def_id, name, tuple(fields), None, description,
-                              node.get("deprecated") is True, disc, hint)
+        return ir.SchemaModel(
+            def_id,
+            name,
+            tuple(fields),
+            None,
+            description,
+            node.get("deprecated") is True,
+            disc,
+            hint,
+        )
 
     def _flatten_all_of(
         self, part: JSONObject, location: Location, depth: int = 0
@@ -497,11 +564,21 @@ class _Parser:
             for method in _METHODS:
                 op = item.get(method)
                 if isinstance(op, dict):
-                    out.append(self.operation(str(path), method, op, _at(item_location, method),
-                                              common, servers, op_names, webhook))
+                    out.append(
+                        self.operation(
+                            str(path),
+                            method,
+                            op,
+                            _at(item_location, method),
+                            common,
+                            servers,
+                            op_names,
+                            webhook,
+                        )
+                    )
         return out
 
-    def operation(
+    def operation(  # noqa: PLR0917 - internal, called positionally
         self,
         path: str,
         method: str,
@@ -517,8 +594,15 @@ class _Parser:
         hint = pascal(operation_id)
         params: dict[tuple[str, str], ir.Parameter] = {}
         for index, raw in enumerate(common if isinstance(common, list) else []):
-            param = self.parameter(raw, _at(location.__class__(location.file,
-                                   location.pointer.rsplit("/", 1)[0]), "parameters", index), hint)
+            param = self.parameter(
+                raw,
+                _at(
+                    location.__class__(location.file, location.pointer.rsplit("/", 1)[0]),
+                    "parameters",
+                    index,
+                ),
+                hint,
+            )
             if param is not None:
                 params[(param.location, param.name)] = param
         for index, raw in enumerate(op.get("parameters") or []):
@@ -533,8 +617,8 @@ class _Parser:
             cb_resolved = self.deref(cb, _at(location, "callbacks", name))
             if cb_resolved is None:
                 continue
-            for cb_op in self.operations(cb_resolved[0], cb_resolved[1], NameRegistry(), True):
-                callbacks.append((str(name), cb_op))
+            found = self.operations(cb_resolved[0], cb_resolved[1], NameRegistry(), True)
+            callbacks.extend((str(name), cb_op) for cb_op in found)
         return ir.Operation(
             operation_id=operation_id,
             python_name=op_names.claim(snake(operation_id)),
@@ -570,8 +654,7 @@ class _Parser:
         explode = param.get("explode")
         content = self.contents(param.get("content"), location, hint + pascal(name))
         if "schema" in param:
-            param_type = self.type_of(param["schema"], _at(location, "schema"),
-                                      hint + pascal(name))
+            param_type = self.type_of(param["schema"], _at(location, "schema"), hint + pascal(name))
         elif content:
             param_type = content[0].type or ir.AnyType()
         else:
@@ -597,9 +680,12 @@ class _Parser:
             return []
         content_location = _at(location, "content")
         if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
-            self.report(content_location, "non-standard reference in content "
-                        f"({raw['$ref']}; components.mediaTypes exists only from OpenAPI 3.2)",
-                        "resolved it as a content map")
+            self.report(
+                content_location,
+                "non-standard reference in content "
+                f"({raw['$ref']}; components.mediaTypes exists only from OpenAPI 3.2)",
+                "resolved it as a content map",
+            )
         resolved = self.deref(raw, content_location)
         if resolved is None:
             return []
@@ -624,27 +710,39 @@ class _Parser:
             for prop, enc in (media_obj.get("encoding") or {}).items():
                 if isinstance(enc, dict):
                     explode = enc.get("explode")
-                    encoding.append((str(prop), ir.Encoding(
-                        content_type=_text(enc.get("contentType")),
-                        style=_text(enc.get("style")),
-                        explode=explode if isinstance(explode, bool) else None,
-                        allow_reserved=enc.get("allowReserved") is True,
-                        headers=self.headers(enc.get("headers"), media_location, hint),
-                    )))
+                    encoding.append(
+                        (
+                            str(prop),
+                            ir.Encoding(
+                                content_type=_text(enc.get("contentType")),
+                                style=_text(enc.get("style")),
+                                explode=explode if isinstance(explode, bool) else None,
+                                allow_reserved=enc.get("allowReserved") is True,
+                                headers=self.headers(enc.get("headers"), media_location, hint),
+                            ),
+                        )
+                    )
             out.append(ir.MediaContent(str(media), media_type, tuple(encoding)))
         return out
 
     def headers(self, raw: object, location: Location, hint: str) -> tuple[ir.Header, ...]:
         out: list[ir.Header] = []
-        for name, header in (raw.items() if isinstance(raw, dict) else []):
+        for name, header in raw.items() if isinstance(raw, dict) else []:
             resolved = self.deref(header, _at(location, "headers", name))
             if resolved is None:
                 continue
             node, node_location = resolved
-            header_type = self.type_of(node.get("schema", True), _at(node_location, "schema"),
-                                       hint + pascal(str(name)))
-            out.append(ir.Header(str(name), header_type, node.get("required") is True,
-                                 _text(node.get("description"))))
+            header_type = self.type_of(
+                node.get("schema", True), _at(node_location, "schema"), hint + pascal(str(name))
+            )
+            out.append(
+                ir.Header(
+                    str(name),
+                    header_type,
+                    node.get("required") is True,
+                    _text(node.get("description")),
+                )
+            )
         return tuple(out)
 
     def body(self, raw: object, location: Location, hint: str) -> ir.Body | None:
@@ -655,16 +753,20 @@ class _Parser:
             return None
         body, location = resolved
         contents = self.contents(body.get("content"), location, hint + "Body")
-        return ir.Body(body.get("required") is True, tuple(contents),
-                       _text(body.get("description")))
+        return ir.Body(
+            body.get("required") is True, tuple(contents), _text(body.get("description"))
+        )
 
     def responses(
         self, raw: object, location: Location, hint: str, webhook: bool
     ) -> list[ir.Response]:
         if not isinstance(raw, dict) or not raw:
             if not webhook:
-                self.report(location, "operation has no responses",
-                            "generated it with no documented response")
+                self.report(
+                    location,
+                    "operation has no responses",
+                    "generated it with no documented response",
+                )
             return []
         out: list[ir.Response] = []
         statuses = [str(s) for s in raw]
@@ -672,8 +774,14 @@ class _Parser:
         for status_key, raw_response in raw.items():
             status = str(status_key).upper() if str(status_key) != "default" else "default"
             response_location = _at(location, "responses", status_key)
-            if not (status == "default" or (len(status) == 3 and status[0] in "12345"
-                                            and (status[1:].isdigit() or status[1:] == "XX"))):
+            if not (
+                status == "default"
+                or (
+                    len(status) == 3
+                    and status[0] in "12345"
+                    and (status[1:].isdigit() or status[1:] == "XX")
+                )
+            ):
                 self.report(response_location, f"invalid status {status_key!r}", "skipped it")
                 continue
             resolved = self.deref(raw_response, response_location)
@@ -681,52 +789,60 @@ class _Parser:
                 continue
             response, response_location = resolved
             suffix = status if (several or not status.startswith("2")) else ""
-            rhint = f"{hint}Response{pascal(suffix)}" if suffix else f"{hint}Response"
-            out.append(ir.Response(
-                status=status,
-                description=str(response.get("description") or ""),
-                contents=tuple(self.contents(response.get("content"), response_location, rhint)),
-                headers=self.headers(response.get("headers"), response_location, rhint),
-            ))
+            rhint = f"{hint}Response{suffix}" if suffix else f"{hint}Response"
+            out.append(
+                ir.Response(
+                    status=status,
+                    description=str(response.get("description") or ""),
+                    contents=tuple(
+                        self.contents(response.get("content"), response_location, rhint)
+                    ),
+                    headers=self.headers(response.get("headers"), response_location, rhint),
+                )
+            )
         return out
 
     def security(self, raw: list[object]) -> tuple[ir.SecurityRequirement, ...]:
-        out: list[ir.SecurityRequirement] = []
-        for requirement in raw:
-            if isinstance(requirement, dict):
-                out.append(tuple(
-                    (str(name), tuple(str(s) for s in scopes or ()))
-                    for name, scopes in requirement.items()
-                ))
-        return tuple(out)
+        return tuple(
+            tuple((str(name), tuple(str(s) for s in scopes or ())) for name, scopes in req.items())
+            for req in raw
+            if isinstance(req, dict)
+        )
 
     def security_schemes(self, raw: object) -> tuple[ir.SecurityScheme, ...]:
         out: list[ir.SecurityScheme] = []
-        for name, raw_scheme in (raw.items() if isinstance(raw, dict) else []):
-            resolved = self.deref(raw_scheme, _at(self.root_location, "components",
-                                                  "securitySchemes", name))
+        for name, raw_scheme in raw.items() if isinstance(raw, dict) else []:
+            resolved = self.deref(
+                raw_scheme, _at(self.root_location, "components", "securitySchemes", name)
+            )
             if resolved is None:
                 continue
             scheme = resolved[0]
             flows: list[ir.OAuthFlow] = []
             for kind, flow in (scheme.get("flows") or {}).items():
                 if isinstance(flow, dict):
-                    flows.append(ir.OAuthFlow(
-                        str(kind), _text(flow.get("authorizationUrl")),
-                        _text(flow.get("tokenUrl")), _text(flow.get("refreshUrl")),
-                        tuple(str(s) for s in (flow.get("scopes") or {})),
-                    ))
-            out.append(ir.SecurityScheme(
-                name=str(name),
-                type=str(scheme.get("type")),
-                location=_text(scheme.get("in")),
-                parameter_name=_text(scheme.get("name")),
-                scheme=_text(scheme.get("scheme")),
-                bearer_format=_text(scheme.get("bearerFormat")),
-                flows=tuple(flows),
-                open_id_connect_url=_text(scheme.get("openIdConnectUrl")),
-                description=_text(scheme.get("description")),
-            ))
+                    flows.append(
+                        ir.OAuthFlow(
+                            str(kind),
+                            _text(flow.get("authorizationUrl")),
+                            _text(flow.get("tokenUrl")),
+                            _text(flow.get("refreshUrl")),
+                            tuple(str(s) for s in (flow.get("scopes") or {})),
+                        )
+                    )
+            out.append(
+                ir.SecurityScheme(
+                    name=str(name),
+                    type=str(scheme.get("type")),
+                    location=_text(scheme.get("in")),
+                    parameter_name=_text(scheme.get("name")),
+                    scheme=_text(scheme.get("scheme")),
+                    bearer_format=_text(scheme.get("bearerFormat")),
+                    flows=tuple(flows),
+                    open_id_connect_url=_text(scheme.get("openIdConnectUrl")),
+                    description=_text(scheme.get("description")),
+                )
+            )
         return tuple(out)
 
     def servers(self, raw: object) -> tuple[ir.Server, ...]:
@@ -735,9 +851,12 @@ class _Parser:
             if not isinstance(server, dict) or not isinstance(server.get("url"), str):
                 continue
             variables = tuple(
-                ir.ServerVariable(str(name), str(var.get("default", "")),
-                                  tuple(str(e) for e in var.get("enum") or ()),
-                                  _text(var.get("description")))
+                ir.ServerVariable(
+                    str(name),
+                    str(var.get("default", "")),
+                    tuple(str(e) for e in var.get("enum") or ()),
+                    _text(var.get("description")),
+                )
                 for name, var in (server.get("variables") or {}).items()
                 if isinstance(var, dict)
             )
@@ -779,10 +898,10 @@ def build_api(document: Document, diagnostics: Diagnostics) -> ir.Api:
             if def_id not in parser.defs and def_id not in parser.in_progress:
                 parser.define_at(schema, location, str(key))
     op_names = NameRegistry()
-    operations = parser.operations(root.get("paths"), _at(parser.root_location, "paths"),
-                                   op_names)
-    webhooks = parser.operations(root.get("webhooks"), _at(parser.root_location, "webhooks"),
-                                 NameRegistry(), webhook=True)
+    operations = parser.operations(root.get("paths"), _at(parser.root_location, "paths"), op_names)
+    webhooks = parser.operations(
+        root.get("webhooks"), _at(parser.root_location, "webhooks"), NameRegistry(), webhook=True
+    )
     info = root.get("info") if isinstance(root.get("info"), dict) else {}
     assert isinstance(info, dict)
     security = root.get("security")
@@ -815,7 +934,11 @@ def _with_children(parser: _Parser) -> dict[str, ir.Definition]:
             if child_id not in mapped and child.source_name:
                 mapping.append((child.source_name, child_id))
         defs[parent_id] = ir.SchemaModel(
-            parent.id, parent.name, parent.fields, parent.base, parent.description,
+            parent.id,
+            parent.name,
+            parent.fields,
+            parent.base,
+            parent.description,
             parent.deprecated,
             ir.Discriminator(parent.discriminator.property, tuple(mapping), implicit=True),
             parent.source_name,

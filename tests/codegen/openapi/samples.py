@@ -21,7 +21,7 @@ def sample(t: Any, rng: random.Random, depth: int = 0) -> Any:
     return _value(mi.type_info(t), rng, depth)
 
 
-def _value(info: mi.Type, rng: random.Random, depth: int) -> Any:  # noqa: PLR0911, C901
+def _value(info: mi.Type, rng: random.Random, depth: int) -> Any:
     shallow = depth > 3
     if isinstance(info, mi.StructType):
         kwargs: dict[str, Any] = {}
@@ -49,7 +49,7 @@ def _value(info: mi.Type, rng: random.Random, depth: int) -> Any:  # noqa: PLR09
     return _scalar(info, rng)
 
 
-def _scalar(info: mi.Type, rng: random.Random) -> Any:  # noqa: PLR0911
+def _scalar(info: mi.Type, rng: random.Random) -> Any:
     if isinstance(info, mi.BoolType):
         return rng.random() < 0.5
     if isinstance(info, mi.IntType):
@@ -118,14 +118,14 @@ def nested(cls: type[msgspec.Struct], levels: int, rng: random.Random) -> msgspe
     """A value of ``cls`` nested ``levels`` times along its shortest recursive field chain."""
     cycle = find_cycle(cls)
     assert cycle is not None, f"{cls.__name__} is not recursive"
-    value: Any = sample(cls, rng, depth=99)
+    value: msgspec.Struct = sample(cls, rng, depth=99)
     for _ in range(levels):
         chain: list[Any] = []
         current_cls: type[msgspec.Struct] = cls
         for name, is_list, target in cycle:
             chain.append((current_cls, name, is_list))
             current_cls = target
-        inner = value
+        inner: Any = value
         for owner, name, is_list in reversed(chain):
             shell = sample(owner, rng, depth=99)
             inner = msgspec.structs.replace(shell, **{name: [inner] if is_list else inner})

@@ -9,8 +9,8 @@ import pytest
 from codegen.openapi.diagnostics import Diagnostics, join_pointer
 from codegen.openapi.load import (
     Document,
-    Location,
     LoadError,
+    Location,
     RefResolver,
     detect_version,
     load,
@@ -81,7 +81,9 @@ def test_relative_file_refs_resolve_lazily_and_failures_are_diagnostics(tmp_path
 
 
 def test_reference_cycles_without_schema_are_reported(tmp_path: Path) -> None:
-    doc = Document(tmp_path / "x.yaml", "3.0.0", "3.0", {"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}})
+    doc = Document(
+        tmp_path / "x.yaml", "3.0.0", "3.0", {"a": {"$ref": "#/b"}, "b": {"$ref": "#/a"}}
+    )
     diagnostics = Diagnostics()
     resolver = RefResolver(doc, diagnostics)
     assert resolver.deref({"$ref": "#/a"}, Location(doc.path, "#")) is None

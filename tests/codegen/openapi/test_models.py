@@ -44,9 +44,12 @@ def test_required_nullable_optional_matrix(spec_models: Models) -> None:
     with pytest.raises(msgspec.ValidationError, match="req_null"):
         msgspec.json.decode(b'{"req":"a","req_null30":null}', type=m.Matrix)
     # an enum with a null value is a nullable enum
-    assert msgspec.json.decode(
-        b'{"req":"a","req_null":null,"req_null30":null,"opt_enum_null":null}', type=m.Matrix
-    ).opt_enum_null is None
+    assert (
+        msgspec.json.decode(
+            b'{"req":"a","req_null":null,"req_null30":null,"opt_enum_null":null}', type=m.Matrix
+        ).opt_enum_null
+        is None
+    )
 
 
 def test_discriminated_unions_decode_each_variant(spec_models: Models) -> None:
@@ -123,7 +126,7 @@ def test_names_formats_and_const(spec_models: Models) -> None:
     assert f["kind"][0] == typing.Literal["thing"] | msgspec.UnsetType
     assert f["meta"][0] == dict[str, int] | msgspec.UnsetType
     assert f["anything"][0] == typing.Any | msgspec.UnsetType
-    assert f["tags"][0] == list[m.ThingTagsItem] | msgspec.UnsetType
+    assert f["tags"][0] == list[m.ThingTagsItem] | msgspec.UnsetType  # type: ignore[name-defined]
     thing = msgspec.json.decode(
         b'{"class":"c","2fa":true,"raw":"AAE=","created":"2024-01-02T03:04:05Z"}', type=m.Thing
     )
@@ -141,7 +144,9 @@ def test_swagger2_models_and_operations(spec_models: Models) -> None:
     ]
     assert create.body is not None and create.body.required
     assert {s.name: s.type for s in api.security_schemes} == {
-        "basic": "http", "key": "apiKey", "oauth": "oauth2"
+        "basic": "http",
+        "key": "apiKey",
+        "oauth": "oauth2",
     }
     upload = next(op for op in api.operations if op.operation_id == "upload")
     assert upload.body is not None
@@ -154,12 +159,18 @@ def test_ir_carries_operations_for_the_client_half() -> None:
     api = parse_path(SPECS / "enums_names_formats.yaml", Diagnostics())
     (op,) = api.operations
     assert (op.operation_id, op.python_name, op.method, op.path) == (
-        "getThing", "get_thing", "GET", "/things/{id}"
+        "getThing",
+        "get_thing",
+        "GET",
+        "/things/{id}",
     )
     assert [r.status for r in op.responses] == ["200", "4XX", "default"]
     assert op.parameters[0].type == ir.Primitive("uuid", "uuid")
     assert op.parameters[1].style == "form" and op.parameters[1].explode is False
     assert isinstance(op.parameters[1].type, ir.ArrayOf)
-    read = next(f for f in api.definitions["#/components/schemas/Thing"].fields  # type: ignore[union-attr]
-                if f.wire_name == "read")
+    read = next(
+        f
+        for f in api.definitions["#/components/schemas/Thing"].fields  # type: ignore[union-attr]
+        if f.wire_name == "read"
+    )
     assert read.read_only and not read.write_only
