@@ -10,18 +10,31 @@ Passing two kinds of body at once is a programming error and raises ``TypeError`
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Final, cast
 
 import msgspec
 
+from flext_api._sansio.multipart import MultipartEncoder, Progress
 from flext_api._urls import QueryParamTypes, encode_params
 
-__all__ = ["CHUNK_SIZE", "RequestContent", "encode_request", "reject_async_body", "sync_body"]
+__all__ = [
+    "CHUNK_SIZE",
+    "FilesTypes",
+    "ReplayableStream",
+    "RequestContent",
+    "encode_request",
+    "reject_async_body",
+    "sync_body",
+]
 
 CHUNK_SIZE: Final = 64 * 1024
 
 RequestContent = bytes | str | IO[bytes] | Iterable[bytes] | AsyncIterable[bytes]
+
+FilesTypes = Mapping[str, Any] | Sequence[tuple[str, Any]]
+"""``files=``: name -> a path, an open binary file, bytes or a ``FormFile`` (a list for several
+files under one name)."""
 
 _JSON_ENCODER: Final = msgspec.json.Encoder()
 
@@ -45,14 +58,60 @@ def _file_size(file: IO[bytes]) -> int | None:
         return None
 
 
+class ReplayableStream:
+    """A streamed body that can be produced again (a multipart body of files on disk): each
+    iteration starts from the beginning, so a retry or a 307 redirect can resend it."""
+
+    __slots__ = ("_factory",)
+
+    def __init__(self, factory: Callable[[], Iterator[bytes]]) -> None:
+        self._factory = factory
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._factory()
+
+
+def _reporting(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
+    sent = 0
+    for chunk in chunks:
+        sent += len(chunk)
+        yield chunk
+        progress(sent, None)
+
+
 def encode_request(
     *,
     content: RequestContent | None,
     data: Mapping[str, Any] | None,
     json: Any,
     has_json: bool,
+    files: FilesTypes | None = None,
+    upload_progress: Progress | None = None,
 ) -> _EncodedBody:
-    """Encode one body. ``has_json`` distinguishes ``json=None`` (send ``null``) from no json."""
+    """Encode one body. ``has_json`` distinguishes ``json=None`` (send ``null``) from no json.
+
+    ``files`` makes a ``multipart/form-data`` body of ``data`` (the text fields) and the files,
+    streamed from disk. ``upload_progress(sent, total)`` is called as each chunk of a streamed
+    body is handed to the connection (``total`` is None when the length is unknown).
+    """
+    if files is not None:
+        if content is not None or has_json:
+            raise TypeError(
+                "files= builds a multipart body: pass form fields in data=, not content= or json="
+            )
+        encoder = MultipartEncoder(fields=data, files=files)
+        framing = [(b"Content-Type", encoder.content_type.encode("ascii"))]
+        framing.append(
+            (b"Content-Length", b"%d" % encoder.content_length)
+            if encoder.content_length is not None
+            else (b"Transfer-Encoding", b"chunked")
+        )
+        stream: Iterable[bytes] = (
+            ReplayableStream(lambda: encoder.iter_chunks(progress=upload_progress))
+            if encoder.replayable
+            else encoder.iter_chunks(progress=upload_progress)
+        )
+        return framing, None, stream
     given = (content is not None) + (data is not None) + has_json
     if given > 1:
         raise TypeError("pass only one of content=, data= or json= for a request body")
@@ -99,10 +158,13 @@ def encode_request(
             if size is not None
             else [(b"Transfer-Encoding", b"chunked")]
         )
-        return framing, None, _file_chunks(file)
+        chunks = _file_chunks(file)
+        return framing, None, _reporting(chunks, upload_progress) if upload_progress else chunks
     if isinstance(content, Iterable | AsyncIterable):
-        chunks = cast(Iterable[bytes] | AsyncIterable[bytes], content)
-        return [(b"Transfer-Encoding", b"chunked")], None, chunks
+        given_chunks = cast(Iterable[bytes] | AsyncIterable[bytes], content)
+        if upload_progress is not None and isinstance(given_chunks, Iterable):
+            given_chunks = _reporting(given_chunks, upload_progress)
+        return [(b"Transfer-Encoding", b"chunked")], None, given_chunks
     raise TypeError(
         f"content= takes bytes, str, a binary file or an iterator of bytes, "
         f"not {type(content).__name__}"

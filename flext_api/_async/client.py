@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -35,7 +36,7 @@ from flext_api._async.middleware import (
 from flext_api._async.pool import AsyncConnectionPool
 from flext_api._async.streaming import AsyncStreamingResponse
 from flext_api._backends.base import AsyncNetworkBackend
-from flext_api._content import RequestContent, encode_request
+from flext_api._content import FilesTypes, RequestContent, encode_request
 
 # unasync: sync-only: from flext_api._content import reject_async_body
 from flext_api._exceptions import (
@@ -53,6 +54,7 @@ from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.decoding import make_decoder, supported_encodings
+from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool import PoolStats
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
@@ -406,13 +408,20 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None,
         content: RequestContent | None,
         data: Mapping[str, Any] | None,
+        files: FilesTypes | None,
         json: Any,
         timeout: TimeoutTypes | _UseClientDefault,
+        upload_progress: Progress | None,
     ) -> Request:
         method = _check_method(method)
         target = self._merge_url(url, params)
         framing, body, stream = encode_request(
-            content=content, data=data, json=json, has_json=json is not _NO_JSON
+            content=content,
+            data=data,
+            json=json,
+            has_json=json is not _NO_JSON,
+            files=files,
+            upload_progress=upload_progress,
         )
         # unasync: sync-only: reject_async_body(stream)
         # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
@@ -462,9 +471,12 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[AsyncMiddleware] = (),
+        upload_progress: Progress | None = None,
+        download_progress: Progress | None = None,
     ) -> Success[Response] | Failure[FlextApiError]:
         """Send one request and read the whole response.
 
@@ -481,16 +493,55 @@ class AsyncFlextApiClient:
                 headers=headers,
                 content=content,
                 data=data,
+                files=files,
                 json=json,
                 timeout=timeout,
+                upload_progress=upload_progress,
             )
         except FlextApiError as error:
             return Failure(error)
+        if download_progress is not None:
+            return await self._read_with_progress(request, middleware, download_progress)
         if middleware:
             return await build_chain(self._layers(middleware), self._send)(request)
         if self._buffered_chain is not None:
             return await self._buffered_chain(request)
         return await self._send(request)
+
+    async def _read_with_progress(
+        self, request: Request, middleware: Sequence[AsyncMiddleware], progress: Progress
+    ) -> Success[Response] | Failure[FlextApiError]:
+        """Buffer a response through the streaming path, reporting each chunk."""
+        chain = build_chain(self._layers(middleware), self._open_stream)
+        started = time.perf_counter()
+        result = await chain(request)
+        if isinstance(result, Failure):
+            return result
+        streamed = result.value
+        try:
+            total = streamed.headers.get("content-length")
+            expected = int(total) if total is not None and total.isdigit() else None
+            body = bytearray()
+            try:
+                async for chunk in streamed.aiter_bytes():
+                    body += chunk
+                    progress(len(body), expected)
+            except FlextApiError as error:
+                return Failure(error)
+        finally:
+            await streamed.aclose()
+        response = Response(
+            streamed.status_code,
+            streamed.headers,
+            bytes(body),
+            request=streamed.request,
+            http_version=streamed.http_version,
+            reason_phrase=streamed.reason_phrase,
+            elapsed=time.perf_counter() - started,
+        )
+        response.history = streamed.history
+        response.trailers = streamed.trailers
+        return Success(response)
 
     async def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
@@ -534,9 +585,11 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[AsyncMiddleware] = (),
+        upload_progress: Progress | None = None,
     ) -> AsyncIterator[Success[AsyncStreamingResponse] | Failure[FlextApiError]]:
         """Send a request and yield the response as soon as its headers arrive.
 
@@ -558,8 +611,10 @@ class AsyncFlextApiClient:
                 headers=headers,
                 content=content,
                 data=data,
+                files=files,
                 json=json,
                 timeout=timeout,
+                upload_progress=upload_progress,
             )
         except FlextApiError as error:
             yield Failure(error)
@@ -624,6 +679,7 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -634,6 +690,7 @@ class AsyncFlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )
@@ -646,6 +703,7 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -656,6 +714,7 @@ class AsyncFlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )
@@ -668,6 +727,7 @@ class AsyncFlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -678,6 +738,7 @@ class AsyncFlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, TypeVar
 
 from flext_api._async.streaming import AsyncStreamingResponse
+from flext_api._content import ReplayableStream
 from flext_api._exceptions import AuthError, FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
 from flext_api._models import Request, Response
@@ -192,8 +193,9 @@ class AsyncErrorTransformer:
 
 
 def _replayable(request: Request) -> bool:
-    # A body read from an iterator or a file is gone once sent: it cannot be sent again.
-    return request.stream is None
+    # A body read from an iterator or a file is gone once sent: it cannot be sent again. A
+    # multipart body of files on disk (ReplayableStream) starts over on each iteration.
+    return request.stream is None or isinstance(request.stream, ReplayableStream)
 
 
 class AsyncRetryMiddleware:
@@ -369,7 +371,7 @@ class AsyncRedirectMiddleware:
             if isinstance(plan, FlextApiError):
                 await discard(response)
                 return Failure(plan)
-            if not plan.drop_body and request.stream is not None:
+            if not plan.drop_body and not _replayable(request):
                 _set_history(response, history)
                 return result
             await discard(response)

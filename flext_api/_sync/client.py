@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final, Literal
 
 from flext_api._backends.base import NetworkBackend
-from flext_api._content import RequestContent, encode_request, reject_async_body
+from flext_api._content import FilesTypes, RequestContent, encode_request, reject_async_body
 from flext_api._exceptions import (
     FlextApiError,
     InvalidHeader,
@@ -36,6 +37,7 @@ from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.decoding import make_decoder, supported_encodings
+from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool import PoolStats
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
@@ -396,13 +398,20 @@ class FlextApiClient:
         headers: HeaderTypes | None,
         content: RequestContent | None,
         data: Mapping[str, Any] | None,
+        files: FilesTypes | None,
         json: Any,
         timeout: TimeoutTypes | _UseClientDefault,
+        upload_progress: Progress | None,
     ) -> Request:
         method = _check_method(method)
         target = self._merge_url(url, params)
         framing, body, stream = encode_request(
-            content=content, data=data, json=json, has_json=json is not _NO_JSON
+            content=content,
+            data=data,
+            json=json,
+            has_json=json is not _NO_JSON,
+            files=files,
+            upload_progress=upload_progress,
         )
         reject_async_body(stream)
         # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
@@ -452,9 +461,12 @@ class FlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[Middleware] = (),
+        upload_progress: Progress | None = None,
+        download_progress: Progress | None = None,
     ) -> Success[Response] | Failure[FlextApiError]:
         """Send one request and read the whole response.
 
@@ -471,16 +483,55 @@ class FlextApiClient:
                 headers=headers,
                 content=content,
                 data=data,
+                files=files,
                 json=json,
                 timeout=timeout,
+                upload_progress=upload_progress,
             )
         except FlextApiError as error:
             return Failure(error)
+        if download_progress is not None:
+            return self._read_with_progress(request, middleware, download_progress)
         if middleware:
             return build_chain(self._layers(middleware), self._send)(request)
         if self._buffered_chain is not None:
             return self._buffered_chain(request)
         return self._send(request)
+
+    def _read_with_progress(
+        self, request: Request, middleware: Sequence[Middleware], progress: Progress
+    ) -> Success[Response] | Failure[FlextApiError]:
+        """Buffer a response through the streaming path, reporting each chunk."""
+        chain = build_chain(self._layers(middleware), self._open_stream)
+        started = time.perf_counter()
+        result = chain(request)
+        if isinstance(result, Failure):
+            return result
+        streamed = result.value
+        try:
+            total = streamed.headers.get("content-length")
+            expected = int(total) if total is not None and total.isdigit() else None
+            body = bytearray()
+            try:
+                for chunk in streamed.iter_bytes():
+                    body += chunk
+                    progress(len(body), expected)
+            except FlextApiError as error:
+                return Failure(error)
+        finally:
+            streamed.close()
+        response = Response(
+            streamed.status_code,
+            streamed.headers,
+            bytes(body),
+            request=streamed.request,
+            http_version=streamed.http_version,
+            reason_phrase=streamed.reason_phrase,
+            elapsed=time.perf_counter() - started,
+        )
+        response.history = streamed.history
+        response.trailers = streamed.trailers
+        return Success(response)
 
     def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
@@ -522,9 +573,11 @@ class FlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[Middleware] = (),
+        upload_progress: Progress | None = None,
     ) -> Iterator[Success[StreamingResponse] | Failure[FlextApiError]]:
         """Send a request and yield the response as soon as its headers arrive.
 
@@ -546,8 +599,10 @@ class FlextApiClient:
                 headers=headers,
                 content=content,
                 data=data,
+                files=files,
                 json=json,
                 timeout=timeout,
+                upload_progress=upload_progress,
             )
         except FlextApiError as error:
             yield Failure(error)
@@ -612,6 +667,7 @@ class FlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -622,6 +678,7 @@ class FlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )
@@ -634,6 +691,7 @@ class FlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -644,6 +702,7 @@ class FlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )
@@ -656,6 +715,7 @@ class FlextApiClient:
         headers: HeaderTypes | None = None,
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesTypes | None = None,
         json: Any = _NO_JSON,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Success[Response] | Failure[FlextApiError]:
@@ -666,6 +726,7 @@ class FlextApiClient:
             headers=headers,
             content=content,
             data=data,
+            files=files,
             json=json,
             timeout=timeout,
         )

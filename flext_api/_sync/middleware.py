@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, TypeVar
 
+from flext_api._content import ReplayableStream
 from flext_api._exceptions import AuthError, FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
 from flext_api._models import Request, Response
@@ -189,8 +190,9 @@ class ErrorTransformer:
 
 
 def _replayable(request: Request) -> bool:
-    # A body read from an iterator or a file is gone once sent: it cannot be sent again.
-    return request.stream is None
+    # A body read from an iterator or a file is gone once sent: it cannot be sent again. A
+    # multipart body of files on disk (ReplayableStream) starts over on each iteration.
+    return request.stream is None or isinstance(request.stream, ReplayableStream)
 
 
 class RetryMiddleware:
@@ -365,7 +367,7 @@ class RedirectMiddleware:
             if isinstance(plan, FlextApiError):
                 discard(response)
                 return Failure(plan)
-            if not plan.drop_body and request.stream is not None:
+            if not plan.drop_body and not _replayable(request):
                 _set_history(response, history)
                 return result
             discard(response)

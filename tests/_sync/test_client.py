@@ -27,8 +27,9 @@ from flext_api import (
     Timeout,
 )
 from flext_api._request_context import request_id_var
+from flext_api._sansio.multipart import FormFile
 from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
-from tests.servers.raw import RawServerFactory, read_request
+from tests.servers.raw import RawServerFactory, RequestReader, read_request
 from tests.servers.runners import RunningServer
 
 
@@ -384,3 +385,76 @@ def test_corrupt_encoding_is_a_decode_failure(raw_server: RawServerFactory) -> N
     with FlextApiClient() as client:
         result = client.get(server.url + "/")
     assert result.is_failure and result.error_code == "DECODE_ERROR"
+
+
+def test_multipart_files_and_fields(server: RunningServer, tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"a,b\n1,2\n")
+    progress: list[tuple[int, int | None]] = []
+    with FlextApiClient(base_url=server.url) as client:
+        response = ok(
+            client.request(
+                "POST",
+                "/echo",
+                data={"title": "Q3 caf\u00e9", "n": 3},
+                files={
+                    "report": report,
+                    "pictures": [FormFile(b"\x89PNG", filename="a.png"), FormFile(b"GIF8")],
+                },
+                upload_progress=lambda sent, total: progress.append((sent, total)),
+            )
+        )
+    echoed_request = json.loads(response.content)
+    body = echoed_request["body"].encode("latin-1")
+    headers = dict(echoed_request["headers"])
+    boundary = headers["content-type"].split("boundary=", 1)[1]
+    assert headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert int(headers["content-length"]) == len(body)
+    parts = body.split(b"--" + boundary.encode())[1:-1]
+    assert len(parts) == 5
+    assert b'name="title"\r\n\r\nQ3 caf\xc3\xa9\r\n' in parts[0]
+    assert b'name="report"; filename="report.csv"' in parts[2]
+    assert b"Content-Type: text/csv" in parts[2] and parts[2].endswith(b"\r\n\r\na,b\n1,2\n\r\n")
+    assert b'filename="a.png"' in parts[3] and b"image/png" in parts[3]
+    assert progress and progress[-1] == (len(body), len(body))
+
+
+def test_download_progress_reports_every_chunk(server: RunningServer) -> None:
+    seen: list[tuple[int, int | None]] = []
+    with FlextApiClient(base_url=server.url) as client:
+        response = ok(
+            client.request(
+                "GET",
+                "/bytes/300000",
+                download_progress=lambda got, total: seen.append((got, total)),
+            )
+        )
+    assert response.content == pattern_bytes(300_000)
+    assert seen[-1] == (300_000, 300_000)
+    assert [got for got, _ in seen] == sorted(got for got, _ in seen)
+
+
+def test_multipart_body_from_disk_is_replayed_on_a_307(
+    raw_server: RawServerFactory, tmp_path: Path
+) -> None:
+    upload = tmp_path / "up.bin"
+    upload.write_bytes(b"x" * 100_000)
+    bodies: list[int] = []
+
+    def redirect_once(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        first = True
+        while (head := reader.next_request()) is not None:
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            bodies.append(length)
+            if first:
+                first = False
+                conn.sendall(b"HTTP/1.1 307 X\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n")
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server = raw_server(redirect_once)
+    with FlextApiClient(follow_redirects=True) as client:
+        result = client.post(server.url + "/", files={"f": upload})
+    assert ok(result).content == b"ok"
+    assert len(bodies) == 2 and bodies[0] == bodies[1] > 100_000
