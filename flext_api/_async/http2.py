@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import AsyncIterable
 
 # unasync: end-async-only
-from typing import Final
+from typing import Any, Final
 
 import h2.config
 import h2.connection
@@ -42,6 +42,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 from flext_api._async.connection import ResponseHead
 from flext_api._backends.base import AsyncNetworkStream
@@ -67,6 +68,12 @@ READ_SIZE: Final = 64 * 1024
 # round trip, small enough that an unread stream cannot buffer much.
 STREAM_WINDOW: Final = 4 * 1024 * 1024
 CONNECTION_WINDOW: Final = 16 * 1024 * 1024
+# Consecutive DATA of one stream is merged into one queued chunk up to this size.
+_MERGE_BELOW: Final = 256 * 1024
+# Consumed body bytes are handed back to h2's flow control in batches of at least this.
+_ACKNOWLEDGE_ABOVE: Final = 128 * 1024
+# Frames up to this size are welcome (fewer frames per byte downloaded).
+MAX_FRAME_SIZE: Final = 1024 * 1024
 # The most streams this client opens on one connection, whatever the server allows.
 MAX_STREAMS_CAP: Final = 1000
 # Stream ids are 31-bit; stop opening streams on a connection well before they run out.
@@ -84,6 +91,51 @@ _HEAD: Final = 0
 _DATA: Final = 1
 _END: Final = 2
 _QueueItem = tuple[int, object, int]
+
+
+class _H2Connection(h2.connection.H2Connection):
+    """h2's connection, keeping the streams a GOAWAY lets finish.
+
+    h2 closes its state machine on GOAWAY and then rejects every later frame as a protocol
+    error, while RFC 9113 section 6.8 says the streams up to the last stream id complete
+    normally (servers do finish them). This connection opens no stream after a GOAWAY (see
+    ``AsyncHTTP2Connection.is_reusable``), so it puts the machine back in the state it was in.
+    """
+
+    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        # h2 4.x's own version first formats every frame for a trace log (``repr(frame)``
+        # hexlifies whole DATA payloads), which costs more than the rest of the frame's
+        # processing. This is that method without the log line; the behaviour is the same.
+        events: list[h2.events.Event]
+        try:
+            frames, events = self._frame_dispatch_table[frame.__class__](frame)
+        except h2.exceptions.StreamClosedError as exc:
+            if self._stream_is_closed_by_reset(exc.stream_id):
+                reset = hyperframe.frame.RstStreamFrame(exc.stream_id)
+                reset.error_code = exc.error_code
+                self._prepare_for_sending([reset])
+                events = exc._events
+            else:
+                raise
+        except h2.exceptions.StreamIDTooLowError as exc:
+            if self._stream_is_closed_by_reset(exc.stream_id):
+                reset = hyperframe.frame.RstStreamFrame(exc.stream_id)
+                reset.error_code = h2.errors.ErrorCodes.STREAM_CLOSED
+                self._prepare_for_sending([reset])
+                events = []
+            elif self._stream_is_closed_by_end(exc.stream_id):
+                raise h2.exceptions.StreamClosedError(exc.stream_id) from exc
+            else:
+                raise
+        else:
+            self._prepare_for_sending(frames)
+        return events
+
+    def _receive_goaway_frame(self, frame: Any) -> Any:
+        state = self.state_machine.state
+        result = super()._receive_goaway_frame(frame)
+        self.state_machine.state = state
+        return result
 
 
 def _error_name(code: int) -> str:
@@ -108,6 +160,7 @@ class AsyncHTTP2Stream:
         "_read_timeout",
         "_reset_sent",
         "_sending",
+        "_unacknowledged",
         "_waiter",
         "connection",
         "error",
@@ -126,6 +179,7 @@ class AsyncHTTP2Stream:
         self._waiter: AsyncEvent | None = None
         self._read_timeout: float | None = None
         self._sending = False  # waiting for flow-control window, not for events
+        self._unacknowledged = 0  # body bytes consumed but not yet given back to h2
         self._reset_sent = False
         self.error: FlextApiError | None = None
         self.received_end = False
@@ -247,7 +301,7 @@ class AsyncHTTP2Connection:
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        conn = h2.connection.H2Connection(config=config)
+        conn = _H2Connection(config=config)
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -255,8 +309,12 @@ class AsyncHTTP2Connection:
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 64 * 1024,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
             },
         )
+        # h2 copied the default frame size limit when it was created.
+        conn.max_inbound_frame_size = MAX_FRAME_SIZE
+        conn.incoming_buffer.max_frame_size = MAX_FRAME_SIZE
         # The preface, our SETTINGS and a larger connection window go out with the first
         # request's HEADERS, in one write.
         conn.initiate_connection()
@@ -489,6 +547,13 @@ class AsyncHTTP2Connection:
         WINDOW_UPDATE is worth sending)."""
         if not flow:
             return
+        # Acknowledged in batches: h2 sends WINDOW_UPDATE only once half a window is consumed
+        # anyway, and each call costs. The remainder is acknowledged when the stream ends.
+        flow += stream._unacknowledged
+        if flow < _ACKNOWLEDGE_ABOVE:
+            stream._unacknowledged = flow
+            return
+        stream._unacknowledged = 0
         with self._lock:
             if self._error is not None or self.closed:
                 return
@@ -543,27 +608,47 @@ class AsyncHTTP2Connection:
             assert waiter is not None
             try:
                 woke = await waiter.wait(remaining)
-            finally:
-                with self._lock:
-                    self._read_waiters.pop(stream, None)
-                    stream._waiter = None
+            except BaseException:
+                self._stop_waiting(stream)
+                raise
+            self._stop_waiting(stream, keep_reading_duty=True)
             if not woke and deadline is not None and time.monotonic() >= deadline:
                 with self._lock:
                     if self._ready(stream, sending):
                         return
+                self._pass_reading_duty()
                 raise self._timeout(stream, sending, timeout)
+
+    def _stop_waiting(self, stream: AsyncHTTP2Stream, *, keep_reading_duty: bool = False) -> None:
+        with self._lock:
+            self._read_waiters.pop(stream, None)
+            stream._waiter = None
+        if not keep_reading_duty:
+            # This task may have been the one woken to read next: never strand the others.
+            self._pass_reading_duty()
+
+    def _pass_reading_duty(self) -> None:
+        """If nobody reads, wake one waiting stream so it becomes the reader."""
+        with self._lock:
+            if self._reading:
+                return
+            waiter = self._pop_read_waiter()
+        if waiter is not None:
+            waiter.set()
+
+    def _pop_read_waiter(self) -> AsyncEvent | None:
+        while self._read_waiters:
+            candidate = next(iter(self._read_waiters))
+            del self._read_waiters[candidate]
+            if candidate._waiter is not None:
+                return candidate._waiter
+        return None
 
     def _hand_over_reading(self) -> None:
         """Drop the reader flag and wake one waiting stream, which will read next."""
         with self._lock:
             self._reading = False
-            waiter = None
-            while self._read_waiters:
-                candidate = next(iter(self._read_waiters))
-                del self._read_waiters[candidate]
-                waiter = candidate._waiter
-                if waiter is not None:
-                    break
+            waiter = self._pop_read_waiter()
         if waiter is not None:
             waiter.set()
 
@@ -621,9 +706,17 @@ class AsyncHTTP2Connection:
                 if kind is h2.events.DataReceived:
                     target = streams.get(event.stream_id)  # type: ignore[attr-defined]
                     if target is not None:
-                        target._events.append(
-                            (_DATA, event.data, event.flow_controlled_length)  # type: ignore[attr-defined]
-                        )
+                        queue = target._events
+                        payload: bytes = event.data  # type: ignore[attr-defined]
+                        flow: int = event.flow_controlled_length  # type: ignore[attr-defined]
+                        if queue and queue[-1][0] == _DATA and queue[-1][2] < _MERGE_BELOW:
+                            # Frames of one stream that arrived together reach the reader as
+                            # one chunk: one wake-up and one acknowledgement, not one per frame.
+                            _, before, before_flow = queue.pop()
+                            assert isinstance(before, bytes)
+                            queue.append((_DATA, before + payload, before_flow + flow))
+                        else:
+                            queue.append((_DATA, payload, flow))
                         target.response_bytes_seen = True
                         self._wake(target, woken)
                     else:
@@ -788,8 +881,10 @@ class AsyncHTTP2Connection:
                         pass
                     except h2.exceptions.ProtocolError:  # pragma: no cover - defensive
                         pass
-                # Give back the connection window held by data nobody will read.
-                unread = sum(item[2] for item in stream._events)
+                # Give back the connection window held by data nobody will read (and by data
+                # read but not yet acknowledged).
+                unread = sum(item[2] for item in stream._events) + stream._unacknowledged
+                stream._unacknowledged = 0
                 stream._events.clear()
                 if unread and not self.closed and self._error is None:
                     self._h2.acknowledge_received_data(unread, stream_id)
