@@ -231,3 +231,155 @@ def test_close_all_idle_and_stats() -> None:
     assert state.total == 1
     state.discard(c2)
     assert state.total == 0 and state.stats().origins == {}
+
+
+# -- multiplexed (HTTP/2) connections ------------------------------------------------------------
+#
+# The stream count belongs to the connection; this table only learns "full" and "has room N".
+# The helper below plays the connection's part with a plain counter per connection.
+
+S = ("https", "s.test", 443)
+
+
+class Streams:
+    """The connection-side stream count the I/O pool would ask (``try_reserve_stream``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[Conn, int] = {}
+
+    def reserve(self, conn: Conn) -> bool:
+        if self.open.get(conn, 0) >= self.limit:
+            return False
+        self.open[conn] = self.open.get(conn, 0) + 1
+        return True
+
+    def free(self, conn: Conn) -> int:
+        return self.limit - self.open.get(conn, 0)
+
+
+def checkout_shared(
+    state: PoolState[Conn, str], streams: Streams, origin: tuple[str, str, int]
+) -> tuple[Conn | None, bool]:
+    """What the I/O pool does under its lock: (connection with a reserved stream, may_open)."""
+    checkout = state.checkout(origin, now=0.0, multiplex=True)
+    while checkout.shared:
+        conn = checkout.connection
+        assert conn is not None
+        if streams.reserve(conn):
+            if not streams.free(conn):
+                state.multiplexed_full(conn)
+            return conn, False
+        state.multiplexed_full(conn)
+        checkout = state.checkout(origin, now=0.0, multiplex=True)
+    return checkout.connection, checkout.may_open
+
+
+def test_requests_wait_for_alpn_instead_of_each_opening_a_connection() -> None:
+    state = make(max_connections=10)
+    streams = Streams(limit=3)
+    assert checkout_shared(state, streams, S) == (None, True)
+    waiters = [Waiter(S, f"w{i}", multiplex=True) for i in range(4)]
+    for waiter in waiters:
+        assert state.checkout(S, now=0.0, multiplex=True).must_wait
+        state.enqueue(waiter)
+    assert state.stats().waiters == 4
+    assert state.total == 1  # one open under way, not five
+    h2 = Conn("h2")
+    assert streams.reserve(h2)  # the opener's own stream
+    woken = state.opened_multiplexed(h2, S, streams.free(h2))
+    shared = [waiter for waiter in woken if waiter.shared]
+    retry = [waiter for waiter in woken if waiter.retry]
+    assert shared == waiters[:2] and all(waiter.connection is h2 for waiter in shared)
+    assert retry == waiters[2:] and all(waiter.connection is None for waiter in retry)
+    # The I/O pool reserves a stream for each shared waiter; the connection is now full,
+    # so a request that looks again takes a new slot (and the next one waits for it).
+    for _ in shared:
+        assert streams.reserve(h2)
+    assert checkout_shared(state, streams, S) == (None, True)
+    assert state.checkout(S, now=0.0, multiplex=True).must_wait
+    assert state.total == 2
+    check_invariants(state, in_use=2)
+
+
+def test_alpn_http11_result_sends_the_waiters_to_open_their_own() -> None:
+    state = make(max_connections=10)
+    assert state.checkout(S, now=0.0, multiplex=True).may_open
+    waiter = Waiter(S, "w", multiplex=True)
+    state.enqueue(waiter)
+    h1 = Conn("h1")
+    assert state.opened(h1, S, multiplex=True) == [waiter]
+    assert waiter.retry and waiter.served and waiter.connection is None
+    # The origin is now known to speak HTTP/1.1: nobody waits for an open any more.
+    checkout = state.checkout(S, now=0.0, multiplex=True)
+    assert checkout.may_open
+    state.open_failed(S, multiplex=True)
+    check_invariants(state, in_use=1)
+
+
+def test_failed_multiplexed_open_releases_its_alpn_waiters() -> None:
+    state = make(max_connections=10)
+    assert state.checkout(S, now=0.0, multiplex=True).may_open
+    waiter = Waiter(S, "w", multiplex=True)
+    state.enqueue(waiter)
+    woken = state.open_failed(S, multiplex=True)
+    assert woken == [waiter] and waiter.retry
+    assert state.total == 0 and state.stats().waiters == 0
+
+
+def test_a_multiplexed_connection_counts_once_and_is_found_while_it_has_room() -> None:
+    state = make(max_connections=1)
+    streams = Streams(limit=2)
+    assert checkout_shared(state, streams, S) == (None, True)
+    h2 = Conn("h2")
+    streams.reserve(h2)
+    assert state.opened_multiplexed(h2, S, streams.free(h2)) == []
+    assert checkout_shared(state, streams, S) == (h2, False)  # second stream, same connection
+    assert state.total == 1
+    # Full and max_connections reached: the next request queues (no new slot).
+    assert checkout_shared(state, streams, S) == (None, False)
+    waiter = Waiter(S, "w", multiplex=True)
+    state.enqueue(waiter)
+    # A stream ends: its room goes to the waiter, not back to the table.
+    streams.open[h2] -= 1
+    woken = state.stream_freed(h2, streams.free(h2), idle=False)
+    assert woken == [waiter] and waiter.connection is h2 and waiter.shared
+    assert streams.reserve(h2)
+    assert checkout_shared(state, streams, S) == (None, False)
+    check_invariants(state, in_use=1)
+
+
+def test_freed_stream_without_waiters_makes_the_connection_available_and_idle() -> None:
+    state = make(max_connections=4)
+    streams = Streams(limit=1)
+    checkout_shared(state, streams, S)
+    h2 = Conn("h2")
+    streams.reserve(h2)
+    state.opened_multiplexed(h2, S, streams.free(h2))
+    assert state.stats().idle == 0
+    streams.open[h2] = 0
+    assert state.stream_freed(h2, streams.free(h2), idle=True) == []
+    stats = state.stats()
+    assert stats.idle == 1 and stats.in_use == 0 and stats.origins[S].idle == 1
+    assert checkout_shared(state, streams, S) == (h2, False)
+    assert state.stats().idle == 0
+
+
+def test_closing_multiplexed_connection_leaves_the_table_and_frees_its_slot() -> None:
+    state = make(max_connections=1)
+    streams = Streams(limit=5)
+    checkout_shared(state, streams, S)
+    h2 = Conn("h2")
+    streams.reserve(h2)
+    state.opened_multiplexed(h2, S, streams.free(h2))
+    other = Waiter(B, "b")
+    assert state.checkout(B, now=0.0).must_wait
+    state.enqueue(other)
+    # GOAWAY: the connection refuses streams (room 0), then goes once its last stream ends.
+    assert state.stream_freed(h2, 0, idle=True) == []
+    assert checkout_shared(state, streams, S) == (None, False)
+    woken = state.discard(h2)
+    assert woken == [other] and other.may_open
+    assert not state.is_multiplexed(h2)
+    assert state.total == 1  # the slot now belongs to the B request
+    assert state.all_waiters() == []
