@@ -279,7 +279,7 @@ def test_requests_wait_for_alpn_instead_of_each_opening_a_connection() -> None:
     state = make(max_connections=10)
     streams = Streams(limit=3)
     assert checkout_shared(state, streams, S) == (None, True)
-    waiters = [Waiter(S, f"w{i}", multiplex=True) for i in range(4)]
+    waiters = [Waiter[Conn, str](S, f"w{i}", multiplex=True) for i in range(4)]
     for waiter in waiters:
         assert state.checkout(S, now=0.0, multiplex=True).must_wait
         state.enqueue(waiter)
@@ -305,7 +305,7 @@ def test_requests_wait_for_alpn_instead_of_each_opening_a_connection() -> None:
 def test_alpn_http11_result_sends_the_waiters_to_open_their_own() -> None:
     state = make(max_connections=10)
     assert state.checkout(S, now=0.0, multiplex=True).may_open
-    waiter = Waiter(S, "w", multiplex=True)
+    waiter = Waiter[Conn, str](S, "w", multiplex=True)
     state.enqueue(waiter)
     h1 = Conn("h1")
     assert state.opened(h1, S, multiplex=True) == [waiter]
@@ -320,7 +320,7 @@ def test_alpn_http11_result_sends_the_waiters_to_open_their_own() -> None:
 def test_failed_multiplexed_open_releases_its_alpn_waiters() -> None:
     state = make(max_connections=10)
     assert state.checkout(S, now=0.0, multiplex=True).may_open
-    waiter = Waiter(S, "w", multiplex=True)
+    waiter = Waiter[Conn, str](S, "w", multiplex=True)
     state.enqueue(waiter)
     woken = state.open_failed(S, multiplex=True)
     assert woken == [waiter] and waiter.retry
@@ -338,7 +338,7 @@ def test_a_multiplexed_connection_counts_once_and_is_found_while_it_has_room() -
     assert state.total == 1
     # Full and max_connections reached: the next request queues (no new slot).
     assert checkout_shared(state, streams, S) == (None, False)
-    waiter = Waiter(S, "w", multiplex=True)
+    waiter = Waiter[Conn, str](S, "w", multiplex=True)
     state.enqueue(waiter)
     # A stream ends: its room goes to the waiter, not back to the table.
     streams.open[h2] -= 1
@@ -372,7 +372,7 @@ def test_closing_multiplexed_connection_leaves_the_table_and_frees_its_slot() ->
     h2 = Conn("h2")
     streams.reserve(h2)
     state.opened_multiplexed(h2, S, streams.free(h2))
-    other = Waiter(B, "b")
+    other = Waiter[Conn, str](B, "b")
     assert state.checkout(B, now=0.0).must_wait
     state.enqueue(other)
     # GOAWAY: the connection refuses streams (room 0), then goes once its last stream ends.
