@@ -55,7 +55,8 @@ from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.decoding import make_decoder, supported_encodings
 from flext_api._sansio.multipart import Progress
-from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
@@ -184,6 +185,17 @@ def _decode(content: bytes, content_encoding: str, max_size: int | None) -> byte
     return decoder.decode(content) + decoder.flush()
 
 
+EXPECT_CONTINUE_BYTES: Final = 1024 * 1024
+"""Streamed bodies from this size up (or of unknown size) ask ``Expect: 100-continue``."""
+
+
+def _large(framing: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in framing:
+        if name == b"Content-Length":
+            return int(value) >= EXPECT_CONTINUE_BYTES
+    return True  # chunked: unknown, maybe large
+
+
 def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
     """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
     for _, lower, value in fields:
@@ -220,6 +232,14 @@ class AsyncFlextApiClient:
     another connection only when the server's stream limit is reached. ``"prior-knowledge"``
     also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
     HTTP/1.1 is the default.
+
+    Proxies: ``proxy="http://user:pass@proxy:3128"`` (or a :class:`Proxy`) sends every request
+    through one proxy; ``proxies={"https://": ..., "https://internal.example": None}`` chooses
+    per origin (the most specific pattern wins; ``None`` goes direct). http:// URLs are
+    forwarded by the proxy; https:// URLs go through a ``CONNECT`` tunnel with TLS to the
+    origin itself. With neither, ``trust_env=True`` reads ``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY`` and ``NO_PROXY`` (either case) once, here; ``trust_env=False`` ignores them.
+    Each proxy has a pool of its own, with the same ``limits``.
     """
 
     def __init__(
@@ -235,6 +255,8 @@ class AsyncFlextApiClient:
         uds: str | None = None,
         http2: bool | Literal["prior-knowledge"] = False,
         trust_env: bool = True,
+        proxy: ProxyTypes | None = None,
+        proxies: Mapping[str, ProxyTypes | None] | None = None,
         auth: AuthTypes | None = None,
         middleware: Sequence[AsyncMiddleware] = (),
         follow_redirects: bool = False,
@@ -248,6 +270,8 @@ class AsyncFlextApiClient:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
+        # HTTP/1.1 only: the HTTP/2 connection sends bodies without waiting for 100 Continue.
+        self._expect_continue = http2 is False
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError(
                 f"http2={http2!r}: use True (HTTP/2 over TLS via ALPN, HTTP/1.1 fallback), "
@@ -297,18 +321,39 @@ class AsyncFlextApiClient:
         layers = self._layers(())
         self._buffered_chain = build_chain(layers, self._send) if layers else None
         self._stream_chain = build_chain(layers, self._open_stream)
+        ssl_context = create_ssl_context(
+            verify,
+            cert,
+            trust_env=trust_env,
+            alpn=("h2", "http/1.1") if http2 else ("http/1.1",),
+        )
         self._pool = AsyncConnectionPool(
-            ssl_context=create_ssl_context(
-                verify,
-                cert,
-                trust_env=trust_env,
-                alpn=("h2", "http/1.1") if http2 else ("http/1.1",),
-            ),
+            ssl_context=ssl_context,
             limits=limits,
             backend=backend,
             uds=uds,
             http2=http2,
         )
+        if uds is not None and (proxy is not None or proxies is not None):
+            raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
+        self._proxy_router: ProxyRouter | None = build_router(
+            proxy=proxy, proxies=proxies, trust_env=trust_env and uds is None, environ=os.environ
+        )
+        self._proxy_pools: dict[Proxy, AsyncConnectionPool] = {}
+        if self._proxy_router is not None:
+            proxy_tls = None
+            if any(each.url.scheme == "https" for each in self._proxy_router.proxies):
+                # The proxy itself is spoken to in HTTP/1.1, whatever http2= says.
+                proxy_tls = create_ssl_context(verify, cert, trust_env=trust_env)
+            for each in self._proxy_router.proxies:
+                self._proxy_pools[each] = AsyncConnectionPool(
+                    ssl_context=ssl_context,
+                    limits=limits,
+                    backend=backend,
+                    http2=http2,
+                    proxy=each,
+                    proxy_ssl_context=proxy_tls,
+                )
 
     # -- context management --------------------------------------------------------------
 
@@ -326,6 +371,8 @@ class AsyncFlextApiClient:
     async def aclose(self) -> None:
         """Close every connection. Requests still waiting fail with ``POOL_CLOSED``."""
         await self._pool.aclose()
+        for pool in self._proxy_pools.values():
+            await pool.aclose()
 
     @property
     def headers(self) -> Headers:
@@ -367,8 +414,35 @@ class AsyncFlextApiClient:
 
     @property
     def pool_stats(self) -> PoolStats:
-        """Connections open, idle, in use and waiting, overall and per origin."""
-        return self._pool.stats
+        """Connections open, idle, in use and waiting, overall and per origin (through a
+        proxy: per tunneled origin, and per ``("http", proxy host, proxy port)`` for the
+        connections that forward http requests)."""
+        stats = self._pool.stats
+        for pool in self._proxy_pools.values():
+            more = pool.stats
+            origins = dict(stats.origins)
+            for origin, counts in more.origins.items():
+                seen = origins.get(origin)
+                origins[origin] = (
+                    counts
+                    if seen is None
+                    else OriginStats(
+                        seen.connections + counts.connections, seen.idle + counts.idle
+                    )
+                )
+            stats = PoolStats(
+                stats.connections + more.connections,
+                stats.idle + more.idle,
+                stats.waiters + more.waiters,
+                origins,
+            )
+        return stats
+
+    def _proxy_pool(self, request: Request) -> AsyncConnectionPool:
+        """The pool for a request when proxies are configured (direct: the client's own)."""
+        assert self._proxy_router is not None
+        proxy = self._proxy_router.select(request.url.origin)
+        return self._pool if proxy is None else self._proxy_pools[proxy]
 
     # -- building ------------------------------------------------------------------------
 
@@ -448,6 +522,9 @@ class AsyncFlextApiClient:
                 request_id = None
         if request_id is not None:
             fields.append((REQUEST_ID_HEADER, b"x-request-id", request_id.encode("ascii")))
+        if stream is not None and self._expect_continue and _large(framing):
+            # Let the server refuse a large upload (401, 413) before it is sent.
+            fields.append((b"Expect", b"expect", b"100-continue"))
         request_headers = Headers._from_fields(fields)
         return Request(
             method,
@@ -546,7 +623,8 @@ class AsyncFlextApiClient:
     async def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
-            response = await self._pool.round_trip(request)
+            pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
+            response = await pool.round_trip(request)
             encoding = response.headers.get("content-encoding")
             if encoding is not None and response.content:
                 response.content = _decode(response.content, encoding, self._max_decoded_size)
@@ -559,8 +637,9 @@ class AsyncFlextApiClient:
     async def _open_stream(
         self, request: Request
     ) -> Success[AsyncStreamingResponse] | Failure[FlextApiError]:
+        pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
         try:
-            connection, head = await self._pool.open_stream(request)
+            connection, head = await pool.open_stream(request)
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
@@ -570,7 +649,7 @@ class AsyncFlextApiClient:
                 head,
                 request=request,
                 connection=connection,
-                pool=self._pool,
+                pool=pool,
                 max_decoded_size=self._max_decoded_size,
             )
         )

@@ -23,7 +23,7 @@ import h11
 from h11._headers import Headers as H11Headers
 
 from flext_api._backends.base import AsyncNetworkStream
-from flext_api._exceptions import LocalProtocolError, RemoteProtocolError
+from flext_api._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response
 
@@ -32,6 +32,8 @@ from flext_api._models import Request, RequestStream, Response
 __all__ = ["AsyncHTTP11Connection", "ResponseHead"]
 
 READ_SIZE: Final = 64 * 1024
+# How long a request with ``Expect: 100-continue`` waits for the server before sending its body.
+EXPECT_TIMEOUT: Final = 1.0
 MAX_HEADER_BYTES: Final = 64 * 1024
 
 Origin = tuple[str, str, int]
@@ -53,8 +55,10 @@ class ResponseHead:
 
 class AsyncHTTP11Connection:
     __slots__ = (
+        "_early_event",
         "_h11",
         "_max_header_bytes",
+        "_proxy_fields",
         "_read_timeout",
         "_received",
         "_stream",
@@ -71,12 +75,18 @@ class AsyncHTTP11Connection:
         stream: AsyncNetworkStream,
         *,
         max_header_bytes: int = MAX_HEADER_BYTES,
+        proxy_fields: list[tuple[bytes, bytes, bytes]] | None = None,
     ) -> None:
         self.origin = origin
+        # A connection to a forward proxy (for http:// origins): requests go in absolute form
+        # with these fields (Proxy-Authorization...) added; ``origin`` is then the proxy's.
+        self._proxy_fields = proxy_fields
         self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
+        # A final response that arrived while waiting for 100 Continue (see _continue).
+        self._early_event: h11.Event | type[h11.PAUSED] | None = None
         # Response bytes read since the request was sent (see receive_head).
         self._received = 0
         self.request_count = 0
@@ -116,14 +126,19 @@ class AsyncHTTP11Connection:
         self._read_timeout = timeout.read
         h = self._h11
         url = request.url
+        target = url.raw_path
+        fields = request.headers._list
+        if self._proxy_fields is not None:
+            target = b"http://" + url.host_header + target
+            fields = fields + self._proxy_fields
         try:
             head = h.send(
                 h11.Request(
                     method=request.method,
-                    target=url.raw_path,
+                    target=target,
                     # Headers were validated when built; hand h11 the same (raw, lower, value)
                     # triples it stores, so it does not normalize and re-check each field.
-                    headers=H11Headers(request.headers._list),
+                    headers=H11Headers(fields),
                 )
             )
             content = request.content
@@ -134,6 +149,8 @@ class AsyncHTTP11Connection:
                 await self._stream.write(head, timeout.write)
                 return
             await self._stream.write(head, timeout.write)
+            if request.headers.get("expect") == "100-continue" and not await self._continue():
+                return  # the server answered before the body: it does not want it
             await self._send_stream(request.stream, timeout.write)
         except h11.LocalProtocolError as exc:
             self.close()
@@ -142,6 +159,25 @@ class AsyncHTTP11Connection:
                 "headers and body framing",
                 url=str(url),
             ) from exc
+
+    async def _continue(self) -> bool:
+        """After ``Expect: 100-continue``: wait up to ``EXPECT_TIMEOUT`` for the server's word.
+
+        ``True``: send the body (100 Continue, or no answer in time, as RFC 9110 section 10.1.1
+        allows). ``False``: a final response came first (401, 413...); it is kept for
+        ``receive_head`` and the body is not sent, so the connection is closed afterwards.
+        """
+        read_timeout, self._read_timeout = self._read_timeout, EXPECT_TIMEOUT
+        try:
+            event = await self._next_event()
+        except ReadTimeout:
+            return True
+        finally:
+            self._read_timeout = read_timeout
+        if type(event) is h11.InformationalResponse:
+            return True
+        self._early_event = event
+        return False
 
     async def _send_stream(self, body: RequestStream, timeout: float | None) -> None:
         h = self._h11
@@ -183,7 +219,7 @@ class AsyncHTTP11Connection:
 
     async def receive_head(self) -> ResponseHead:
         while True:
-            event = await self._next_event()
+            event, self._early_event = self._early_event or await self._next_event(), None
             if type(event) is h11.Response:
                 # h11 enforces its limit only on a head still incomplete after a read, so a
                 # head that ends in the read that crosses the limit would pass: check it here,

@@ -458,3 +458,48 @@ def test_multipart_body_from_disk_is_replayed_on_a_307(
         result = client.post(server.url + "/", files={"f": upload})
     assert ok(result).content == b"ok"
     assert len(bodies) == 2 and bodies[0] == bodies[1] > 100_000
+
+
+def test_large_upload_asks_100_continue_and_stops_on_refusal(
+    raw_server: RawServerFactory,
+) -> None:
+    seen: list[bytes] = []
+
+    def refuse(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(65536)
+        seen.append(head)
+        conn.sendall(b"HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\n\r\nnope")
+        conn.settimeout(0.5)
+        try:
+            while data := conn.recv(65536):
+                seen.append(data)
+        except OSError:
+            pass
+
+    def accept(conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(65536)
+        head, _, body = head.partition(b"\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        while len(body) < length:
+            body += conn.recv(1 << 20)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d" % (len(b"%d" % len(body)), len(body))
+        )
+
+    payload = FormFile(b"z" * 2_000_000, filename="big.bin")
+    refused = raw_server(refuse)
+    accepted = raw_server(accept)
+    with FlextApiClient() as client:
+        answer = ok(client.post(refused.url + "/", files={"f": payload}))
+        stored = ok(client.post(accepted.url + "/", files={"f": payload}))
+        small = ok(client.post(raw_server(accept).url + "/", content=b"tiny"))
+    assert answer.status_code == 413 and answer.content == b"nope"
+    assert b"expect: 100-continue" in seen[0].lower()
+    assert sum(len(chunk) for chunk in seen[1:]) == 0  # the body was never sent
+    assert stored.status_code == 200 and int(stored.content) > 2_000_000
+    assert small.status_code == 200 and small.request.headers.get("expect") is None
