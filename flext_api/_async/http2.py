@@ -102,6 +102,20 @@ class _H2Connection(h2.connection.H2Connection):
     ``AsyncHTTP2Connection.is_reusable``), so it puts the machine back in the state it was in.
     """
 
+    def _open_streams(self, remainder: int) -> int:
+        # h2 counts open streams by scanning all of them on every new request. Here every
+        # stream in ``self.streams`` is open or about to be culled by the flext connection
+        # (``AsyncHTTP2Connection._end_stream``), which ends each stream before its slot is
+        # released; and a client has no inbound streams (push is disabled).
+        return len(self.streams) if remainder == 1 else 0
+
+    def _cull(self, stream_id: int) -> None:
+        """Forget a closed stream, as h2's own scan would (late frames on it stay legal)."""
+        stream = self.streams.get(stream_id)
+        if stream is not None and stream.closed:
+            del self.streams[stream_id]
+            self._closed_streams[stream_id] = stream.closed_by
+
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
         # h2 4.x's own version first formats every frame for a trace log (``repr(frame)``
         # hexlifies whole DATA payloads), which costs more than the rest of the frame's
@@ -297,9 +311,13 @@ class AsyncHTTP2Connection:
         config = h2.config.H2Configuration(
             client_side=True,
             header_encoding=None,
-            # Request headers were validated when the request was built.
+            # Request headers were validated when the request was built. Response headers are
+            # not checked field by field by h2 (most of its cost per response); names are
+            # lowercased here and framing comes from HTTP/2 itself, not from headers.
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
+            validate_inbound_headers=False,
+            normalize_inbound_headers=False,
         )
         conn = _H2Connection(config=config)
         conn.local_settings = h2.settings.Settings(
@@ -875,12 +893,9 @@ class AsyncHTTP2Connection:
                 finished = stream.sent_end and stream.received_end and stream.error is None
                 if not finished and not stream._reset_sent and not self.closed:
                     stream._reset_sent = True
-                    try:
+                    # Already closed by the peer in the meantime: nothing to reset.
+                    with contextlib.suppress(h2.exceptions.ProtocolError):
                         self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
-                    except h2.exceptions.StreamClosedError:
-                        pass
-                    except h2.exceptions.ProtocolError:  # pragma: no cover - defensive
-                        pass
                 # Give back the connection window held by data nobody will read (and by data
                 # read but not yet acknowledged).
                 unread = sum(item[2] for item in stream._events) + stream._unacknowledged
@@ -888,6 +903,7 @@ class AsyncHTTP2Connection:
                 stream._events.clear()
                 if unread and not self.closed and self._error is None:
                     self._h2.acknowledge_received_data(unread, stream_id)
+                self._h2._cull(stream_id)
             self._read_waiters.pop(stream, None)
 
     def _head(self, fields: list[tuple[bytes, bytes]]) -> ResponseHead:
@@ -897,5 +913,5 @@ class AsyncHTTP2Connection:
             if name == b":status":
                 status = int(value)
             elif not name.startswith(b":"):
-                regular.append((name, name, value))
+                regular.append((name, name.lower(), value))
         return ResponseHead(status, "", "HTTP/2", Headers._from_fields(regular))

@@ -11,8 +11,10 @@ lock). The only thread used is a small shared pool for ``getaddrinfo``, which ha
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -87,9 +89,17 @@ def _open_tcp(host: str, port: int, deadline: float | None) -> socket.socket:
 
 
 class SyncStream:
-    """One connected socket (plain or TLS), used by one thread at a time."""
+    """One connected socket (plain or TLS).
 
-    __slots__ = ("_alpn", "_closed", "_origin", "_sock", "_timeout", "_tls")
+    An HTTP/1.1 connection uses it from one thread at a time. An HTTP/2 connection reads in
+    one thread while others write: the kernel allows that on a plain socket, but OpenSSL does
+    not on one ``SSLSocket`` (concurrent SSL_read and SSL_write corrupt its state). TLS
+    streams therefore keep the socket non-blocking and run every SSL call under
+    ``_ssl_lock``, waiting for readiness (``poll``) outside it, so a blocked reader never
+    holds up a writer or the other way round.
+    """
+
+    __slots__ = ("_alpn", "_closed", "_origin", "_sock", "_ssl_lock", "_timeout", "_tls")
 
     def __init__(self, sock: socket.socket, origin: str) -> None:
         self._sock = sock
@@ -99,6 +109,7 @@ class SyncStream:
         # and only call it when a caller asks for a different one.
         self._timeout = sock.gettimeout()
         self._tls = isinstance(sock, ssl.SSLSocket)
+        self._ssl_lock = threading.Lock()
         self._alpn = sock.selected_alpn_protocol() if isinstance(sock, ssl.SSLSocket) else None
 
     @property
@@ -114,6 +125,8 @@ class SyncStream:
         self._timeout = timeout
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if self._tls:
+            return self._tls_read(max_bytes, timeout)
         try:
             if timeout != self._timeout:
                 self._set_timeout(timeout)
@@ -123,7 +136,48 @@ class SyncStream:
         except OSError as exc:
             raise read_error(self._origin, None if self._closed else exc) from exc
 
+    def _tls_read(self, max_bytes: int, timeout: float | None) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sock = self._sock
+        while True:
+            with self._ssl_lock:
+                try:
+                    if self._timeout != 0.0:
+                        self._set_timeout(0.0)
+                    return sock.recv(max_bytes)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+                except OSError as exc:
+                    raise read_error(self._origin, None if self._closed else exc) from exc
+            if not _wait_fd(sock, select.POLLIN, deadline):
+                raise read_timeout(self._origin, timeout or 0.0)
+
+    def _tls_write(self, data: bytes, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sock = self._sock
+        view = memoryview(data)
+        while view:
+            # One TLS record at a time; after a "want write" OpenSSL needs the same bytes
+            # again, which the next turn of the loop passes.
+            piece = view[:16384]
+            with self._ssl_lock:
+                try:
+                    if self._timeout != 0.0:
+                        self._set_timeout(0.0)
+                    sent = sock.send(piece)
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    sent = 0
+                except OSError as exc:
+                    raise write_error(self._origin, None if self._closed else exc) from exc
+            if sent:
+                view = view[sent:]
+            elif not _wait_fd(sock, select.POLLOUT, deadline):
+                raise write_timeout(self._origin, timeout or 0.0)
+
     def write(self, data: bytes, timeout: float | None) -> None:
+        if self._tls:
+            self._tls_write(data, timeout)
+            return
         try:
             if timeout != self._timeout:
                 self._set_timeout(timeout)
@@ -171,6 +225,20 @@ class SyncStream:
         except OSError:
             pass
         return True
+
+
+def _wait_fd(sock: socket.socket, events: int, deadline: float | None) -> bool:
+    """Wait until ``sock`` is ready for ``events`` (or failed); ``False`` at the deadline."""
+    if sock.fileno() < 0:
+        return True  # closed under us: the next call reports it
+    poller = select.poll()
+    poller.register(sock, events)
+    if deadline is None:
+        return bool(poller.poll())
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
+    return bool(poller.poll(left * 1000))
 
 
 def _start_tls(

@@ -28,11 +28,13 @@ from tests.servers.h2peers import (
     run_nginx,
     server_tls_context,
 )
+from tests.servers.raw import HELLO_RESPONSE, RawServerFactory, respond_ok
 from tests.servers.runners import RunningServer
 from tests.servers.tls import TLSCertificates
 
 BIG: Final = 64 * 1024 * 1024
 HELLO: Final = b"hello, world"
+RAW_HELLO: Final = HELLO_RESPONSE.split(b"\r\n\r\n", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,23 @@ def test_http1_stays_default_and_http_urls_need_prior_knowledge(
     with h2_client(nginx.ca_pem) as client:
         # http2=True offers h2 through ALPN only: a clear-text URL stays HTTP/1.1.
         assert ok(client.get(f"{nginx.clear_url}/index.html")).http_version == "HTTP/1.1"
+
+
+def test_alpn_falls_back_to_http1_when_the_server_does_not_offer_h2(
+    raw_server: RawServerFactory, tls_certs: TLSCertificates
+) -> None:
+    server = raw_server(respond_ok, ssl_context=tls_certs.server.server_context())
+    with h2_client(tls_certs.ca_pem) as client:
+        # Requests that start together wait for the first connection's ALPN answer, then
+        # (HTTP/1.1) each open a connection of their own.
+        results = gather([lambda: client.get(server.url + "/") for _ in range(5)])
+        stats = client.pool_stats
+    for result in results:
+        response = ok(result)
+        assert response.http_version == "HTTP/1.1"
+        assert response.content == RAW_HELLO
+    assert 1 <= stats.connections <= 5
+    assert stats.waiters == 0
 
 
 def test_invalid_http2_option_is_refused() -> None:
