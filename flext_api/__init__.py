@@ -24,6 +24,8 @@ from flext_api._exceptions import (
     PoolClosed,
     PoolTimeout,
     ProtocolError,
+    ProxyAuthRequired,
+    ProxyError,
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
@@ -43,6 +45,7 @@ from flext_api._headers import Headers
 from flext_api._models import Limits, Request, Response, Timeout
 from flext_api._result import Failure, FlextResult, Success, fail, ok
 from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.proxy import Proxy
 from flext_api._ssl import InsecureTLSWarning
 from flext_api._sync.client import FlextApiClient
 from flext_api._sync.streaming import StreamingResponse
@@ -79,6 +82,9 @@ __all__ = [
     "PoolStats",
     "PoolTimeout",
     "ProtocolError",
+    "Proxy",
+    "ProxyAuthRequired",
+    "ProxyError",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",

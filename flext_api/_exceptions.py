@@ -38,6 +38,8 @@ __all__ = [
     "PoolClosed",
     "PoolTimeout",
     "ProtocolError",
+    "ProxyAuthRequired",
+    "ProxyError",
     "ReadError",
     "ReadTimeout",
     "RedirectDowngrade",
@@ -166,6 +168,32 @@ class TLSHostnameMismatch(TLSError):
 
 class TLSHandshakeError(TLSError):
     code = "TLS_HANDSHAKE_FAILED"
+
+
+class ProxyError(TransportError):
+    """The proxy refused to open a tunnel (a non-2xx answer to ``CONNECT``) or broke the
+    exchange. ``proxy`` is the proxy URL without credentials; ``status_code`` the proxy's
+    answer when it sent one."""
+
+    code = "PROXY_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        proxy: str,
+        status_code: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.proxy = proxy
+        self.status_code = status_code
+
+
+class ProxyAuthRequired(ProxyError):
+    """The proxy answered 407: it wants (other) credentials in the proxy URL's userinfo."""
+
+    code = "PROXY_AUTH_REQUIRED"
 
 
 class ProtocolError(TransportError):

@@ -426,9 +426,7 @@ class AsyncFlextApiClient:
                 origins[origin] = (
                     counts
                     if seen is None
-                    else OriginStats(
-                        seen.connections + counts.connections, seen.idle + counts.idle
-                    )
+                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
                 )
             stats = PoolStats(
                 stats.connections + more.connections,

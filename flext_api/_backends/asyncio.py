@@ -222,6 +222,55 @@ class AsyncioStream(asyncio.Protocol):
         # The transport tells us about EOF and data as they happen: no syscall needed.
         return self._eof or self._closed or bool(self._chunks)
 
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> AsyncioStream:
+        """TLS to ``server_hostname`` over this connection (a proxy's tunnel), with
+        ``loop.start_tls``; over a TLS transport that nests TLS in TLS. Returns this same
+        object, now reading and writing through the new TLS transport."""
+        origin = f"{server_hostname} (through {self._origin})"
+        if self._chunks or self._eof or self._closed or self._transport is None:
+            # Bytes the proxy sent before our ClientHello cannot be TLS from the origin.
+            self.close()
+            raise connect_error(
+                ConnectionError("the proxy tunnel closed or sent data before the handshake"),
+                origin,
+                host=server_hostname,
+                server_hostname=server_hostname,
+                timeout=timeout,
+            )
+        try:
+            async with asyncio.timeout(timeout):
+                transport = await self._loop.start_tls(
+                    self._transport,
+                    self,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_handshake_limit(ssl_context, timeout),
+                )
+        except OSError as exc:
+            self.close()
+            raise connect_error(
+                exc, origin, host=server_hostname, server_hostname=server_hostname, timeout=timeout
+            ) from exc
+        except BaseException:
+            self.close()
+            raise
+        if transport is None:  # pragma: no cover - only for a protocol that refuses TLS
+            self.close()
+            raise connect_error(
+                ConnectionError("start_tls returned no transport"),
+                origin,
+                host=server_hostname,
+                server_hostname=server_hostname,
+                timeout=timeout,
+            )
+        self._transport = transport
+        self._origin = origin
+        ssl_object = transport.get_extra_info("ssl_object")
+        self._alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        return self
+
 
 class AsyncioBackend:
     """Opens :class:`AsyncioStream` connections on the running loop. Holds no state."""

@@ -13,6 +13,10 @@ Rules every backend keeps:
 * ``write`` sends everything or raises ``WriteTimeout`` / ``WriteError``.
 * ``close`` is synchronous on every backend (it aborts the transport) so that a cancelled task
   can drop a connection without awaiting anything.
+* ``start_tls`` runs a TLS handshake over the stream (the tunnel a proxy opened with
+  ``CONNECT``) and returns the stream to use from then on; the old one must not be used
+  again. It works over a TLS stream too (TLS inside the TLS of an https proxy). Failures are
+  ``TLSError`` / ``ConnectTimeout`` like a connect's, and close the stream.
 * ``is_readable`` is the stale-connection probe for an idle connection: ``True`` when the peer
   closed it or sent bytes nobody asked for. It is called only on the connection about to be
   reused, never in a scan.
@@ -35,6 +39,10 @@ class NetworkStream(Protocol):
 
     def is_readable(self) -> bool: ...
 
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> NetworkStream: ...
+
     @property
     def alpn_protocol(self) -> str | None: ...
 
@@ -47,6 +55,10 @@ class AsyncNetworkStream(Protocol):
     def close(self) -> None: ...
 
     def is_readable(self) -> bool: ...
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> AsyncNetworkStream: ...
 
     @property
     def alpn_protocol(self) -> str | None: ...

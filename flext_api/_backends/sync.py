@@ -16,13 +16,15 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from flext_api._backends import (
     connect_error,
+    connect_timeout,
     fd_is_readable,
     origin_of,
     read_error,
@@ -32,8 +34,12 @@ from flext_api._backends import (
     write_timeout,
 )
 from flext_api._backends.base import NetworkBackend
+from flext_api._exceptions import ReadTimeout, WriteTimeout
 
-__all__ = ["SyncBackend", "SyncStream", "default_sync_backend"]
+__all__ = ["SyncBackend", "SyncStream", "SyncTLSInTLSStream", "default_sync_backend"]
+
+_TLS_READ_SIZE = 64 * 1024
+_T = TypeVar("_T")
 
 # getaddrinfo() blocks for as long as the resolver likes; running it here lets the caller
 # stop waiting at its deadline. A lookup that outlives its caller finishes in the background
@@ -225,6 +231,127 @@ class SyncStream:
         except OSError:
             pass
         return True
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> SyncStream | SyncTLSInTLSStream:
+        """TLS to ``server_hostname`` over this connection (a proxy's tunnel); this stream
+        must not be used afterwards. Over a TLS socket the inner TLS runs in memory."""
+        origin = f"{server_hostname} (through {self._origin})"
+        if self._tls:
+            return SyncTLSInTLSStream(self, ssl_context, server_hostname, timeout, origin)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            sock = _start_tls(self._sock, ssl_context, server_hostname, deadline)
+        except OSError as exc:
+            self.close()
+            raise connect_error(
+                exc, origin, host=server_hostname, server_hostname=server_hostname, timeout=timeout
+            ) from exc
+        self._closed = True  # the socket now belongs to the new stream
+        return SyncStream(sock, origin)
+
+
+class SyncTLSInTLSStream:
+    """TLS over another TLS stream (an origin's, inside an https proxy's tunnel).
+
+    An ``ssl.SSLObject`` encrypts into memory buffers, and the outer :class:`SyncStream`
+    carries the records: the kernel only ever sees the proxy's TLS. Timeouts and errors on the
+    wire are the outer stream's (they name the proxy).
+    """
+
+    __slots__ = ("_incoming", "_origin", "_outer", "_outgoing", "_tls")
+
+    def __init__(
+        self,
+        outer: SyncStream | SyncTLSInTLSStream,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str,
+        timeout: float | None,
+        origin: str,
+    ) -> None:
+        self._outer = outer
+        self._origin = origin
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = ssl_context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=server_hostname
+        )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._run(self._tls.do_handshake, deadline)
+        except ssl.SSLError as exc:
+            outer.close()
+            raise connect_error(
+                exc, origin, host=server_hostname, server_hostname=server_hostname, timeout=timeout
+            ) from exc
+        except (ReadTimeout, WriteTimeout, TimeoutError) as exc:
+            outer.close()
+            raise connect_timeout(origin, timeout) from exc
+        except BaseException:
+            outer.close()
+            raise
+
+    def _run(self, operation: Callable[[], _T], deadline: float | None) -> _T:
+        """Run an SSLObject operation, moving records through the outer stream until it
+        completes. ``deadline`` bounds each wire operation."""
+        outer = self._outer
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantReadError:
+                self._flush(deadline)
+                data = outer.read(_TLS_READ_SIZE, _remaining(deadline))
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()
+                continue
+            self._flush(deadline)
+            return result
+
+    def _flush(self, deadline: float | None) -> None:
+        if self._outgoing.pending:
+            self._outer.write(self._outgoing.read(), _remaining(deadline))
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self._tls.selected_alpn_protocol()
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            return self._run(partial(self._tls.read, max_bytes), deadline)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""  # close_notify, or a peer that closed without one: end of stream
+        except ssl.SSLError as exc:
+            raise read_error(self._origin, exc) from exc
+        except TimeoutError as exc:
+            raise read_timeout(self._origin, timeout or 0.0) from exc
+
+    def write(self, data: bytes, timeout: float | None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        view = memoryview(data)
+        try:
+            while view:
+                written = self._run(partial(self._tls.write, view), deadline)
+                view = view[written:]
+        except ssl.SSLError as exc:
+            raise write_error(self._origin, exc) from exc
+        except TimeoutError as exc:
+            raise write_timeout(self._origin, timeout or 0.0) from exc
+
+    def close(self) -> None:
+        self._outer.close()
+
+    def is_readable(self) -> bool:
+        return bool(self._tls.pending()) or self._outer.is_readable()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> SyncTLSInTLSStream:
+        origin = f"{server_hostname} (through {self._origin})"
+        return SyncTLSInTLSStream(self, ssl_context, server_hostname, timeout, origin)
 
 
 def _wait_fd(sock: socket.socket, events: int, deadline: float | None) -> bool:

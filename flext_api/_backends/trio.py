@@ -15,6 +15,7 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import trio
 
@@ -40,19 +41,21 @@ class TrioStream:
 
     __slots__ = ("_alpn", "_closed", "_origin", "_socket", "_stream")
 
-    def __init__(
-        self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], origin: str
-    ) -> None:
+    def __init__(self, stream: trio.SocketStream | trio.SSLStream[Any], origin: str) -> None:
         self._stream = stream
         self._origin = origin
         self._closed = False
         self._alpn: str | None
         if isinstance(stream, trio.SSLStream):
-            self._socket = stream.transport_stream.socket
             self._alpn = stream.selected_alpn_protocol()
         else:
-            self._socket = stream.socket
             self._alpn = None
+        # The socket under the stream(s): TLS to an origin may run inside a proxy's TLS.
+        inner: trio.abc.Stream = stream
+        while isinstance(inner, trio.SSLStream):
+            inner = inner.transport_stream
+        assert isinstance(inner, trio.SocketStream)
+        self._socket = inner.socket
 
     @property
     def alpn_protocol(self) -> str | None:
@@ -96,6 +99,29 @@ class TrioStream:
             fd = self._socket.detach()
             if fd >= 0:
                 os.close(fd)
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
+    ) -> TrioStream:
+        """TLS to ``server_hostname`` over this connection (a proxy's tunnel): a
+        ``trio.SSLStream`` around the current stream, so over a TLS stream TLS nests."""
+        origin = f"{server_hostname} (through {self._origin})"
+        with trio.move_on_after(math.inf if timeout is None else max(timeout, 0.0)):
+            try:
+                tls = trio.SSLStream(
+                    self._stream,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    https_compatible=True,
+                )
+                await tls.do_handshake()
+                return TrioStream(tls, origin)
+            except BaseException as exc:
+                self.close()
+                _raise_connect_error(exc, origin, server_hostname, server_hostname, timeout)
+                raise
+        self.close()
+        raise connect_timeout(origin, timeout)
 
     def is_readable(self) -> bool:
         # Polls the descriptor, which sees EOF and unexpected data. It cannot see plaintext
@@ -179,18 +205,30 @@ async def _connect(
             # socket must not leak; trio.Cancelled and the rest propagate untouched.
             if sock_stream is not None:
                 sock_stream.socket.close()
-            if isinstance(exc, trio.BrokenResourceError):
-                # trio wraps the handshake's ssl or socket error; the cause says what failed.
-                # Chain that error, as the other backends do.
-                cause = exc.__cause__
-                if not isinstance(cause, OSError):  # pragma: no cover - trio always sets one
-                    cause = ssl.SSLError(str(exc) or "the connection broke during the handshake")
-                raise connect_error(
-                    cause, origin, host=host, server_hostname=server_hostname, timeout=timeout
-                ) from cause
-            if isinstance(exc, OSError):
-                raise connect_error(
-                    exc, origin, host=host, server_hostname=server_hostname, timeout=timeout
-                ) from exc
+            _raise_connect_error(exc, origin, host, server_hostname, timeout)
             raise
     raise connect_timeout(origin, timeout)
+
+
+def _raise_connect_error(
+    exc: BaseException,
+    origin: str,
+    host: str,
+    server_hostname: str | None,
+    timeout: float | None,
+) -> None:
+    """Raise the flext-api error for a failed connect or handshake; return for anything
+    else (trio.Cancelled...), which the caller re-raises untouched."""
+    if isinstance(exc, trio.BrokenResourceError):
+        # trio wraps the handshake's ssl or socket error; the cause says what failed.
+        # Chain that error, as the other backends do.
+        cause = exc.__cause__
+        if not isinstance(cause, OSError):  # pragma: no cover - trio always sets one
+            cause = ssl.SSLError(str(exc) or "the connection broke during the handshake")
+        raise connect_error(
+            cause, origin, host=host, server_hostname=server_hostname, timeout=timeout
+        ) from cause
+    if isinstance(exc, OSError):
+        raise connect_error(
+            exc, origin, host=host, server_hostname=server_hostname, timeout=timeout
+        ) from exc

@@ -16,6 +16,11 @@ The connection owns its stream count; under the lock the pool asks it for a stre
 (``try_reserve_stream``) and tells :class:`PoolState` when it is full or has room again. A
 request refused by the server without processing (REFUSED_STREAM, above a GOAWAY's last stream
 id) is retried once, on another connection, when idempotent.
+
+Through a forward proxy (``proxy=``, one pool per proxy): every http origin shares the
+connections to the proxy (keyed by ``("http", proxy host, proxy port)``; requests go in
+absolute form), while each https origin gets tunnels of its own (keyed by the origin), because
+a tunnel carries TLS to exactly one server. See :mod:`flext_api._sync.proxy`.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ from flext_api._exceptions import (
 )
 from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Timeout
 from flext_api._sansio.pool import Checkout, PoolState, PoolStats, Waiter
+from flext_api._sansio.proxy import Proxy
 from flext_api._sync.connection import HTTP11Connection, ResponseHead
 from flext_api._sync.http2 import HTTP2Connection, HTTP2Stream
+from flext_api._sync.proxy import connect_through_proxy
 from flext_api._synchronization import Event, ThreadLock
 
 __all__ = ["ConnectionPool"]
@@ -61,12 +68,20 @@ class ConnectionPool:
         uds: str | None = None,
         http2: HTTP2Mode = False,
         clock: Callable[[], float] = time.monotonic,
+        proxy: Proxy | None = None,
+        proxy_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._ssl_context = ssl_context
+        self._proxy = proxy
+        self._proxy_ssl_context = proxy_ssl_context
+        # The pool key of every http origin behind the proxy (see the module docstring).
+        self._forward_key: Origin | None = (
+            None if proxy is None else ("http", proxy.origin[1], proxy.origin[2])
+        )
         # Origins by scheme that may share an HTTP/2 connection: https with ALPN when http2 is
         # on; clear http only with prior knowledge.
         self._multiplex_https = http2 is not False
-        self._multiplex_http = http2 == "prior-knowledge"
+        self._multiplex_http = http2 == "prior-knowledge" and proxy is None
         self._backend = backend if backend is not None else default_sync_backend()
         self._uds = uds
         self._clock = clock
@@ -91,7 +106,10 @@ class ConnectionPool:
         """Send ``request`` and read the whole response."""
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
         while True:
-            connection = self._acquire(request.url.origin, request.timeout)
+            origin = request.url.origin
+            if self._forward_key is not None and origin[0] == "http":
+                origin = self._forward_key
+            connection = self._acquire(origin, request.timeout)
             if type(connection) is HTTP2Connection:
                 stream = connection.open_stream()
                 try:
@@ -127,7 +145,10 @@ class ConnectionPool:
         returned exchange (a connection, or an HTTP/2 stream) and then calls :meth:`release`."""
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
         while True:
-            connection = self._acquire(request.url.origin, request.timeout)
+            origin = request.url.origin
+            if self._forward_key is not None and origin[0] == "http":
+                origin = self._forward_key
+            connection = self._acquire(origin, request.timeout)
             if type(connection) is HTTP2Connection:
                 stream = connection.open_stream()
                 try:
@@ -323,7 +344,16 @@ class ConnectionPool:
         scheme, host, port = origin
         tls = self._ssl_context if scheme == "https" else None
         try:
-            if self._uds is not None:
+            if self._proxy is not None:
+                stream = connect_through_proxy(
+                    self._backend,
+                    self._proxy,
+                    origin,
+                    ssl_context=tls,
+                    proxy_ssl_context=self._proxy_ssl_context,
+                    timeout=timeout.connect,
+                )
+            elif self._uds is not None:
                 stream = self._backend.connect_unix(
                     self._uds, timeout=timeout.connect, ssl_context=tls, server_hostname=host
                 )
@@ -350,7 +380,13 @@ class ConnectionPool:
                 self._in_use.add(http2)
                 closed = self._closed
         else:
-            connection = HTTP11Connection(origin, stream)
+            connection = HTTP11Connection(
+                origin,
+                stream,
+                proxy_fields=self._proxy.header_fields
+                if self._proxy is not None and scheme == "http"
+                else None,
+            )
             with self._lock:
                 woken = self._state.opened(connection, origin, multiplex=multiplex)
                 self._in_use.add(connection)
