@@ -6,17 +6,32 @@ Every call that does I/O returns a ``FlextResult`` (``Success | Failure``); erro
 """
 
 from flext_api._async.client import USE_CLIENT_DEFAULT, AsyncFlextApiClient
+from flext_api._async.middleware import (
+    AsyncCallNext,
+    AsyncCircuitBreakerMiddleware,
+    AsyncCookieMiddleware,
+    AsyncErrorTransformer,
+    AsyncMiddleware,
+    AsyncRedirectMiddleware,
+    AsyncRequestInterceptor,
+    AsyncResponseProcessor,
+    AsyncRetryMiddleware,
+    ResponseLike,
+)
 from flext_api._async.streaming import AsyncStreamingResponse
 from flext_api._exceptions import (
+    AuthError,
     CircuitOpenError,
     ConnectError,
     ConnectTimeout,
     DecodingError,
+    DecompressionBombError,
     DNSError,
     FlextApiError,
     HTTPStatusError,
     InvalidHeader,
     InvalidMethod,
+    InvalidRedirectLocation,
     InvalidRequest,
     InvalidURL,
     LocalProtocolError,
@@ -28,6 +43,8 @@ from flext_api._exceptions import (
     ProxyError,
     ReadError,
     ReadTimeout,
+    RedirectDowngrade,
+    RedirectError,
     RemoteProtocolError,
     StreamError,
     TimeoutException,
@@ -35,6 +52,7 @@ from flext_api._exceptions import (
     TLSHandshakeError,
     TLSHostnameMismatch,
     TLSVerifyError,
+    TokenRefreshError,
     TooManyRedirects,
     TransportError,
     UnsupportedScheme,
@@ -43,11 +61,28 @@ from flext_api._exceptions import (
 )
 from flext_api._headers import Headers
 from flext_api._models import Limits, Request, Response, Timeout
+from flext_api._request_context import current_request_id
 from flext_api._result import Failure, FlextResult, Success, fail, ok
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow, Secret
+from flext_api._sansio.circuit import CircuitBreaker, CircuitStatus
+from flext_api._sansio.cookies import Cookie, CookieJar
+from flext_api._sansio.multipart import FormFile, json_part
 from flext_api._sansio.pool import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy
+from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import InsecureTLSWarning
 from flext_api._sync.client import FlextApiClient
+from flext_api._sync.middleware import (
+    CallNext,
+    CircuitBreakerMiddleware,
+    CookieMiddleware,
+    ErrorTransformer,
+    Middleware,
+    RedirectMiddleware,
+    RequestInterceptor,
+    ResponseProcessor,
+    RetryMiddleware,
+)
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL
 
@@ -56,27 +91,55 @@ __version__ = "0.1.0"
 __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
+    "__version__",
+    "ApiKeyAuth",
+    "AsyncCallNext",
+    "AsyncCircuitBreakerMiddleware",
+    "AsyncCookieMiddleware",
+    "AsyncErrorTransformer",
     "AsyncFlextApiClient",
+    "AsyncMiddleware",
+    "AsyncRedirectMiddleware",
+    "AsyncRequestInterceptor",
+    "AsyncResponseProcessor",
+    "AsyncRetryMiddleware",
     "AsyncStreamingResponse",
+    "AuthError",
+    "BasicAuth",
+    "BearerAuth",
+    "CallNext",
+    "CircuitBreaker",
+    "CircuitBreakerMiddleware",
     "CircuitOpenError",
+    "CircuitStatus",
     "ConnectError",
     "ConnectTimeout",
+    "Cookie",
+    "CookieJar",
+    "CookieMiddleware",
     "DNSError",
     "DecodingError",
+    "DecompressionBombError",
+    "DigestAuth",
+    "ErrorTransformer",
     "Failure",
     "FlextApiClient",
     "FlextApiError",
     "FlextResult",
+    "FormFile",
     "HTTPStatusError",
     "Headers",
     "InsecureTLSWarning",
     "InvalidHeader",
     "InvalidMethod",
+    "InvalidRedirectLocation",
     "InvalidRequest",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "Middleware",
     "NetworkError",
+    "OAuth2Flow",
     "OriginStats",
     "PoolClosed",
     "PoolStats",
@@ -87,9 +150,18 @@ __all__ = [
     "ProxyError",
     "ReadError",
     "ReadTimeout",
+    "RedirectDowngrade",
+    "RedirectError",
+    "RedirectMiddleware",
     "RemoteProtocolError",
     "Request",
+    "RequestInterceptor",
     "Response",
+    "ResponseLike",
+    "ResponseProcessor",
+    "RetryMiddleware",
+    "RetryPolicy",
+    "Secret",
     "StreamError",
     "StreamingResponse",
     "Success",
@@ -99,12 +171,14 @@ __all__ = [
     "TLSVerifyError",
     "Timeout",
     "TimeoutException",
+    "TokenRefreshError",
     "TooManyRedirects",
     "TransportError",
     "UnsupportedScheme",
     "WriteError",
     "WriteTimeout",
-    "__version__",
+    "current_request_id",
     "fail",
+    "json_part",
     "ok",
 ]

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeAlias, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 from flext_api._async.streaming import AsyncStreamingResponse
 from flext_api._content import ReplayableStream
 from flext_api._exceptions import AuthError, FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
-from flext_api._models import Request, Response
+from flext_api._models import Request
 from flext_api._result import Failure, Success
 from flext_api._sansio.auth import (
     ApiKeyAuth,
@@ -43,6 +43,11 @@ from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.redirects import REDIRECT_STATUSES, RedirectPlan, RedirectTracker
 from flext_api._sansio.retry import GiveUp, RetryPolicy
 from flext_api._synchronization import AsyncLock, AsyncThreadLock, async_sleep
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable  # unasync: remove
+
+    from flext_api._models import Response
 
 __all__ = [
     "AsyncApiKeyMiddleware",
@@ -81,10 +86,11 @@ class ResponseLike(Protocol):
 
 R = TypeVar("R", bound=ResponseLike)
 
-AsyncCallNext: TypeAlias = Callable[  # unasync: remove
-    [Request], Awaitable[Success[R] | Failure[FlextApiError]]  # unasync: remove
-]  # unasync: remove
-# unasync: sync-only: CallNext: TypeAlias = Callable[[Request], Success[R] | Failure[FlextApiError]]
+Outcome: TypeAlias = "Success[R] | Failure[FlextApiError]"
+"""What a handler returns: the response, or why there is none."""
+# Spelled as strings: ``Awaitable`` exists only for type checkers (the sync twin has none).
+AsyncCallNext: TypeAlias = "Callable[[Request], Awaitable[Outcome[R]]]"  # unasync: remove
+# unasync: sync-only: CallNext: TypeAlias = "Callable[[Request], Outcome[R]]"
 
 
 class AsyncMiddleware(Protocol):

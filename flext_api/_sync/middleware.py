@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeAlias, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 from flext_api._content import ReplayableStream
 from flext_api._exceptions import AuthError, FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
-from flext_api._models import Request, Response
+from flext_api._models import Request
 from flext_api._result import Failure, Success
 from flext_api._sansio.auth import (
     ApiKeyAuth,
@@ -45,6 +45,9 @@ from flext_api._sansio.redirects import REDIRECT_STATUSES, RedirectPlan, Redirec
 from flext_api._sansio.retry import GiveUp, RetryPolicy
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._synchronization import Lock, ThreadLock, sleep
+
+if TYPE_CHECKING:
+    from flext_api._models import Response
 
 __all__ = [
     "ApiKeyMiddleware",
@@ -83,7 +86,10 @@ class ResponseLike(Protocol):
 
 R = TypeVar("R", bound=ResponseLike)
 
-CallNext: TypeAlias = Callable[[Request], Success[R] | Failure[FlextApiError]]
+Outcome: TypeAlias = "Success[R] | Failure[FlextApiError]"
+"""What a handler returns: the response, or why there is none."""
+# Spelled as strings: ``Awaitable`` exists only for type checkers (the sync twin has none).
+CallNext: TypeAlias = "Callable[[Request], Outcome[R]]"
 
 
 class Middleware(Protocol):
