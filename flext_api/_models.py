@@ -8,7 +8,7 @@ URL and Headers live in ``_urls.py`` and ``_headers.py`` (they are large enough 
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar, overload
 
 import msgspec
@@ -26,9 +26,14 @@ __all__ = [
     "RequestStream",
     "Response",
     "Timeout",
+    "Trace",
 ]
 
 T = TypeVar("T")
+
+Trace = Callable[[str, Mapping[str, Any]], None]
+"""``trace(event, info)``: called on connection events (``connect.start``, ``connect.end``,
+``connect.failed``, ``request.sent``, ``response.headers``), to log or time each phase."""
 
 RequestStream = Iterable[bytes] | AsyncIterable[bytes]
 """A body sent chunk by chunk as it is read (files, generators)."""

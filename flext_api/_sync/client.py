@@ -30,7 +30,15 @@ from flext_api._exceptions import (
     UnsupportedScheme,
 )
 from flext_api._headers import Headers, HeaderTypes
-from flext_api._models import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Request, Response, Timeout
+from flext_api._models import (
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    Limits,
+    Request,
+    Response,
+    Timeout,
+    Trace,
+)
 from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
@@ -260,6 +268,7 @@ class FlextApiClient:
         cookies: CookieJar | bool = True,
         event_hooks: EventHooks | None = None,
         max_decoded_size: int | None = None,
+        trace: Trace | None = None,
         backend: NetworkBackend | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
@@ -323,6 +332,7 @@ class FlextApiClient:
             backend=backend,
             uds=uds,
             http2=http2,
+            trace=trace,
         )
         if uds is not None and (proxy is not None or proxies is not None):
             raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
@@ -343,6 +353,7 @@ class FlextApiClient:
                     http2=http2,
                     proxy=each,
                     proxy_ssl_context=proxy_tls,
+                    trace=trace,
                 )
 
     # -- context management --------------------------------------------------------------

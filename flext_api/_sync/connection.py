@@ -23,7 +23,7 @@ from flext_api._backends.base import NetworkStream
 from flext_api._content import sync_body
 from flext_api._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError
 from flext_api._headers import Headers
-from flext_api._models import Request, RequestStream, Response
+from flext_api._models import Request, RequestStream, Response, Trace
 
 __all__ = ["HTTP11Connection", "ResponseHead"]
 
@@ -62,6 +62,7 @@ class HTTP11Connection:
         "origin",
         "request_count",
         "response_bytes_seen",
+        "trace",
         "trailers",
     )
 
@@ -72,11 +73,13 @@ class HTTP11Connection:
         *,
         max_header_bytes: int = MAX_HEADER_BYTES,
         proxy_fields: list[tuple[bytes, bytes, bytes]] | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self.origin = origin
         # A connection to a forward proxy (for http:// origins): requests go in absolute form
         # with these fields (Proxy-Authorization...) added; ``origin`` is then the proxy's.
         self._proxy_fields = proxy_fields
+        self.trace = trace
         self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._max_header_bytes = max_header_bytes
@@ -114,6 +117,11 @@ class HTTP11Connection:
     # -- one exchange -------------------------------------------------------------------------
 
     def send_request(self, request: Request) -> None:
+        self._send_request(request)
+        if self.trace is not None:
+            self.trace("request.sent", {"method": request.method, "url": request.url})
+
+    def _send_request(self, request: Request) -> None:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
@@ -215,6 +223,8 @@ class HTTP11Connection:
                 if self._received > self._max_header_bytes:
                     self._check_head_size(event)
                 headers = Headers._from_fields(event.headers._full_items)
+                if self.trace is not None:
+                    self.trace("response.headers", {"status_code": event.status_code})
                 return ResponseHead(
                     event.status_code,
                     event.reason.decode("latin-1"),

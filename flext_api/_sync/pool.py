@@ -39,7 +39,7 @@ from flext_api._exceptions import (
     PoolTimeout,
     ProtocolError,
 )
-from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Timeout
+from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Timeout, Trace
 from flext_api._sansio.pool import Checkout, PoolState, PoolStats, Waiter
 from flext_api._sansio.proxy import Proxy
 from flext_api._sync.connection import HTTP11Connection, ResponseHead
@@ -70,8 +70,10 @@ class ConnectionPool:
         clock: Callable[[], float] = time.monotonic,
         proxy: Proxy | None = None,
         proxy_ssl_context: ssl.SSLContext | None = None,
+        trace: Trace | None = None,
     ) -> None:
         self._ssl_context = ssl_context
+        self._trace = trace
         self._proxy = proxy
         self._proxy_ssl_context = proxy_ssl_context
         # The pool key of every http origin behind the proxy (see the module docstring).
@@ -343,6 +345,10 @@ class ConnectionPool:
     def _open(self, origin: Origin, timeout: Timeout, multiplex: bool) -> Connection:
         scheme, host, port = origin
         tls = self._ssl_context if scheme == "https" else None
+        trace = self._trace
+        if trace is not None:
+            started = time.perf_counter()
+            trace("connect.start", {"origin": origin})
         try:
             if self._proxy is not None:
                 stream = connect_through_proxy(
@@ -365,9 +371,22 @@ class ConnectionPool:
                     ssl_context=tls,
                     server_hostname=host if tls is not None else None,
                 )
-        except BaseException:
+        except BaseException as exc:
             self._open_failed(origin, multiplex)
+            if trace is not None:
+                code = exc.code if isinstance(exc, FlextApiError) else type(exc).__name__
+                trace("connect.failed", {"origin": origin, "error": code})
             raise
+        if trace is not None:
+            trace(
+                "connect.end",
+                {
+                    "origin": origin,
+                    "tls": tls is not None,
+                    "alpn": stream.alpn_protocol,
+                    "elapsed": time.perf_counter() - started,
+                },
+            )
         connection: Connection
         if multiplex and (stream.alpn_protocol == "h2" or (scheme == "http" and tls is None)):
             connection = http2 = HTTP2Connection(origin, stream)
@@ -386,6 +405,7 @@ class ConnectionPool:
                 proxy_fields=self._proxy.header_fields
                 if self._proxy is not None and scheme == "http"
                 else None,
+                trace=trace,
             )
             with self._lock:
                 woken = self._state.opened(connection, origin, multiplex=multiplex)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -512,3 +512,28 @@ async def test_large_upload_asks_100_continue_and_stops_on_refusal(
     assert sum(len(chunk) for chunk in seen[1:]) == 0  # the body was never sent
     assert stored.status_code == 200 and int(stored.content) > 2_000_000
     assert small.status_code == 200 and small.request.headers.get("expect") is None
+
+
+async def test_trace_hook_sees_each_connection_phase(server: RunningServer) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def trace(event: str, info: Mapping[str, Any]) -> None:
+        events.append((event, dict(info)))
+
+    async with AsyncFlextApiClient(base_url=server.url, trace=trace) as client:
+        ok(await client.get("/"))
+        ok(await client.get("/json"))
+        refused = await client.get("http://127.0.0.1:1/")
+    assert [name for name, _ in events] == [
+        "connect.start",
+        "connect.end",
+        "request.sent",
+        "response.headers",
+        "request.sent",  # the second request reuses the connection: no connect events
+        "response.headers",
+        "connect.start",
+        "connect.failed",
+    ]
+    assert events[1][1]["tls"] is False and events[1][1]["elapsed"] >= 0
+    assert events[3][1] == {"status_code": 200}
+    assert events[-1][1]["error"] == "CONNECT_ERROR" and refused.is_failure
