@@ -14,12 +14,20 @@ $(STAMP): pyproject.toml requirements-dev.txt
 
 venv: $(STAMP)
 
-# System peers the integration tests start themselves (Debian packages; CI runs as root).
+# System peers the integration tests start themselves (Debian packages; CI runs as root):
+# redis-server (server-side rate limits), nginx and nghttpd (HTTP/2 peers).
+PEER_BINARIES := redis-server nginx nghttpd
+PEER_PACKAGES := redis-server nginx nghttp2-server nghttp2-client
 peers:
-	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
-	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	      apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
-	    else echo "redis-server is missing: install it (apt-get install redis-server)"; exit 1; fi; }
+	@missing=""; for b in $(PEER_BINARIES); do \
+	  command -v $$b >/dev/null 2>&1 || test -x /usr/sbin/$$b || test -x /usr/bin/$$b || missing="$$missing $$b"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing test peers:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES) >/dev/null; \
+	  else echo "missing test peers:$$missing (apt-get install $(PEER_PACKAGES))"; exit 1; fi; \
+	fi
 
 demo: venv
 	$(PY) docs/demo.py
