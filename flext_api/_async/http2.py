@@ -42,6 +42,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 import hyperframe.frame
 
 from flext_api._async.connection import ResponseHead
@@ -68,6 +69,9 @@ READ_SIZE: Final = 64 * 1024
 # round trip, small enough that an unread stream cannot buffer much.
 STREAM_WINDOW: Final = 4 * 1024 * 1024
 CONNECTION_WINDOW: Final = 16 * 1024 * 1024
+# The largest response head accepted (as for HTTP/1.1).
+MAX_HEADER_LIST_SIZE: Final = 64 * 1024
+_HEADER_BLOCKS_CACHED: Final = 256
 # Consecutive DATA of one stream is merged into one queued chunk up to this size.
 _MERGE_BELOW: Final = 256 * 1024
 # Consumed body bytes are handed back to h2's flow control in batches of at least this.
@@ -91,6 +95,36 @@ _HEAD: Final = 0
 _DATA: Final = 1
 _END: Final = 2
 _QueueItem = tuple[int, object, int]
+
+
+class _HeaderBlockDecoder(hpack.Decoder):
+    """hpack's decoder, remembering the header blocks that do not depend on its state.
+
+    Servers such as nginx answer with the same few header blocks (literals that are never
+    added to the dynamic table, and static-table references), and decoding them again
+    (Huffman in pure Python) is the largest cost of a small response. A block decoded while
+    the dynamic table is empty, that leaves it empty and carries no table size update, is a
+    pure function of its bytes: those are cached (a few hundred per connection at most).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: dict[tuple[bytes, bool], list[Any]] = {}
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        table = self.header_table
+        if table.dynamic_entries or not data or data[0] & 0xE0 == 0x20:
+            return super().decode(data, raw)
+        key = (bytes(data), raw)
+        cached = self._blocks.get(key)
+        if cached is not None:
+            return list(cached)
+        headers = super().decode(data, raw)
+        if not table.dynamic_entries:
+            if len(self._blocks) >= _HEADER_BLOCKS_CACHED:
+                self._blocks.clear()
+            self._blocks[key] = list(headers)
+        return headers
 
 
 class _H2Connection(h2.connection.H2Connection):
@@ -320,13 +354,15 @@ class AsyncHTTP2Connection:
             normalize_inbound_headers=False,
         )
         conn = _H2Connection(config=config)
+        conn.decoder = _HeaderBlockDecoder()
+        conn.decoder.max_header_list_size = MAX_HEADER_LIST_SIZE
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 64 * 1024,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
                 h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
             },
         )
