@@ -4,14 +4,21 @@ circuit breaker. Generated into ``tests/_sync/test_middleware.py`` for the block
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from flext_api import AsyncFlextApiClient, FlextApiError, InvalidRequest, Request
+from flext_api import AsyncFlextApiClient, FlextApiError, InvalidRequest, Request, Response
 from flext_api._async.middleware import (
+    AsyncApiKeyMiddleware,
     AsyncCallNext,
+    AsyncCircuitBreakerMiddleware,
+    AsyncDigestAuthMiddleware,
     AsyncErrorTransformer,
+    AsyncHeaderAuthMiddleware,
+    AsyncOAuth2Middleware,
+    AsyncRedirectMiddleware,
     AsyncRequestInterceptor,
     AsyncResponseProcessor,
     AsyncRetryMiddleware,
@@ -19,6 +26,7 @@ from flext_api._async.middleware import (
     ResponseLike,
 )
 from flext_api._result import Failure, Success
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, DigestAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.retry import RetryPolicy
 from tests.servers.raw import RawServerFactory, RequestReader
@@ -329,3 +337,87 @@ async def test_every_redirect_hop_carries_the_jar_cookies(
         followed = (await client.get("/redirect/1")).unwrap()
     assert followed.status_code == 200
     assert followed.history[0].request.headers.get("cookie") == "step=1"
+
+
+async def test_interceptor_can_replace_the_request(uvicorn_h11: RunningServer) -> None:
+    def to_json_route(request: Request) -> Request:
+        return Request("GET", request.url.copy_with(path="/json"), request.headers)
+
+    async with AsyncFlextApiClient(
+        base_url=uvicorn_h11.url, middleware=[AsyncRequestInterceptor(to_json_route)]
+    ) as client:
+        response = (await client.get("/anything")).unwrap()
+    assert response.json().unwrap() == {"hello": "world", "n": 1}
+
+
+async def test_circuit_counts_transport_errors_and_shows_its_state() -> None:
+    breaker = AsyncCircuitBreakerMiddleware(CircuitBreaker(failure_threshold=2, open_duration=60))
+    async with AsyncFlextApiClient(middleware=[breaker]) as client:
+        codes = []
+        for _ in range(3):
+            result = await client.get("http://127.0.0.1:1/")
+            codes.append(result.error_code if result.is_failure else "sent")
+    assert codes == ["CONNECT_ERROR", "CONNECT_ERROR", "CIRCUIT_OPEN"]
+    state = breaker.state(("http", "127.0.0.1", 1))
+    assert state.state == "open" and state.failures == 2
+
+
+async def test_redirect_edge_cases(raw_server: RawServerFactory) -> None:
+    with pytest.raises(ValueError, match="max_redirects"):
+        AsyncRedirectMiddleware(max_redirects=-1)
+    no_location = raw_server(redirecting("HTTP/1.1 302 Found\r\n", []))
+    to_file = raw_server(redirecting("HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\n", []))
+    seen: list[bytes] = []
+    replay = raw_server(redirecting("HTTP/1.1 307 Temp\r\nLocation: /again\r\n", seen))
+
+    def body() -> Iterator[bytes]:
+        yield b"once"
+
+    async with AsyncFlextApiClient(follow_redirects=True) as client:
+        kept = (await client.get(no_location.url + "/")).unwrap()
+        refused = await client.get(to_file.url + "/")
+        unreplayable = (await client.post(replay.url + "/", content=body())).unwrap()
+        assert client.pool_stats.in_use == 0
+    assert kept.status_code == 302  # a 3xx without Location is returned as it is
+    assert refused.is_failure and refused.error_code == "REDIRECT_LOCATION_INVALID"
+    assert unreplayable.status_code == 307 and seen == [b"POST / HTTP/1.1"]
+
+
+async def test_auth_layers_hide_credentials_in_reprs() -> None:
+    layers = [
+        AsyncHeaderAuthMiddleware(BasicAuth("alice", "s3cret")),
+        AsyncApiKeyMiddleware(ApiKeyAuth("X-Key", "s3cret")),
+        AsyncDigestAuthMiddleware(DigestAuth("alice", "s3cret")),
+        AsyncOAuth2Middleware(OAuth2Flow("http://127.0.0.1:1/t", "id", "s3cret"), no_send),
+    ]
+    for layer in layers:
+        assert "s3cret" not in repr(layer) and type(layer).__name__ in repr(layer)
+
+
+async def no_send(request: Request) -> Success[Response] | Failure[FlextApiError]:
+    return Failure(FlextApiError("never called"))
+
+
+async def test_digest_refuses_an_unsupported_challenge(raw_server: RawServerFactory) -> None:
+    challenge = (
+        'HTTP/1.1 401 No\r\nWWW-Authenticate: Digest realm="r", nonce="n", qop="auth-int", '
+        "algorithm=MD5\r\n"
+    )
+    server = raw_server(redirecting(challenge, []))
+    async with AsyncFlextApiClient(auth=DigestAuth("alice", "s3cret")) as client:
+        result = await client.get(server.url + "/")
+    assert result.is_failure and result.error_code == "AUTH_ERROR"
+    assert "auth-int" in str(result.error)
+
+
+async def test_oauth2_edges(raw_server: RawServerFactory) -> None:
+    seen: list[bytes] = []
+    server = raw_server(redirecting("HTTP/1.1 401 No\r\n", seen))
+    refresh_only = OAuth2Flow(server.url + "/token", "id", grant="refresh_token")
+    async with AsyncFlextApiClient(auth=refresh_only) as client:
+        own = await client.get(server.url + "/", headers={"Authorization": "Bearer mine"})
+        no_grant = await client.get(server.url + "/")
+    assert own.unwrap().status_code == 401  # the call's own credentials are left alone
+    assert seen == [b"GET / HTTP/1.1", b"Authorization: Bearer mine"]
+    assert no_grant.is_failure and no_grant.error_code == "TOKEN_REFRESH_FAILED"
+    assert "refresh token" in str(no_grant.error)
