@@ -5,6 +5,8 @@ Every call that does I/O returns a ``FlextResult`` (``Success | Failure``); erro
 ``FlextApiClient``; ``AsyncFlextApiClient`` runs on asyncio and trio.
 """
 
+from typing import TYPE_CHECKING
+
 from flext_api._async.client import USE_CLIENT_DEFAULT, AsyncFlextApiClient
 from flext_api._async.middleware import (
     AsyncCallNext,
@@ -88,6 +90,22 @@ from flext_api._urls import URL
 
 __version__ = "0.1.0"
 
+# The server side needs the ``fastapi`` extra: its two entry points are importable from here,
+# but FastAPI is imported only when one of them is first used, never by client-only code.
+_SERVER_NAMES = frozenset({"FlextApiConfig", "create_fastapi_app"})
+
+if TYPE_CHECKING:
+    from flext_api.server import FlextApiConfig, create_fastapi_app
+
+
+def __getattr__(name: str) -> object:
+    if name in _SERVER_NAMES:
+        from flext_api import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'flext_api' has no attribute {name!r}")
+
+
 __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
@@ -124,6 +142,7 @@ __all__ = [
     "ErrorTransformer",
     "Failure",
     "FlextApiClient",
+    "FlextApiConfig",
     "FlextApiError",
     "FlextResult",
     "FormFile",
@@ -177,6 +196,7 @@ __all__ = [
     "UnsupportedScheme",
     "WriteError",
     "WriteTimeout",
+    "create_fastapi_app",
     "current_request_id",
     "fail",
     "json_part",
