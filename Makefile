@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi]'
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi,compression,codegen]'
 	touch $(STAMP)
 
 venv: $(STAMP)
