@@ -10,12 +10,15 @@ decoded body with its status and headers. It must never send a request itself.
 from __future__ import annotations
 
 import datetime
+import email.parser
+import email.policy
 import enum
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import IO, Any, Generic, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import msgspec
@@ -23,9 +26,19 @@ import msgspec
 from flext_api._exceptions import DecodingError, HTTPStatusError
 from flext_api._headers import Headers
 from flext_api._models import Response
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
+from flext_api._sansio.multipart import FormFile
 
 __all__ = [
     "ApiResponse",
+    "Credential",
+    "Part",
+    "RequestParts",
+    "apply_security",
+    "encode_form",
+    "multipart_parts",
+    "parse_form",
+    "parse_multipart",
     "Shape",
     "StatusError",
     "Style",
@@ -286,6 +299,8 @@ def _from_pairs(
         return None
     if shape == "primitive":
         return unquote(values[0])
+    if values == [""]:
+        return [] if shape == "array" else {}
     if explode:
         return [unquote(v) for v in values]
     delimiter = {"spaceDelimited": "%20", "pipeDelimited": "|"}.get(style, ",")
@@ -297,9 +312,8 @@ def _from_pairs(
 
 
 def match_path(template: str, raw_path: str) -> dict[str, str] | None:
-    """The raw (still-encoded) text of each ``{name}`` of ``template`` in ``raw_path``, or
-    None when the path does not match. Matched at the end of the path, so a router prefix is
-    allowed."""
+    """The raw (still-encoded) text of each ``{name}`` of ``template`` in ``raw_path`` (the
+    whole path must match; a value never spans a ``/``), or None when it does not match."""
     pattern = ""
     names: list[str] = []
     for literal, name in re.findall(r"([^{]*)(?:\{([^}]*)\})?", template):
@@ -307,7 +321,7 @@ def match_path(template: str, raw_path: str) -> dict[str, str] | None:
         if name:
             names.append(name)
             pattern += "([^/]*)"
-    found = re.search(pattern + "$", raw_path)
+    found = re.fullmatch(pattern, raw_path)
     if found is None:
         return None
     return dict(zip(names, found.groups(), strict=True))
@@ -326,10 +340,17 @@ def match_status(status_code: int, documented: Iterable[str]) -> str | None:
     return "default" if "default" in keys else None
 
 
-def decode_json(response: Response, type_: type[T] | Any) -> T | DecodingError:
-    """The body decoded into ``type_`` by msgspec, or a ``DecodingError`` naming the path."""
+@functools.lru_cache(maxsize=1024)
+def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(type_)
+
+
+def decode_json(response: Response, type_: Any) -> Any:
+    """The body decoded into ``type_`` by msgspec (decoders cached per type), or a
+    ``DecodingError`` naming where the body differs from the schema. Callers check
+    ``isinstance(result, DecodingError)``."""
     try:
-        value: T = msgspec.json.decode(response.content, type=type_)
+        value = _decoder(type_).decode(response.content)
     except msgspec.DecodeError as exc:
         error = DecodingError(
             f"the {response.status_code} response body does not match the documented schema: {exc}",
@@ -367,3 +388,173 @@ class ApiResponse(Generic[T]):
     body: T
     status_code: int
     headers: Headers
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+Credential = ApiKeyAuth | BasicAuth | BearerAuth | OAuth2Flow
+
+
+@dataclass(frozen=True, slots=True)
+class RequestParts:
+    """Everything a generated request builder decided, before any I/O: compare two of them to
+    test a builder. ``path`` is relative to the base URL and already percent-encoded; ``query``
+    is a built query string (no ``?``)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    content: bytes | IO[bytes] | None = None
+    files: tuple[tuple[str, Any], ...] | None = None
+
+
+def apply_security(
+    parts: RequestParts,
+    alternatives: Sequence[Sequence[tuple[str, str, str]]],
+    credentials: Mapping[str, Credential],
+) -> tuple[RequestParts, str | None]:
+    """Add the credentials of the first alternative whose every scheme has a credential.
+
+    ``alternatives`` is the operation's security requirement list (OR) of scheme lists (AND),
+    each scheme as ``(scheme name, kind, detail)``; kind is ``apiKey`` (detail: location),
+    ``http``, ``oauth2``, ``openIdConnect`` or ``mutualTLS`` (handled by the client's
+    certificate, so always satisfied). Returns the new parts and the name of the OAuth2 scheme
+    whose token flow must send the request (None when none). No satisfiable alternative leaves
+    the request unchanged: the server answers 401, which the caller sees as a typed failure.
+    """
+    for alternative in alternatives:
+        if all(kind == "mutualTLS" or name in credentials for name, kind, _ in alternative):
+            return _apply(parts, alternative, credentials)
+    return parts, None
+
+
+def _apply(
+    parts: RequestParts,
+    alternative: Sequence[tuple[str, str, str]],
+    credentials: Mapping[str, Credential],
+) -> tuple[RequestParts, str | None]:
+    headers = list(parts.headers)
+    query = parts.query
+    cookies: list[str] = []
+    oauth: str | None = None
+    for name, kind, _ in alternative:
+        if kind == "mutualTLS":
+            continue
+        credential = credentials[name]
+        if isinstance(credential, ApiKeyAuth):
+            secret = credential.value.reveal()
+            if credential.location == "header":
+                headers.append((credential.name, secret))
+            elif credential.location == "query":
+                piece = serialize(credential.name, secret, "form", True)
+                query = f"{query}&{piece}" if query else piece
+            else:
+                cookies.append(serialize(credential.name, secret, "form", True))
+        elif isinstance(credential, OAuth2Flow):
+            oauth = name
+        else:
+            headers.append(("Authorization", credential.header_value()))
+    if cookies:
+        existing = [v for k, v in headers if k.lower() == "cookie"]
+        headers = [(k, v) for k, v in headers if k.lower() != "cookie"]
+        headers.append(("Cookie", "; ".join([*existing, cookie_header(cookies)])))
+    return (
+        RequestParts(parts.method, parts.path, query, tuple(headers), parts.content, parts.files),
+        oauth,
+    )
+
+
+def encode_form(value: object) -> bytes:
+    """An ``application/x-www-form-urlencoded`` body from a Struct or mapping (form style,
+    exploded: arrays repeat the key, nested objects become JSON text)."""
+    data = to_builtins(value)
+    if not isinstance(data, Mapping):
+        raise TypeError(f"a form body is an object, not {type(value).__name__}")
+    pieces: list[str] = []
+    for key, item in data.items():
+        nested = isinstance(item, Mapping) or (
+            isinstance(item, list) and any(isinstance(i, Mapping | list) for i in item)
+        )
+        text = msgspec.json.encode(item).decode() if nested else item
+        pieces.append(serialize(key, text, "form", True))
+    return "&".join(p for p in pieces if p).encode("ascii")
+
+
+def multipart_parts(
+    value: object, content_types: Mapping[str, str] | None = None
+) -> tuple[tuple[str, Any], ...]:
+    """``files=`` parts for a multipart body from a Struct or mapping: bytes and
+    :class:`FormFile` values are file parts, text values text parts, objects JSON parts;
+    arrays give one part per item. ``content_types`` are per-property encodings."""
+    data = value if isinstance(value, Mapping) else msgspec.structs.asdict(value)  # type: ignore[arg-type]
+    types = content_types or {}
+    parts: list[tuple[str, Any]] = []
+    for key, item in data.items():
+        if item is msgspec.UNSET:
+            continue
+        wire = _wire_name(value, key)
+        items = item if isinstance(item, list) else [item]
+        parts.extend((wire, _part(wire, one, types.get(wire))) for one in items)
+    return tuple(parts)
+
+
+def _wire_name(value: object, attribute: str) -> str:
+    if isinstance(value, msgspec.Struct):
+        fields = msgspec.structs.fields(value)
+        for f in fields:
+            if f.name == attribute:
+                return f.encode_name
+    return attribute
+
+
+def _part(name: str, value: object, content_type: str | None) -> FormFile:
+    if isinstance(value, FormFile):
+        return value
+    if isinstance(value, bytes):
+        return FormFile(
+            value, filename=name, content_type=content_type or "application/octet-stream"
+        )
+    data = to_builtins(value)
+    if isinstance(data, Mapping | list) or (content_type or "").endswith("json"):
+        return FormFile(msgspec.json.encode(data), content_type="application/json")
+    return FormFile(_text(data).encode(), content_type=content_type or "text/plain; charset=utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a received ``multipart/form-data`` body (server stubs)."""
+
+    name: str
+    filename: str | None
+    content_type: str
+    content: bytes
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[Part]:
+    """The parts of a ``multipart/form-data`` body (stdlib MIME parser; no extra dependency)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    parts: list[Part] = []
+    if not message.is_multipart():
+        return parts
+    for item in message.iter_parts():
+        name = item.get_param("name", header="content-disposition")
+        filename = item.get_filename()
+        payload = item.get_payload(decode=True)
+        if isinstance(name, str):
+            parts.append(
+                Part(
+                    name,
+                    filename,
+                    item.get_content_type(),
+                    payload if isinstance(payload, bytes) else b"",
+                )
+            )
+    return parts
+
+
+def parse_form(body: bytes) -> list[tuple[str, str]]:
+    """An urlencoded form body as decoded (key, value) pairs, blanks kept."""
+    text = body.decode("latin-1").replace("+", "%20")
+    return [(k, unquote(v)) for k, v in split_query(text)]

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from codegen.openapi.clients import ClientEmitter, spec_json
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.load import load, original_pointer
 from codegen.openapi.models import BANNER, ModelEmitter
 from codegen.openapi.parse import build_api
+from codegen.openapi.plan import OperationPlan, Planner
+from codegen.openapi.stubs import StubEmitter
 
 _RUFF_CONFIG = """\
 [tool.ruff]
@@ -35,6 +38,8 @@ class GenerationResult:
     package_dir: Path
     diagnostics: Diagnostics
     exported: tuple[str, ...]
+    api_name: str
+    operations: tuple[OperationPlan, ...] = ()
 
 
 def _progress(stream: TextIO | None, message: str, started: float) -> None:
@@ -78,11 +83,22 @@ def generate(
     emitter = ModelEmitter(api, diagnostics)
     models_source, exported = emitter.emit()
     _progress(progress, f"rendered {len(exported)} model types", started)
+    planner = Planner(api, emitter, set(exported))
+    plans = planner.plan_all()
+    clients = ClientEmitter(api, package, planner, plans)
+    lazy = dict.fromkeys(exported, "models")
+    lazy[f"Async{clients.name}Client"] = "client"
+    lazy[f"{clients.name}Client"] = "client"
     package_dir = out / package
     package_dir.mkdir(parents=True, exist_ok=True)
     files = {
         package_dir / "models.py": models_source,
-        package_dir / "__init__.py": _init_source(package, api.title, api.version, exported),
+        package_dir / "errors.py": clients.errors_module(),
+        package_dir / "operations.py": clients.operations_module(),
+        package_dir / "client.py": clients.client_module(),
+        package_dir / "stubs.py": StubEmitter(api, package, planner, plans, clients.name).module(),
+        package_dir / "openapi.json": spec_json(document.root),
+        package_dir / "__init__.py": _init_source(package, api.title, api.version, lazy),
         package_dir / "py.typed": "",
         out / "pyproject.toml": _pyproject(package, api.version),
     }
@@ -104,17 +120,19 @@ def generate(
         translated.report(
             original_pointer(item.pointer, document.family), item.reason, item.action, item.severity
         )
-    return GenerationResult(package_dir, translated, tuple(exported))
+    return GenerationResult(package_dir, translated, tuple(exported), clients.name, tuple(plans))
 
 
-def _init_source(package: str, title: str, version: str, exported: list[str]) -> str:
+def _init_source(package: str, title: str, version: str, lazy: dict[str, str]) -> str:
+    exported = sorted(lazy)
     names = ", ".join(f'"{n}"' for n in exported)
-    imports = "\n".join(f"    from {package}.models import {n} as {n}" for n in exported)
+    imports = "\n".join(f"    from {package}.{lazy[n]} import {n} as {n}" for n in exported)
+    table = ", ".join(f'"{n}": "{lazy[n]}"' for n in exported)
     return f'''{BANNER}
 """Typed models for {_doc(title)} {_doc(version)}.
 
-Names are exported lazily: ``import {package}`` is cheap and the models module is imported on
-first use of one of its names.
+Names are exported lazily: ``import {package}`` is cheap and the module defining a name (models
+or client) is imported on first use of that name.
 """
 
 from __future__ import annotations
@@ -126,12 +144,12 @@ if TYPE_CHECKING:
 {imports or "    pass"}
 
 __all__ = [{names}]
-_MODELS = frozenset(__all__)
+_MODULES = {{{table}}}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MODELS:
-        return getattr(importlib.import_module("{package}.models"), name)
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"{package}.{{_MODULES[name]}}"), name)
     raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
 
 
@@ -155,7 +173,10 @@ build-backend = "hatchling.build"
 name = "{package.replace("_", "-")}"
 version = "0.0.0+api.{safe_version.replace("-", ".").replace("+", ".")}"
 requires-python = ">=3.11"
-dependencies = ["msgspec>=0.19"]
+dependencies = ["msgspec>=0.19", "flext-api>=0.1"]
+
+[project.optional-dependencies]
+stubs = ["fastapi>=0.110"]
 
 [tool.hatch.build.targets.wheel]
 packages = ["{package}"]

@@ -73,7 +73,11 @@ def test_every_type_builds_a_decoder_and_round_trips(
 ) -> None:
     result, models = make_package(corpus_spec, "c")
     package = importlib.import_module(result.package_dir.name)
-    assert sorted(package.__all__) == sorted(result.exported)
+    clients = [f"Async{result.api_name}Client", f"{result.api_name}Client"]
+    assert sorted(package.__all__) == sorted([*result.exported, *clients])
+    for module in ("errors", "operations", "client", "stubs"):
+        importlib.import_module(f"{result.package_dir.name}.{module}")
+    assert callable(getattr(package, clients[0]).__aenter__)
     rng = random.Random(corpus_spec.name)
     failures: list[str] = []
     for name in result.exported:

@@ -155,11 +155,12 @@ def test_cookies_and_path_matching() -> None:
         ("G", "200"),
         ("B", "150"),
     ]
-    assert match_path("/items/{id}/x{ext}", "/api/items/a%2Fb/x.json") == {
+    assert match_path("/items/{id}/x{ext}", "/items/a%2Fb/x.json") == {
         "id": "a%2Fb",
         "ext": ".json",
     }
     assert match_path("/items/{id}", "/other/1") is None
+    assert match_path("/items/{id}", "/items/1/more") is None
 
 
 def test_absent_and_edge_values_parse() -> None:

@@ -1,0 +1,271 @@
+"""Per-operation decisions shared by the client and stub emitters: Python argument names and
+annotations, the parameter shapes (primitive / array / object), the request body kind, the
+success and error response types, and one error class per distinct error schema.
+
+It reads the IR and the model emitter (for annotations) and never emits code itself, so the
+client and the stub cannot disagree about a name or a type.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from codegen.openapi import ir
+from codegen.openapi.models import ModelEmitter
+from codegen.openapi.naming import NameRegistry, pascal, snake
+
+BodyKind = str  # "json" | "form" | "multipart" | "binary" | "text"
+# Names every generated method already takes; a parameter named like one is renamed.
+RESERVED_ARGS = frozenset(
+    {
+        "self",
+        "body",
+        "timeout",
+        "headers",
+        "idempotency_key",
+        "request",
+        "response",
+        "cls",
+        "handlers",
+        "router",
+        "prefix",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamPlan:
+    param: ir.Parameter
+    arg: str
+    annotation: str
+    shape: str  # primitive | array | object
+    content_json: bool  # a ``content``-encoded parameter (JSON text)
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPlan:
+    kind: BodyKind
+    media_type: str
+    annotation: str
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    status: str
+    kind: str  # json | text | binary | none
+    media_type: str | None
+    annotation: str
+    error_class: str | None  # None for a success response
+
+
+@dataclass(frozen=True, slots=True)
+class OperationPlan:
+    op: ir.Operation
+    name: str
+    pascal: str
+    params: tuple[ParamPlan, ...]
+    body: BodyPlan | None
+    responses: tuple[ResponsePlan, ...]
+    ok_annotation: str
+    error_alias: str
+    security: tuple[ir.SecurityRequirement, ...]
+
+    @property
+    def doc(self) -> str:
+        parts = [p for p in (self.op.summary, self.op.description) if p]
+        return "\n\n".join(parts) or f"{self.op.method} {self.op.path}"
+
+
+def media_kind(media_type: str) -> str:
+    """How a media type travels: json, form, multipart, text or binary."""
+    base = media_type.split(";", maxsplit=1)[0].strip().lower()
+    if base == "application/json" or base.endswith("+json"):
+        return "json"
+    if base == "application/x-www-form-urlencoded":
+        return "form"
+    if base.startswith("multipart/"):
+        return "multipart"
+    if base.startswith("text/") and base != "text/event-stream":
+        return "text"
+    return "binary"
+
+
+_BODY_PREFERENCE = ("json", "form", "multipart", "binary", "text")
+
+
+class Planner:
+    """Plans every operation of one API against one model emitter."""
+
+    def __init__(self, api: ir.Api, models: ModelEmitter, exported: set[str]) -> None:
+        self.api = api
+        self.models = models
+        self.exported = exported
+        self.errors = NameRegistry(set(exported))
+        self.error_classes: dict[str, tuple[str, str, str]] = {}  # key -> (name, annotation, kind)
+        self.schemes = {s.name: s for s in api.security_schemes}
+
+    def plan_all(self) -> list[OperationPlan]:
+        return [self._plan(op) for op in self.api.operations]
+
+    def render(self, t: ir.TypeExpr | None) -> str:
+        return "Any" if t is None else self.models.render(t)
+
+    def shape(self, t: ir.TypeExpr) -> str:
+        seen: set[str] = set()
+        while True:
+            if isinstance(t, ir.Nullable):
+                t = t.inner
+            elif isinstance(t, ir.Ref) and t.id not in seen:
+                seen.add(t.id)
+                definition = self.api.definitions.get(t.id)
+                if isinstance(definition, ir.AliasModel):
+                    t = definition.target
+                elif isinstance(definition, ir.SchemaModel):
+                    return "object"
+                else:
+                    return "primitive"
+            elif isinstance(t, ir.ArrayOf):
+                return "array"
+            elif isinstance(t, ir.MapOf):
+                return "object"
+            else:
+                return "primitive"
+
+    def _params(self, op: ir.Operation) -> tuple[ParamPlan, ...]:
+        names = NameRegistry(set(RESERVED_ARGS))
+        out: list[ParamPlan] = []
+        ordered = sorted(op.parameters, key=lambda p: not p.required)
+        for p in ordered:
+            content_json = bool(p.content)
+            t = p.content[0].type if p.content and p.content[0].type is not None else p.type
+            annotation = self.render(t)
+            out.append(
+                ParamPlan(
+                    p, names.claim(snake(p.python_name)), annotation, self.shape(t), content_json
+                )
+            )
+        return tuple(out)
+
+    def _body(self, op: ir.Operation) -> BodyPlan | None:
+        if op.body is None or not op.body.contents:
+            return None
+        contents = sorted(
+            op.body.contents, key=lambda c: _BODY_PREFERENCE.index(media_kind(c.media_type))
+        )
+        chosen = contents[0]
+        kind = media_kind(chosen.media_type)
+        if kind in ("form", "multipart") and (
+            chosen.type is None or self.shape(chosen.type) != "object"
+        ):
+            kind = "binary" if kind == "multipart" else "json"
+        if kind == "binary":
+            annotation = "bytes"
+        elif kind == "text":
+            annotation = "str"
+        else:
+            annotation = self.render(chosen.type)
+        return BodyPlan(kind, chosen.media_type.split(";")[0].strip(), annotation, op.body.required)
+
+    def _response(self, op: ir.Operation, response: ir.Response) -> ResponsePlan:
+        success = response.status.startswith("2")
+        kind, media, annotation = "none", None, "None"
+        if response.contents:
+            ordered = sorted(
+                response.contents, key=lambda c: _RESPONSE_ORDER[media_kind(c.media_type)]
+            )
+            chosen = ordered[0]
+            media = chosen.media_type.split(";")[0].strip()
+            kind = media_kind(media)
+            if kind in ("form", "multipart"):
+                kind = "binary"
+            annotation = (
+                self.render(chosen.type) if kind == "json" else "str" if kind == "text" else "bytes"
+            )
+            if kind == "json" and annotation == "None":
+                kind = "none"
+        error = None if success else self._error_class(annotation, kind, response, op)
+        return ResponsePlan(response.status, kind, media, annotation, error)
+
+    def _error_class(
+        self, annotation: str, kind: str, response: ir.Response, op: ir.Operation
+    ) -> str:
+        key = f"{kind}:{annotation}"
+        if key not in self.error_classes:
+            if kind == "none":
+                base = "NoBody"
+            elif kind == "text":
+                base = "TextBody"
+            elif kind == "binary":
+                base = "BinaryBody"
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", annotation) and annotation != "Any":
+                base = annotation.removesuffix("Error") or "Api"
+            elif annotation == "Any":
+                base = "Untyped"
+            else:
+                base = pascal(f"{op.python_name}_{response.status}")
+            name = self.errors.claim(base + "Error")
+            self.error_classes[key] = (name, annotation, kind)
+        return self.error_classes[key][0]
+
+    def _plan(self, op: ir.Operation) -> OperationPlan:
+        responses = tuple(self._response(op, r) for r in op.responses)
+        ok: list[str] = []
+        for r in responses:
+            if r.error_class is None and r.annotation not in ok:
+                ok.append(r.annotation)
+        if not ok:
+            ok = ["None"]
+        name_pascal = pascal(op.python_name)
+        alias = self.errors.claim(f"{name_pascal}Error")
+        security = op.security if op.security is not None else self.api.security
+        return OperationPlan(
+            op=op,
+            name=op.python_name,
+            pascal=name_pascal,
+            params=self._params(op),
+            body=self._body(op),
+            responses=responses,
+            ok_annotation=_union(ok),
+            error_alias=alias,
+            security=security,
+        )
+
+
+_RESPONSE_ORDER = {"json": 0, "text": 1, "binary": 2, "form": 3, "multipart": 4}
+
+
+def _union(parts: list[str]) -> str:
+    seen: list[str] = []
+    for part in parts:
+        for atom in _split_union(part):
+            if atom not in seen:
+                seen.append(atom)
+    if "None" in seen:
+        seen = [a for a in seen if a != "None"] + ["None"]
+    if "Any" in seen:
+        return "Any"
+    return " | ".join(seen)
+
+
+def _split_union(text: str) -> list[str]:
+    depth = 0
+    out: list[str] = []
+    current = ""
+    for char in text:
+        depth += char in "[("
+        depth -= char in "])"
+        if char == "|" and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += char
+    out.append(current.strip())
+    return out
+
+
+def identifiers(text: str) -> set[str]:
+    """Names an annotation text refers to (outside string literals)."""
+    without_strings = re.sub(r"'[^']*'|\"[^\"]*\"", "", text)
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", without_strings))
