@@ -9,6 +9,7 @@ Plus an unknown enum value, an undocumented status, and the async client on asyn
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import random
@@ -20,6 +21,7 @@ from typing import Any
 
 import msgspec
 import pytest
+import trio
 
 from codegen.openapi.plan import OperationPlan, ResponsePlan
 from flext_api import Failure, HTTPStatusError, Success
@@ -247,3 +249,44 @@ def test_openapi_json_is_served(served: Served) -> None:
         got = raw.request("GET", f"http://{root}/openapi.json").unwrap()
     assert got.status_code == 200
     assert "paths" in msgspec.json.decode(got.content) or "webhooks" in got.text
+
+
+def test_sync_and_async_clients_have_the_same_methods_and_signatures(served: Served) -> None:
+    module = importlib.import_module(f"{served.package}.client")
+    sync_cls = getattr(module, f"{served.result.api_name}Client")
+    async_cls = getattr(module, f"Async{served.result.api_name}Client")
+    public = {n for n in dir(async_cls) if not n.startswith("_") and n != "aclose"}
+    assert public == {n for n in dir(sync_cls) if not n.startswith("_") and n != "close"}
+    for name in public:
+        a, s = getattr(async_cls, name), getattr(sync_cls, name)
+        assert inspect.iscoroutinefunction(a) and not inspect.iscoroutinefunction(s)
+        assert inspect.signature(a) == inspect.signature(s), name
+    # Same constructor arguments; only the transport classes differ (async vs blocking).
+    init_a, init_s = inspect.signature(async_cls.__init__), inspect.signature(sync_cls.__init__)
+    assert list(init_a.parameters) == list(init_s.parameters)
+
+
+def _first_simple(served: Served) -> tuple[OperationPlan, dict[str, Any]]:
+    plan = next(p for p in served.result.operations if "#" not in p.op.path)
+    method = getattr(served.client, plan.name)
+    return plan, _arguments(method, random.Random(3))
+
+
+def test_async_client_on_asyncio_and_trio(served: Served) -> None:
+    module = importlib.import_module(f"{served.package}.client")
+    cls = getattr(module, f"Async{served.result.api_name}Client")
+    plan, args = _first_simple(served)
+    served.recorder.reply = (599, None)
+
+    async def call() -> Any:
+        async with cls(base_url=served.base_url, **_credentials(cls, served.result)) as client:
+            result = await getattr(client, plan.name)(**args)
+            with_response = await getattr(client, plan.name + "_with_response")(**args)
+            return result, with_response
+
+    for result, with_response in (asyncio.run(call()), trio.run(call)):
+        received = served.recorder.last() or {}
+        assert received == {a: _wire(args.get(a), plan) for a in received}
+        assert set(args) <= set(received)
+        assert isinstance(result, Failure) and result.error.status_code == 599
+        assert isinstance(with_response, Failure)
