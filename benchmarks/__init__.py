@@ -1,0 +1,1 @@
+"""Benchmarks: run each as a script or with python -m benchmarks.<name>."""
