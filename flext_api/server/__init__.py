@@ -7,7 +7,11 @@ request-id contextvar the client reads lives in :mod:`flext_api.server.request_i
 imports no FastAPI).
 """
 
-from flext_api.server.access_log import AccessLogMiddleware, configure_access_logging
+from flext_api.server.access_log import (
+    AccessLineHandler,
+    AccessLogMiddleware,
+    configure_access_logging,
+)
 from flext_api.server.app import FlextFastAPI, create_fastapi_app
 from flext_api.server.auth import (
     APIKeyAuth,
@@ -17,6 +21,7 @@ from flext_api.server.auth import (
     require_permissions,
     require_roles,
 )
+from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.config import FlextApiConfig, FlextApiConfigError
 from flext_api.server.errors import (
     ErrorMiddleware,
@@ -62,6 +67,7 @@ from flext_api.server.timing import TimingMiddleware
 
 __all__ = [
     "APIKeyAuth",
+    "AccessLineHandler",
     "AccessLogMiddleware",
     "Authenticator",
     "CheckFailed",
@@ -88,6 +94,7 @@ __all__ = [
     "RedisRateLimiter",
     "RequestBodyGuardMiddleware",
     "RequestBodyTimeout",
+    "RequestBookkeepingMiddleware",
     "RequestIdLogFilter",
     "RequestIdMiddleware",
     "RequestRejected",

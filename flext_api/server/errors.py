@@ -44,6 +44,7 @@ __all__ = [
     "install_error_handlers",
     "result_response",
     "send_error",
+    "send_unhandled",
     "status_for_error",
 ]
 
@@ -348,12 +349,21 @@ class ErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
-        except FlextApiError as error:
+        except Exception as exc:
             if started:
                 raise
-            await send_failure(send, error)
-        except Exception:
-            if started:
-                raise
-            logger.exception("unhandled exception in %s %s", scope["method"], scope["path"])
-            await send_error(send, 500, "INTERNAL_ERROR", _GENERIC_5XX[500])
+            await send_unhandled(send, scope, exc)
+
+
+async def send_unhandled(send: Send, scope: Scope, exc: Exception) -> None:
+    """Answer an exception that escaped the app before its response started.
+
+    A ``FlextApiError`` gets its mapped status and JSON shape; anything else is logged with
+    its traceback on ``flext_api.server.errors`` and answered with a bare 500
+    ``INTERNAL_ERROR``.
+    """
+    if isinstance(exc, FlextApiError):
+        await send_failure(send, exc)
+        return
+    logger.error("unhandled exception in %s %s", scope["method"], scope["path"], exc_info=exc)
+    await send_error(send, 500, "INTERNAL_ERROR", _GENERIC_5XX[500])

@@ -28,7 +28,12 @@ from flext_api.server.errors import (
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestBodyGuardMiddleware", "SecurityHeadersMiddleware"]
+__all__ = [
+    "RequestBodyGuardMiddleware",
+    "SecurityHeaderSet",
+    "SecurityHeadersMiddleware",
+    "add_missing_headers",
+]
 
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI and ReDoc load their scripts and styles from a CDN.
@@ -40,12 +45,68 @@ DOCS_CSP = (
 )
 
 
-class SecurityHeadersMiddleware:
-    """Add security headers that the response did not set itself.
+class SecurityHeaderSet:
+    """The security headers a response gets, decided once per configuration.
 
     ``content_security_policy=None`` sends no CSP; ``path_csp`` overrides it for exact paths
-    (the factory uses it for the docs pages). HSTS is only sent on https requests.
+    (the factory uses it for the docs pages). HSTS is only sent on https requests. The
+    header tuples for each (CSP, https) combination are built here, not per request.
     """
+
+    def __init__(
+        self,
+        *,
+        content_security_policy: str | None = DEFAULT_CSP,
+        path_csp: dict[str, str] | None = None,
+        hsts_max_age: int = 31_536_000,
+        frame_options: str = "DENY",
+        referrer_policy: str = "no-referrer",
+    ) -> None:
+        fixed = (
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", frame_options.encode("latin-1")),
+            (b"referrer-policy", referrer_policy.encode("latin-1")),
+        )
+        hsts = (
+            None
+            if hsts_max_age <= 0
+            else (
+                b"strict-transport-security",
+                f"max-age={hsts_max_age}; includeSubDomains".encode(),
+            )
+        )
+
+        def combine(csp: bytes | None, https: bool) -> tuple[tuple[bytes, bytes], ...]:
+            extra = list(fixed)
+            if csp is not None:
+                extra.append((b"content-security-policy", csp))
+            if https and hsts is not None:
+                extra.append(hsts)
+            return tuple(extra)
+
+        default_csp = None if content_security_policy is None else content_security_policy.encode()
+        self._default = (combine(default_csp, False), combine(default_csp, True))
+        self._by_path = {
+            path: (combine(csp.encode(), False), combine(csp.encode(), True))
+            for path, csp in (path_csp or {}).items()
+        }
+
+    def for_request(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+        """The headers for this request (its path picks the CSP, its scheme decides HSTS)."""
+        plain, https = self._by_path.get(scope["path"], self._default)
+        return https if scope.get("scheme") == "https" else plain
+
+
+def add_missing_headers(
+    headers: list[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...]
+) -> None:
+    """Append to ``headers`` each of ``extra`` whose name the response did not set itself."""
+    present = {name.lower() for name, _ in headers}
+    headers.extend(item for item in extra if item[0] not in present)
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers the response did not set itself (:class:`SecurityHeaderSet`)."""
 
     def __init__(
         self,
@@ -58,39 +119,24 @@ class SecurityHeadersMiddleware:
         referrer_policy: str = "no-referrer",
     ) -> None:
         self.app = app
-        fixed: list[tuple[bytes, bytes]] = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", frame_options.encode("latin-1")),
-            (b"referrer-policy", referrer_policy.encode("latin-1")),
-        ]
-        self.fixed = fixed
-        self.csp = None if content_security_policy is None else content_security_policy.encode()
-        self.path_csp = {path: csp.encode() for path, csp in (path_csp or {}).items()}
-        self.hsts = (
-            None
-            if hsts_max_age <= 0
-            else (
-                b"strict-transport-security",
-                f"max-age={hsts_max_age}; includeSubDomains".encode(),
-            )
+        self.headers = SecurityHeaderSet(
+            content_security_policy=content_security_policy,
+            path_csp=path_csp,
+            hsts_max_age=hsts_max_age,
+            frame_options=frame_options,
+            referrer_policy=referrer_policy,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(self.fixed)
-        csp = self.path_csp.get(scope["path"], self.csp)
-        if csp is not None:
-            extra.append((b"content-security-policy", csp))
-        if self.hsts is not None and scope.get("scheme") == "https":
-            extra.append(self.hsts)
+        extra = self.headers.for_request(scope)
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(item for item in extra if item[0] not in present)
+                add_missing_headers(headers, extra)
                 message["headers"] = headers
             await send(message)
 

@@ -22,6 +22,25 @@ __all__ = ["TimingMiddleware"]
 logger = logging.getLogger("flext_api.server.timing")
 
 
+def timing_headers(elapsed: float) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    """The two timing headers for ``elapsed`` seconds, in milliseconds with 3 decimals."""
+    ms = b"%.3f" % (elapsed * 1000.0)
+    return (b"x-response-time", ms + b"ms"), (b"server-timing", b"app;dur=" + ms)
+
+
+def warn_if_slow(scope: Scope, elapsed: float, threshold: float | None) -> None:
+    """Warn on ``flext_api.server.timing`` when ``elapsed`` is over ``threshold`` (seconds)."""
+    if threshold is not None and elapsed > threshold:
+        logger.warning(
+            "slow request: %s %s took %.1f ms (threshold %.1f ms)",
+            scope["method"],
+            scope["path"],
+            elapsed * 1000.0,
+            threshold * 1000.0,
+            extra={"request_id": request_id_var.get()},
+        )
+
+
 class TimingMiddleware:
     """Add timing headers; warn on ``flext_api.server.timing`` above ``slow_threshold_ms``."""
 
@@ -37,26 +56,13 @@ class TimingMiddleware:
 
         async def send_timed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                ms = f"{(time.perf_counter() - start) * 1000.0:.3f}".encode()
                 message["headers"] = [
                     *message.get("headers", ()),
-                    (b"x-response-time", ms + b"ms"),
-                    (b"server-timing", b"app;dur=" + ms),
+                    *timing_headers(time.perf_counter() - start),
                 ]
             await send(message)
 
         try:
             await self.app(scope, receive, send_timed)
         finally:
-            threshold = self.slow_threshold
-            if threshold is not None:
-                elapsed = time.perf_counter() - start
-                if elapsed > threshold:
-                    logger.warning(
-                        "slow request: %s %s took %.1f ms (threshold %.1f ms)",
-                        scope["method"],
-                        scope["path"],
-                        elapsed * 1000.0,
-                        threshold * 1000.0,
-                        extra={"request_id": request_id_var.get()},
-                    )
+            warn_if_slow(scope, time.perf_counter() - start, self.slow_threshold)
