@@ -1,19 +1,31 @@
 """`make demo`: start a local server, call it with the sync, asyncio and trio clients, print
 the Results (successes and the failures a user meets: 404 as data, a read timeout, a refused
-connection, a malformed URL)."""
+connection, a malformed URL). Then generate a typed SDK from the petstore OpenAPI document, serve
+its generated FastAPI stub with an in-memory implementation, and call it with the generated sync
+client and the async one on asyncio and trio: typed models in Successes, typed status errors in
+Failures."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
+import importlib
 import json
 import socket
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import trio
 import uvicorn
 
+from codegen.openapi.generate import generate
 from flext_api import AsyncFlextApiClient, Failure, FlextApiClient, Success, Timeout
 
 Scope = dict[str, Any]
@@ -97,6 +109,131 @@ def main() -> None:
     finally:
         server.should_exit = True
         thread.join(5)
+    generated_sdk()
+
+
+REPO = Path(__file__).resolve().parents[1]
+PETSTORE_SPECS = (
+    REPO.parent / "shared" / "corpus" / "openapi" / "swaggerapi_petstore.yaml",
+    REPO / "tests" / "codegen" / "specs" / "petstore.yaml",
+)
+
+
+@contextlib.contextmanager
+def serving(asgi_app: Any) -> Iterator[str]:
+    """Serve ``asgi_app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+class InMemoryPetstore:
+    """The stub's handler Protocol, implemented over a dict: what a user writes for a test
+    double or a first server. A missing pet answers the documented 404."""
+
+    def __init__(self, models: Any) -> None:
+        self.models = models
+        self.pets: dict[int, Any] = {}
+
+    async def add_pet(self, *, body: Any) -> Any:
+        pet = msgspec.structs.replace(body, id=len(self.pets) + 1)
+        self.pets[pet.id] = pet
+        return pet
+
+    async def get_pet_by_id(self, *, pet_id: int) -> Any:
+        return self.pets.get(pet_id) or (404, None)
+
+    async def find_pets_by_status(self, *, status: Any) -> Any:
+        return [pet for pet in self.pets.values() if pet.status == (status or "available")]
+
+
+def brief(value: object) -> str:
+    """A model as its set fields (UNSET ones left out), enum members by name."""
+    if isinstance(value, list):
+        return "[" + ", ".join(brief(item) for item in value) + "]"
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, msgspec.Struct):
+        fields = (
+            f"{name}={brief(getattr(value, name))}"
+            for name in value.__struct_fields__
+            if getattr(value, name) is not msgspec.UNSET
+        )
+        return f"{type(value).__name__}({', '.join(fields)})"
+    return repr(value)
+
+
+def show_typed(label: str, result: Success[Any] | Failure[Any]) -> None:
+    match result:
+        case Success(value):
+            print(f"  {label:<38} Success  {brief(value)}")
+        case Failure(error):
+            status = getattr(error, "status_code", "-")
+            print(f"  {label:<38} Failure  {type(error).__name__}: status {status}, {error.code}")
+
+
+def generated_sdk() -> None:
+    spec = next(path for path in PETSTORE_SPECS if path.exists())
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = generate(spec, Path(tmp), "petstore_sdk")
+        elapsed = time.perf_counter() - started
+        files = sorted(p.name for p in result.package_dir.glob("*.py"))
+        print(f"\ngenerated SDK from {spec.name} in {elapsed:.1f}s: petstore_sdk/ {files}")
+        sys.path.insert(0, tmp)
+        try:
+            sdk = importlib.import_module("petstore_sdk")
+            stubs = importlib.import_module("petstore_sdk.stubs")
+            call_generated_sdk(sdk, stubs, result.api_name)
+        finally:
+            sys.path.remove(tmp)
+            for name in [m for m in sys.modules if m.split(".")[0] == "petstore_sdk"]:
+                del sys.modules[name]
+
+
+def call_generated_sdk(sdk: Any, stubs: Any, api_name: str) -> None:
+    handlers = InMemoryPetstore(sdk)
+    credentials = {"api_key": "demo-key", "petstore_auth": "demo-token"}
+    with serving(stubs.make_app(handlers)) as root:
+        base = root + stubs.SERVER_PREFIX
+        print(f"generated stub (make_app) on {base}\n")
+        print(f"sync ({api_name}Client):")
+        with getattr(sdk, f"{api_name}Client")(base_url=base, **credentials) as api:
+            rex = sdk.Pet(name="rex", photo_urls=[], status=sdk.PetStatus.AVAILABLE)
+            show_typed("add_pet(body=Pet(name='rex'))", api.add_pet(body=rex))
+            show_typed("get_pet_by_id(pet_id=1)", api.get_pet_by_id(pet_id=1))
+            show_typed("get_pet_by_id(pet_id=99) (missing)", api.get_pet_by_id(pet_id=99))
+            answer = api.get_pet_by_id_with_response(pet_id=1).unwrap()
+            print(
+                f"  {'get_pet_by_id_with_response(pet_id=1)':<38} status {answer.status_code}, "
+                f"content-type {answer.headers.get('content-type')}, body {brief(answer.body)}"
+            )
+
+        async def calls(label: str) -> None:
+            print(f"\nasync on {label} (Async{api_name}Client):")
+            cls = getattr(sdk, f"Async{api_name}Client")
+            async with cls(base_url=base, **credentials) as api:
+                tom = sdk.Pet(name=f"tom-{label}", photo_urls=[], status=sdk.PetStatus.AVAILABLE)
+                show_typed(f"add_pet(body=Pet(name='tom-{label}'))", await api.add_pet(body=tom))
+                available = sdk.FindPetsByStatusStatus.AVAILABLE
+                show_typed(
+                    "find_pets_by_status(status=AVAILABLE)",
+                    await api.find_pets_by_status(status=available),
+                )
+                show_typed("get_pet_by_id(pet_id=404)", await api.get_pet_by_id(pet_id=404))
+
+        asyncio.run(calls("asyncio"))
+        trio.run(calls, "trio")
 
 
 if __name__ == "__main__":
