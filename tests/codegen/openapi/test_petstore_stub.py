@@ -1,0 +1,86 @@
+"""The generated bundled petstore (tests/codegen/specs/petstore.yaml) against its own generated
+stub over uvicorn: what a user meets when the server is newer than the document (an enum value
+the document does not list, G11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+
+from flext_api import Success
+from tests.codegen.openapi.conftest import SPECS, Generated
+from tests.servers.runners import run_uvicorn
+
+CREDENTIALS = {"api_key": "key-1", "petstore_auth": "token-1"}
+
+
+class NewerServer:
+    """Answers with a pet status the document does not list, and records what it received."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+    async def get_pet_by_id(self, *, pet_id: int) -> object:
+        return (200, {"id": pet_id, "name": "rex", "photoUrls": [], "status": "adopted"})
+
+    async def add_pet(self, *, body: Any) -> object:
+        self.received.append({"body": body})
+        return body
+
+    async def find_pets_by_status(self, *, status: Any) -> object:
+        self.received.append({"status": status})
+        return []
+
+
+class Petstore(msgspec.Struct):
+    sdk: ModuleType
+    server: NewerServer
+    base_url: str
+
+
+@pytest.fixture(scope="module")
+def petstore(make_package: Callable[[Path, str], Generated]) -> Iterator[Petstore]:
+    result, _ = make_package(SPECS / "petstore.yaml", "t")
+    sdk = importlib.import_module(result.package_dir.name)
+    stubs = importlib.import_module(f"{result.package_dir.name}.stubs")
+    server = NewerServer()
+    with run_uvicorn("h11", app=stubs.make_app(server)) as running:
+        yield Petstore(sdk, server, running.url + stubs.SERVER_PREFIX)
+
+
+def test_unknown_enum_value_decodes_and_is_kept_through_a_round_trip(petstore: Petstore) -> None:
+    sdk = petstore.sdk
+    with sdk.PetstoreClient(base_url=petstore.base_url, **CREDENTIALS) as api:
+        result = api.get_pet_by_id(pet_id=7)
+        assert isinstance(result, Success), result
+        pet = result.value
+        assert isinstance(pet, sdk.Pet) and isinstance(pet.status, sdk.PetStatus)
+        assert pet.status == "adopted" and pet.status.value == "adopted"
+        assert pet.status.name == "UNKNOWN"
+        assert pet.status not in list(sdk.PetStatus)  # the documented members are unchanged
+        # Sent back as it came: the value is kept, not replaced by a documented member.
+        assert api.add_pet(body=pet).unwrap() == pet
+        assert msgspec.json.encode(petstore.server.received[-1]["body"]).count(b'"adopted"') == 1
+        status = sdk.FindPetsByStatusStatus("retired")
+        assert api.find_pets_by_status(status=status).unwrap() == []
+        assert petstore.server.received[-1] == {"status": "retired"}
+
+
+def test_unknown_enum_value_on_the_async_client(petstore: Petstore) -> None:
+    sdk = petstore.sdk
+
+    async def call() -> Any:
+        async with sdk.AsyncPetstoreClient(base_url=petstore.base_url, **CREDENTIALS) as api:
+            return (await api.get_pet_by_id(pet_id=8)).unwrap()
+
+    for pet in (asyncio.run(call()), trio.run(call)):
+        assert pet.id == 8 and pet.status == "adopted" and pet.status.name == "UNKNOWN"
