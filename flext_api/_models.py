@@ -119,7 +119,9 @@ class Limits:
 
     * ``max_connections``: open connections across all origins (``None``: unbounded).
     * ``max_keepalive_connections``: idle connections kept for reuse; beyond it the oldest
-      idle one is closed.
+      idle one is closed. ``None`` (the default): as many as are open, so a burst of N
+      concurrent requests is followed by N reusable connections instead of N-20 fresh
+      handshakes; idle ones still close after ``keepalive_expiry``.
     * ``keepalive_expiry``: seconds an idle connection may wait before it is closed instead of
       reused (servers close idle connections too; a shorter expiry avoids reusing a dead one).
     """
@@ -130,7 +132,7 @@ class Limits:
         self,
         *,
         max_connections: int | None = 100,
-        max_keepalive_connections: int | None = 20,
+        max_keepalive_connections: int | None = None,
         keepalive_expiry: float | None = 5.0,
     ) -> None:
         for name, value in (
