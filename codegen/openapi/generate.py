@@ -19,6 +19,7 @@ from codegen.openapi.load import load, original_pointer
 from codegen.openapi.models import BANNER, ModelEmitter
 from codegen.openapi.parse import build_api
 from codegen.openapi.plan import OperationPlan, Planner
+from codegen.openapi.readwrite import split_read_write
 from codegen.openapi.stubs import StubEmitter
 
 _RUFF_CONFIG = """\
@@ -73,7 +74,7 @@ def generate(
     diagnostics = Diagnostics()
     document = load(spec)
     _progress(progress, f"loaded {spec.name} (version {document.version})", started)
-    api = build_api(document, diagnostics)
+    api = split_read_write(build_api(document, diagnostics))
     _progress(
         progress,
         f"parsed {len(api.definitions)} schemas, {len(api.operations)} "

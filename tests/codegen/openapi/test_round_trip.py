@@ -14,7 +14,9 @@ import asyncio
 import importlib
 import inspect
 import random
+import re
 import typing
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +42,7 @@ SPECS = [
     "readme_schema-types.yaml",
     "twilio_messaging-v1.yaml",
     "xero_files.yaml",
+    "xero_accounting.yaml",
 ]
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus folder {CORPUS} is absent")
 CREDENTIAL = {"apiKey": "key-1", "http": "token-1", "oauth2": "token-2", "openIdConnect": "t3"}
@@ -204,10 +207,16 @@ def test_every_operation_round_trips(served: Served) -> None:
     problems: list[str] = []
     plans: tuple[OperationPlan, ...] = served.result.operations
     assert plans, "no operations planned"
+    routes = Counter((p.op.method, re.sub(r"\{[^}]*\}", "{}", p.op.path)) for p in plans)
     for plan in plans:
         if "#" in plan.op.path:
             # readme_parameters-style keys paths like '/cookies#formNonExploded': a fragment
             # never reaches the server, so they share '/cookies' with another operation.
+            continue
+        # xero_accounting has '/Accounts/{AccountID}/Attachments/{FileName}' next to
+        # '.../{AttachmentID}': identical templates (OpenAPI forbids them); which operation a
+        # server routes such a request to is not defined, so none of them is checked here.
+        if routes[plan.op.method, re.sub(r"\{[^}]*\}", "{}", plan.op.path)] > 1:
             continue
         problems += _round_trip_operation(served, plan, rng)
     assert not problems, "\n".join(problems[:20])
