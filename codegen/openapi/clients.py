@@ -313,6 +313,7 @@ class ClientEmitter:
             "",
             "from __future__ import annotations",
             "",
+            *(["import warnings as _warnings"] if any(p.op.deprecated for p in self.plans) else []),
             *TYPING_HEAD,
             "from collections.abc import Mapping as _Mapping",
             "from collections.abc import Sequence as _Sequence",
@@ -486,6 +487,15 @@ class ClientEmitter:
         text = plan.doc
         if with_response:
             text = f"``{plan.name}`` with the response's status code and headers."
+        warning: list[str] = []
+        if plan.op.deprecated:
+            text += "\n\nDeprecated: the API document marks this operation deprecated."
+            message = (
+                f"{plan.name}{suffix}: {plan.op.method} {plan.op.path} is deprecated by the API"
+            )
+            warning = [
+                f"        _warnings.warn({message!r}, DeprecationWarning, stacklevel=2)",
+            ]
         return [
             "",
             f"    async def {plan.name}{suffix}(",
@@ -497,6 +507,7 @@ class ClientEmitter:
             "        idempotency_key: str | None = None,",
             f"    ) -> _fa.FlextResult[{ok}, _e.{plan.error_alias}]:",
             doc(text, "        "),
+            *warning,
             "        sent = await self._send(",
             f"            _ops.build_{plan.name}({', '.join(call_args)}),",
             f"            _ops.SECURITY_{plan.name.upper()},",

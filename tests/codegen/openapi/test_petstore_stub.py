@@ -40,6 +40,10 @@ class NewerServer:
         self.received.append({"status": status})
         return []
 
+    async def find_pets_by_tags(self, *, tags: Any) -> object:
+        self.received.append({"tags": tags})
+        return []
+
 
 class Petstore(msgspec.Struct):
     sdk: ModuleType
@@ -84,3 +88,22 @@ def test_unknown_enum_value_on_the_async_client(petstore: Petstore) -> None:
 
     for pet in (asyncio.run(call()), trio.run(call)):
         assert pet.id == 8 and pet.status == "adopted" and pet.status.name == "UNKNOWN"
+
+
+def test_deprecated_operation_warns_at_the_call_site(petstore: Petstore) -> None:
+    sdk = petstore.sdk
+    with sdk.PetstoreClient(base_url=petstore.base_url, **CREDENTIALS) as api:
+        with pytest.warns(DeprecationWarning, match=r"find_pets_by_tags: GET /pet/findByTags") as w:
+            result = api.find_pets_by_tags(tags=["a"])
+        assert w[0].filename == __file__  # points at the caller, not the generated client
+        assert result == Success([])  # a warning, not a refusal: the call is made
+        assert petstore.server.received[-1] == {"tags": ["a"]}
+        assert "Deprecated" in (sdk.PetstoreClient.find_pets_by_tags.__doc__ or "")
+        api.get_pet_by_id(pet_id=1)  # not deprecated: no warning (warnings are errors here)
+
+    async def call() -> None:
+        async with sdk.AsyncPetstoreClient(base_url=petstore.base_url, **CREDENTIALS) as api:
+            with pytest.warns(DeprecationWarning, match="find_pets_by_tags_with_response"):
+                await api.find_pets_by_tags_with_response()
+
+    asyncio.run(call())
