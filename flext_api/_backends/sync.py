@@ -14,6 +14,8 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +50,22 @@ _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flext-api-dns"
 
 # The socket address is passed back to connect() untouched, whatever its family's shape.
 _AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+
+_KERNEL_TIMEOUTS = sys.platform == "linux"
+_PEEK_NOW = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def _set_kernel_timeout(sock: socket.socket, option: int, timeout: float | None) -> None:
+    """SO_RCVTIMEO / SO_SNDTIMEO as a ``struct timeval``; 0 means "wait for ever" to the
+    kernel, so an expired deadline becomes the shortest real wait (1 microsecond)."""
+    if timeout is None:
+        seconds, micros = 0, 0
+    else:
+        whole = max(timeout, 1e-6)
+        seconds = int(whole)
+        micros = max(int((whole - seconds) * 1_000_000), 1 if seconds == 0 else 0)
+    sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("@ll", seconds, micros))
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -105,16 +123,37 @@ class SyncStream:
     holds up a writer or the other way round.
     """
 
-    __slots__ = ("_alpn", "_closed", "_origin", "_sock", "_ssl_lock", "_timeout", "_tls")
+    __slots__ = (
+        "_alpn",
+        "_closed",
+        "_kernel_timeouts",
+        "_origin",
+        "_pending_error",
+        "_rcv_timeout",
+        "_snd_timeout",
+        "_sock",
+        "_ssl_lock",
+        "_timeout",
+        "_tls",
+    )
 
     def __init__(self, sock: socket.socket, origin: str) -> None:
         self._sock = sock
         self._origin = origin
         self._closed = False
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        # Plain sockets on Linux: the kernel enforces read and write timeouts (SO_RCVTIMEO,
+        # SO_SNDTIMEO) on a blocking socket. A Python socket timeout would instead poll()
+        # before every recv and send: two extra syscalls per exchange.
+        self._kernel_timeouts = _KERNEL_TIMEOUTS and not self._tls
+        self._rcv_timeout: float | None = None
+        self._snd_timeout: float | None = None
+        self._pending_error: OSError | None = None
+        if self._kernel_timeouts:
+            sock.settimeout(None)
         # settimeout() costs a syscall (it flips O_NONBLOCK), so remember the current value
         # and only call it when a caller asks for a different one.
         self._timeout = sock.gettimeout()
-        self._tls = isinstance(sock, ssl.SSLSocket)
         self._ssl_lock = threading.Lock()
         self._alpn = sock.selected_alpn_protocol() if isinstance(sock, ssl.SSLSocket) else None
 
@@ -133,6 +172,19 @@ class SyncStream:
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         if self._tls:
             return self._tls_read(max_bytes, timeout)
+        if self._kernel_timeouts:
+            if self._pending_error is not None:
+                error, self._pending_error = self._pending_error, None
+                raise read_error(self._origin, error) from error
+            try:
+                if timeout != self._rcv_timeout:
+                    _set_kernel_timeout(self._sock, socket.SO_RCVTIMEO, timeout)
+                    self._rcv_timeout = timeout
+                return self._sock.recv(max_bytes)
+            except BlockingIOError as exc:  # EAGAIN: SO_RCVTIMEO expired
+                raise read_timeout(self._origin, timeout or 0.0) from exc
+            except OSError as exc:
+                raise read_error(self._origin, None if self._closed else exc) from exc
         try:
             if timeout != self._timeout:
                 self._set_timeout(timeout)
@@ -184,6 +236,17 @@ class SyncStream:
         if self._tls:
             self._tls_write(data, timeout)
             return
+        if self._kernel_timeouts:
+            try:
+                if timeout != self._snd_timeout:
+                    _set_kernel_timeout(self._sock, socket.SO_SNDTIMEO, timeout)
+                    self._snd_timeout = timeout
+                self._sock.sendall(data)
+            except BlockingIOError as exc:  # EAGAIN: SO_SNDTIMEO expired mid-buffer
+                raise write_timeout(self._origin, timeout or 0.0) from exc
+            except OSError as exc:
+                raise write_error(self._origin, None if self._closed else exc) from exc
+            return
         try:
             if timeout != self._timeout:
                 self._set_timeout(timeout)
@@ -212,7 +275,15 @@ class SyncStream:
             return True
         sock = self._sock
         if not self._tls:
-            return fd_is_readable(sock.fileno())
+            # One syscall: data or EOF mean the idle connection is unusable.
+            try:
+                sock.recv(1, _PEEK_NOW)
+            except BlockingIOError:
+                return False
+            except OSError as exc:
+                # The kernel reports a reset once: keep it for the next read to raise.
+                self._pending_error = exc
+            return True
         assert isinstance(sock, ssl.SSLSocket)
         if sock.pending():
             return True  # decrypted bytes nobody asked for
