@@ -1,5 +1,6 @@
-"""Generator budgets (CODEGEN.md G23): generation time and peak memory for large specs, and the
-import time of the generated discord package.
+"""Generator budgets (CODEGEN.md G23): generation time and peak memory for large specs, the
+import time of the generated discord package, and the per-call CPU overhead of a generated
+client method over a raw ``FlextApiClient`` call (same server, a separate process).
 
 Run: ``.venv/bin/python -m benchmarks.codegen`` (needs ../shared/corpus/openapi). Prints a table;
 asserts nothing (tests never assert timings).
@@ -7,17 +8,37 @@ asserts nothing (tests never assert timings).
 
 from __future__ import annotations
 
+import importlib
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from codegen.openapi.generate import generate
+from flext_api import FlextApiClient
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "openapi"
+PETSTORE = Path(__file__).resolve().parents[1] / "tests" / "codegen" / "specs" / "petstore.yaml"
+PET = b'{"id":1,"name":"rex","photoUrls":["a","b"],"status":"available"}'
+CALLS = 3000
+
+
+async def pet_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The server of the overhead run: one pet for any request (run by uvicorn in a child)."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": PET})
+
+
 SPECS = ("discord_api.json", "lob_api.yml", "xero_accounting.yaml")
 
 
@@ -44,10 +65,74 @@ def main() -> int:
         for label, code in (
             ("import bench_discord", "import bench_discord"),
             ("import bench_discord.models", "import bench_discord.models"),
+            ("import bench_discord.client", "import bench_discord.client"),
         ):
             best = min(_import_us(root, code) for _ in range(5))
             print(f"{label}: {best / 1e3:.1f} ms (cumulative, best of 5, -X importtime)")
+        call_overhead(out)
     return 0
+
+
+def call_overhead(out: Path) -> None:
+    """CPU per call of ``get_pet_by_id`` on the generated sync client against a raw
+    ``FlextApiClient.request`` (and the raw call plus decoding into the same model)."""
+    generate(PETSTORE, out / "petstore", "bench_petstore")
+    sys.path.insert(0, str(out / "petstore"))
+    sdk = importlib.import_module("bench_petstore")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "benchmarks.codegen:pet_app", "--port", str(port),
+         "--log-level", "warning", "--lifespan", "off"],
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_listening(port)
+        with (
+            FlextApiClient(base_url=base) as raw,
+            sdk.PetstoreClient(base_url=base + "/api/v3", api_key="k") as api,
+        ):
+            key = {"api_key": "k"}
+            runs = {
+                "raw FlextApiClient.request": lambda: raw.request(
+                    "GET", "/api/v3/pet/1", headers=key
+                ),
+                "raw request + msgspec decode": lambda: msgspec.json.decode(
+                    raw.request("GET", "/api/v3/pet/1", headers=key).unwrap().content,
+                    type=sdk.Pet,
+                ),
+                "generated get_pet_by_id": lambda: api.get_pet_by_id(pet_id=1).unwrap(),
+            }
+            best = {name: min(_cpu_us(call) for _ in range(5)) for name, call in runs.items()}
+    finally:
+        server.terminate()
+        server.wait(5)
+    raw_us = best["raw FlextApiClient.request"]
+    print(f"\nper call, client process CPU, best of 5 x {CALLS} sequential keep-alive GETs:")
+    for name, us in best.items():
+        print(f"  {name:30} {us:7.1f} us  ({(us / raw_us - 1) * 100:+5.1f}% vs raw)")
+
+
+def _cpu_us(call: Any) -> float:
+    for _ in range(100):
+        call()
+    started = time.process_time()
+    for _ in range(CALLS):
+        call()
+    return (time.process_time() - started) / CALLS * 1e6
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"benchmark server on port {port} did not start")
 
 
 def _import_us(root: Path, code: str) -> int:
