@@ -38,18 +38,28 @@ with flext_api.FlextApiClient(**options) as client:
         response = client.get({url!r}).unwrap()
         assert response.status_code == 200
     spent = time.process_time() - started
-print(json.dumps({{"us": spent / {n} * 1e6}}))
+    # Python calls per request: deterministic, so it shows small differences that CPU time on
+    # a busy machine hides.
+    import cProfile, pstats
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(2000):
+        client.get({url!r})
+    profile.disable()
+    calls = pstats.Stats(profile).total_calls / 2000
+print(json.dumps({{"us": spent / {n} * 1e6, "calls": calls}}))
 """
 
 
-def measure(url: str, n: int) -> dict[str, float]:
+def measure(url: str, n: int) -> dict[str, tuple[float, float]]:
     results = {}
     for label, options in CONFIGS.items():
         code = CHILD.format(options=options, url=url, n=n)
         done = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
-        results[label] = float(json.loads(done.stdout.strip().splitlines()[-1])["us"])
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        results[label] = (float(figures["us"]), float(figures["calls"]))
     return results
 
 
@@ -69,11 +79,14 @@ def main() -> None:
             results = measure(origin.url + "/", args.n)
         finally:
             origin.stop()
-    base = results["no middleware (cookies=False)"]
-    print("| configuration | CPU us/request | vs no middleware |")
-    print("|---|---:|---:|")
-    for label, value in results.items():
-        print(f"| {label} | {value:.1f} | {value / base - 1:+.1%} |")
+    base_us, base_calls = results["no middleware (cookies=False)"]
+    print("| configuration | CPU us/request | vs none | Python calls/request | vs none |")
+    print("|---|---:|---:|---:|---:|")
+    for label, (us, calls) in results.items():
+        print(
+            f"| {label} | {us:.1f} | {us / base_us - 1:+.1%} | {calls:.0f} | "
+            f"{calls / base_calls - 1:+.1%} |"
+        )
     print(f"(n={args.n}, CPU us per request of the client process)")
 
 
