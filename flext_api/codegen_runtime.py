@@ -74,6 +74,11 @@ def to_builtins(value: object) -> object:
 
 
 def _text(value: object) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -87,8 +92,16 @@ def _text(value: object) -> str:
     return str(value)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~]*").fullmatch
+_SAFE = _UNRESERVED
+_SAFE_RESERVED = _UNRESERVED + _RESERVED
+
+
 def _enc(value: object, allow_reserved: bool) -> str:
-    return quote(_text(value), safe=_UNRESERVED + (_RESERVED if allow_reserved else ""))
+    text = _text(value)
+    if _PLAIN(text) is not None:  # nothing to percent-encode (the common case)
+        return text
+    return quote(text, safe=_SAFE_RESERVED if allow_reserved else _SAFE)
 
 
 def serialize(
@@ -107,6 +120,9 @@ def serialize(
     "empty" column. A style the shape cannot take raises ``ValueError`` (a programming error in
     the caller: the generator never emits one).
     """
+    kind = type(value)
+    if kind is str or kind is int:  # the common case: no conversion, no container
+        return _primitive(_enc(name, False), _enc(value, allow_reserved), style)
     data = to_builtins(value)
     n = _enc(name, False)
     if isinstance(data, Mapping):
@@ -333,10 +349,13 @@ def match_path(template: str, raw_path: str) -> dict[str, str] | None:
 def match_status(status_code: int, documented: Iterable[str]) -> str | None:
     """The documented response key that answers ``status_code``: the exact code first, then
     its range (``4XX``), then ``default``; None when nothing is documented for it."""
-    keys = set(documented)
-    for key in (str(status_code), f"{status_code // 100}XX"):
-        if key in keys:
-            return key
+    keys = documented if isinstance(documented, tuple | frozenset | set) else tuple(documented)
+    key = str(status_code)
+    if key in keys:
+        return key
+    key = f"{status_code // 100}XX"
+    if key in keys:
+        return key
     return "default" if "default" in keys else None
 
 

@@ -214,10 +214,18 @@ class ClientEmitter:
             ") -> _rt.RequestParts:",
         ]
         out.append(doc(f"The request of ``{op.method} {op.path}``.", "    "))
+        # Only the containers a request can fill are built (a call allocates nothing else).
+        where = {p.param.location for p in plan.params}
+        has_headers = bool(where & {"header", "cookie"}) or (
+            plan.body is not None and plan.body.kind != "multipart"
+        )
         out.append(f"    _path = {op.path!r}")
-        out.append("    _query: list[str] = []")
-        out.append("    _headers: list[tuple[str, str]] = []")
-        out.append("    _cookies: list[str] = []")
+        if "query" in where:
+            out.append("    _query: list[str] = []")
+        if has_headers:
+            out.append("    _headers: list[tuple[str, str]] = []")
+        if "cookie" in where:
+            out.append("    _cookies: list[str] = []")
         for p in plan.params:
             out += _param_lines(p)
         content = "None"
@@ -225,11 +233,14 @@ class ClientEmitter:
         if plan.body is not None:
             out += _body_lines(plan.body)
             content, files = "_content", "_files"
-        out.append("    if _cookies:")
-        out.append("        _headers.append(('Cookie', _rt.cookie_header(_cookies)))")
+        if "cookie" in where:
+            out.append("    if _cookies:")
+            out.append("        _headers.append(('Cookie', _rt.cookie_header(_cookies)))")
+        query = "'&'.join(_query)" if "query" in where else "''"
+        headers = "tuple(_headers)" if has_headers else "()"
         out.append(
-            f"    return _rt.RequestParts({op.method.upper()!r}, _path, '&'.join(_query), "
-            f"tuple(_headers), {content}, {files})"
+            f"    return _rt.RequestParts({op.method.upper()!r}, _path, {query}, "
+            f"{headers}, {content}, {files})"
         )
         out += ["", ""]
         return out
@@ -457,11 +468,14 @@ class ClientEmitter:
             "                    base_url=self._base_url, auth=self._credentials[oauth], **self._settings",
             "                )",
             "            client = self._oauth_clients[oauth]",
-            "        sent = list(parts.headers)",
-            "        if headers:",
-            "            sent += headers.items()",
-            "        if idempotency_key is not None:",
-            "            sent.append(('Idempotency-Key', idempotency_key))",
+            "        sent: _Sequence[tuple[str, str]] = parts.headers",
+            "        if headers or idempotency_key is not None:",
+            "            extra = list(sent)",
+            "            if headers:",
+            "                extra += headers.items()",
+            "            if idempotency_key is not None:",
+            "                extra.append(('Idempotency-Key', idempotency_key))",
+            "            sent = extra",
             "        options: dict[str, Any] = {} if timeout is None else {'timeout': timeout}",
             "        return await client.request(",
             "            parts.method,",
