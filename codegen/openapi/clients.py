@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (lines of emitted code are kept whole here; ruff formats the output)
 """Emit the request side of a generated package: ``errors.py`` (typed status errors),
 ``operations.py`` (pure request builders and response parsers) and ``client.py`` (the async
 client and its sync twin).
@@ -271,7 +270,8 @@ class ClientEmitter:
                     out.append("        if 200 <= response.status_code < 300:")
                     out.append("            return _fa.Success(None)")
                 out.append(
-                    f"        return _fa.Failure(_e.{r.error_class}(f'{plan.op.method} {_brace(plan.op.path)} answered {{response.status_code}}', "
+                    f"        return _fa.Failure(_e.{r.error_class}(f'{plan.op.method} "
+                    f"{_brace(plan.op.path)} answered {{response.status_code}}', "
                     f"status_code=response.status_code, response=response, body={value}))"
                 )
         if not any_2xx and "default" not in statuses:
@@ -279,7 +279,8 @@ class ClientEmitter:
             out.append("        return _fa.Success(None)")
         out.append(
             "    return _fa.Failure(_rt.UnexpectedStatus("
-            f"f'{plan.op.method} {_brace(plan.op.path)}: undocumented status {{response.status_code}}', "
+            f"f'{plan.op.method} {_brace(plan.op.path)}: undocumented status "
+            f"{{response.status_code}}', "
             "status_code=response.status_code, response=response, "
             "url=str(response.request.url) if response.request is not None else None))"
         )
@@ -292,7 +293,8 @@ class ClientEmitter:
             f"    result = parse_{plan.name}(response)",
             "    if isinstance(result, _fa.Failure):",
             "        return result",
-            "    return _fa.Success(_rt.ApiResponse(result.value, response.status_code, response.headers))",
+            "    return _fa.Success(_rt.ApiResponse(result.value, response.status_code, "
+            "response.headers))",
             "",
             "",
             f"SECURITY_{plan.name.upper()} = {security_table(plan, self.api)}",
@@ -315,10 +317,12 @@ class ClientEmitter:
         absolute = bool(urlparse(base_url).scheme)
         lines = [
             BANNER,
-            f'"""Clients of {_one_line(self.api.title)}: ``Async{self.name}Client`` (asyncio and trio)',
+            f'"""Clients of {_one_line(self.api.title)}: ``Async{self.name}Client`` (asyncio '
+            "and trio)",
             f"and ``{self.name}Client`` (blocking), with the same methods and signatures.",
             "",
-            "Every method returns a ``FlextResult``; ``<method>_with_response`` also gives the status",
+            "Every method returns a ``FlextResult``; ``<method>_with_response`` also gives the "
+            "status",
             "code and headers. The sync class is generated from the async one's text.",
             '"""',
             "",
@@ -337,7 +341,8 @@ class ClientEmitter:
             *model_imports(self.package, texts, self.exported),
             "",
             f"DEFAULT_BASE_URL = {base_url!r}",
-            f'"""The first server of the document{"" if absolute else " (relative: pass base_url=)"}."""',
+            '"""The first server of the '
+            f'document{"" if absolute else " (relative: pass base_url=)"}."""',
             "",
             "",
             async_text,
@@ -377,7 +382,8 @@ class ClientEmitter:
         c: list[str] = [
             f"class Async{self.name}Client:",
             doc(
-                f"{_one_line(self.api.title)} {_one_line(self.api.version)}: asynchronous (asyncio and trio) client.\n\n"
+                f"{_one_line(self.api.title)} {_one_line(self.api.version)}: asynchronous "
+                "(asyncio and trio) client.\n\n"
                 "Pass ``client=`` to reuse a configured ``AsyncFlextApiClient`` (its base URL and "
                 "settings are used as they are); otherwise one is built from ``base_url`` and "
                 "the transport settings. Credentials are given per security scheme of the "
@@ -400,7 +406,8 @@ class ClientEmitter:
             "        middleware: _Sequence[_fa.AsyncMiddleware] = (),",
             "        headers: _Mapping[str, str] | None = None,",
             "    ) -> None:",
-            "        settings: dict[str, Any] = {'http2': http2, 'verify': verify, 'middleware': middleware}",
+            "        settings: dict[str, Any] = {'http2': http2, 'verify': verify, "
+            "'middleware': middleware}",
             "        if timeout is not None:",
             "            settings['timeout'] = timeout",
             "        if limits is not None:",
@@ -412,7 +419,8 @@ class ClientEmitter:
             "        self._base_url = base_url",
             "        self._settings = settings",
             "        self._owns_client = client is None",
-            "        self._client = client if client is not None else _fa.AsyncFlextApiClient(base_url=base_url, **settings)",
+            "        self._client = client if client is not None else "
+            "_fa.AsyncFlextApiClient(base_url=base_url, **settings)",
             "        self._credentials: dict[str, _rt.Credential] = {}",
             "        self._oauth_clients: dict[str, _fa.AsyncFlextApiClient] = {}",
         ]
@@ -421,16 +429,20 @@ class ClientEmitter:
             c.append(f"        if {arg} is not None:")
             if scheme.type == "apiKey":
                 c.append(
-                    f"            self._credentials[{key!r}] = {arg} if isinstance({arg}, _fa.ApiKeyAuth) "
-                    f"else _fa.ApiKeyAuth({scheme.parameter_name or scheme.name!r}, {arg}, {scheme.location or 'header'!r})"
+                    f"            self._credentials[{key!r}] = {arg} if isinstance({arg}, "
+                    "_fa.ApiKeyAuth) "
+                    f"else _fa.ApiKeyAuth({scheme.parameter_name or scheme.name!r}, {arg}, "
+                    f"{scheme.location or 'header'!r})"
                 )
             elif scheme.type == "http" and (scheme.scheme or "").lower() == "basic":
                 c.append(
-                    f"            self._credentials[{key!r}] = {arg} if isinstance({arg}, _fa.BasicAuth) else _fa.BasicAuth(*{arg})"
+                    f"            self._credentials[{key!r}] = {arg} if isinstance({arg}, "
+                    f"_fa.BasicAuth) else _fa.BasicAuth(*{arg})"
                 )
             else:
                 c.append(
-                    f"            self._credentials[{key!r}] = _fa.BearerAuth({arg}) if isinstance({arg}, str) else {arg}"
+                    f"            self._credentials[{key!r}] = _fa.BearerAuth({arg}) if "
+                    f"isinstance({arg}, str) else {arg}"
                 )
         c += [
             "",
@@ -446,7 +458,8 @@ class ClientEmitter:
             "        await self.aclose()",
             "",
             "    async def aclose(self) -> None:",
-            '        """Close the connections this client opened (not those of a ``client=`` given)."""',
+            '        """Close the connections this client opened (not those of a ``client=`` '
+            'given)."""',
             "        for oauth in self._oauth_clients.values():",
             "            await oauth.aclose()",
             "        if self._owns_client:",
@@ -465,7 +478,8 @@ class ClientEmitter:
             "        if oauth is not None:",
             "            if oauth not in self._oauth_clients:",
             "                self._oauth_clients[oauth] = _fa.AsyncFlextApiClient(",
-            "                    base_url=self._base_url, auth=self._credentials[oauth], **self._settings",
+            "                    base_url=self._base_url, auth=self._credentials[oauth], "
+            "**self._settings",
             "                )",
             "            client = self._oauth_clients[oauth]",
             "        sent: _Sequence[tuple[str, str]] = parts.headers",

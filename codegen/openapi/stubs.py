@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (lines of emitted code are kept whole here; ruff formats the output)
 """Emit ``stubs.py`` of a generated package: FastAPI-compatible server stubs (G21).
 
 A typed handler ``Protocol`` (one async method per operation, the same argument names and
@@ -103,10 +102,14 @@ def _collect(fields: dict[str, Any], key: str, value: Any, array: bool) -> None:
         fields[key] = value
 
 
-def _authorized(request: _Request, alternatives: _Sequence[_Sequence[tuple[str, str, str]]]) -> bool:
+def _authorized(
+    request: _Request, alternatives: _Sequence[_Sequence[tuple[str, str, str]]]
+) -> bool:
     if not alternatives:
         return True
-    query = {k for k, _ in _rt.split_query(request.scope.get("query_string", b"").decode("latin-1"))}
+    query = {
+        k for k, _ in _rt.split_query(request.scope.get("query_string", b"").decode("latin-1"))
+    }
     cookies = {k for k, _ in _rt.parse_cookies(request.headers.get("cookie", ""))}
     authorization = request.headers.get("authorization", "").lower()
     for alternative in alternatives:
@@ -117,7 +120,12 @@ def _authorized(request: _Request, alternatives: _Sequence[_Sequence[tuple[str, 
 
 
 def _present(
-    kind: str, detail: str, request: _Request, query: set[str], cookies: set[str], authorization: str
+    kind: str,
+    detail: str,
+    request: _Request,
+    query: set[str],
+    cookies: set[str],
+    authorization: str,
 ) -> bool:
     if kind == "apiKey":
         where, _, name = detail.partition(":")
@@ -225,7 +233,8 @@ class StubEmitter:
         lines = [
             BANNER,
             '"""FastAPI-compatible server stubs: implement the handler Protocol, then',
-            "``make_app(handlers)`` (or ``make_router``) serves every operation with parameters and",
+            "``make_app(handlers)`` (or ``make_router``) serves every operation with "
+            "parameters and",
             "bodies parsed by the same msgspec models as the clients.",
             '"""',
             "",
@@ -255,26 +264,31 @@ class StubEmitter:
             *protocol,
             "",
             "",
-            f"def make_router(handlers: {self.name}Handlers, *, prefix: str = SERVER_PREFIX) -> _APIRouter:",
+            f"def make_router(handlers: {self.name}Handlers, *, prefix: str = SERVER_PREFIX) "
+            "-> _APIRouter:",
             doc("A router with one route per operation, and ``/openapi.json``.", "    "),
             "    router = _APIRouter(prefix=prefix)",
             "    routes: list[_Route] = []",
             *routes,
-            "    router.add_api_route('/openapi.json', _openapi_json, methods=['GET'], include_in_schema=False)",
+            "    router.add_api_route('/openapi.json', _openapi_json, methods=['GET'], "
+            "include_in_schema=False)",
             "    methods = sorted({method for method, _, _ in routes})",
             "    if methods:",
-            "        router.add_api_route('/{rest:path}', _dispatcher(routes, prefix), methods=methods, include_in_schema=False)",
+            "        router.add_api_route('/{rest:path}', _dispatcher(routes, prefix), "
+            "methods=methods, include_in_schema=False)",
             "    return router",
             "",
             "",
-            f"def make_app(handlers: {self.name}Handlers, *, prefix: str = SERVER_PREFIX) -> _FastAPI:",
+            f"def make_app(handlers: {self.name}Handlers, *, prefix: str = SERVER_PREFIX) -> "
+            "_FastAPI:",
             doc(
                 "A FastAPI app serving ``make_router(handlers)`` (FastAPI's own docs off).", "    "
             ),
             "    app = _FastAPI(openapi_url=None, docs_url=None, redoc_url=None)",
             "    app.include_router(make_router(handlers, prefix=prefix))",
             "    if prefix:",
-            "        app.add_api_route('/openapi.json', _openapi_json, methods=['GET'], include_in_schema=False)",
+            "        app.add_api_route('/openapi.json', _openapi_json, methods=['GET'], "
+            "include_in_schema=False)",
             "    return app",
         ]
         return "\n".join(lines) + "\n"
@@ -301,7 +315,8 @@ class StubEmitter:
             "",
             f"    async def {fn}(request: _Request) -> _Response:",
             f"        if not _authorized(request, _ops.SECURITY_{plan.name.upper()}):",
-            "            return _Response(b'{\"detail\":\"missing credentials\"}', 401, media_type='application/json')",
+            '            return _Response(b\'{"detail":"missing credentials"}\', 401, '
+            "media_type='application/json')",
             "        _problems: list[dict[str, Any]] = []",
         ]
         where = {p.param.location for p in plan.params}
@@ -309,7 +324,8 @@ class StubEmitter:
             out.append(f"        _path = _rt.match_path({op.path!r}, _raw_path(request)) or {{}}")
         if "query" in where:
             out.append(
-                "        _query = _rt.split_query(request.scope.get('query_string', b'').decode('latin-1'))"
+                "        _query = _rt.split_query(request.scope.get('query_string', "
+                "b'').decode('latin-1'))"
             )
         if "cookie" in where:
             out.append("        _cookies = _rt.parse_cookies(request.headers.get('cookie', ''))")
@@ -344,8 +360,10 @@ class StubEmitter:
                 )
             value = f"_rt.deserialize({param.name!r}, {raw}, {style!r}, {explode!r}, {shape!r})"
             out.append(
-                f"        {p.arg}: {_maybe(p.annotation, param.required)} = _convert(_problems, {param.location!r}, {param.name!r}, "
-                f"{value}, {_maybe(p.annotation, param.required)}, {param.required!r}, {p.content_json!r})"
+                f"        {p.arg}: {_maybe(p.annotation, param.required)} = "
+                f"_convert(_problems, {param.location!r}, {param.name!r}, "
+                f"{value}, {_maybe(p.annotation, param.required)}, {param.required!r}, "
+                f"{p.content_json!r})"
             )
             call.append(f"{p.arg}={p.arg}")
         if plan.body is not None:
@@ -353,12 +371,14 @@ class StubEmitter:
             annotation = _maybe(b.annotation, b.required)
             if b.kind == "json":
                 out.append(
-                    f"        body: {annotation} = await _json_body(request, _problems, {annotation}, {b.required!r})"
+                    f"        body: {annotation} = await _json_body(request, _problems, "
+                    f"{annotation}, {b.required!r})"
                 )
             elif b.kind in ("form", "multipart"):
                 arrays = self._array_fields(plan)
                 out.append(
-                    f"        body: {annotation} = await _form_body(request, _problems, {annotation}, {b.required!r}, "
+                    f"        body: {annotation} = await _form_body(request, _problems, "
+                    f"{annotation}, {b.required!r}, "
                     f"frozenset({sorted(arrays)!r}), {b.kind == 'multipart'!r})"
                 )
             elif b.kind == "text":
