@@ -4,8 +4,9 @@ Job: on each connect, ask sniffio which event loop is running and delegate to th
 backend (created once, then reused). Streams come straight from that backend, so reads and
 writes never pass through here.
 
-Never: import trio before a trio task asks for a connection (asyncio users do not pay for
-it), or support a loop it cannot serve: anything but asyncio and trio fails loudly.
+Never: import trio or asyncio's backend before a task of that loop asks for a connection
+(asyncio users do not pay for trio, blocking-client users for neither), or support a loop it
+cannot serve: anything but asyncio and trio fails loudly.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import TYPE_CHECKING
 
 import sniffio
 
-from flext_api._backends.asyncio import AsyncioBackend
-
 if TYPE_CHECKING:
+    from flext_api._backends.asyncio import AsyncioBackend
     from flext_api._backends.base import AsyncNetworkBackend, AsyncNetworkStream
     from flext_api._backends.trio import TrioBackend
 
@@ -30,12 +30,17 @@ class AutoBackend:
     __slots__ = ("_asyncio", "_trio")
 
     def __init__(self) -> None:
-        self._asyncio = AsyncioBackend()
+        # Both made on first use: a blocking-client program imports neither event loop.
+        self._asyncio: AsyncioBackend | None = None
         self._trio: TrioBackend | None = None
 
     def _current(self) -> AsyncNetworkBackend:
         library = sniffio.current_async_library()
         if library == "asyncio":
+            if self._asyncio is None:
+                from flext_api._backends.asyncio import AsyncioBackend
+
+                self._asyncio = AsyncioBackend()
             return self._asyncio
         if library == "trio":
             if self._trio is None:

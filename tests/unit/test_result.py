@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import typing
 
 import pytest
 
@@ -15,7 +16,7 @@ from flext_api._exceptions import (
     TimeoutException,
     TransportError,
 )
-from flext_api._result import Failure, Success, fail, ok
+from flext_api._result import Failure, FlextResult, Success, fail, ok
 
 
 def test_success_carries_value_and_combinators() -> None:
@@ -101,3 +102,13 @@ def test_error_families_and_codes_are_stable() -> None:
     assert issubclass(TransportError, FlextApiError)
     error = ConnectTimeout("m")
     assert repr(error) == "ConnectTimeout(code='CONNECT_TIMEOUT', message='m')"
+
+
+def test_flext_result_with_one_argument_works_at_run_time() -> None:
+    # Annotations are evaluated at run time by FastAPI, pydantic and typing.get_type_hints:
+    # the default error type must exist there too, not only for type checkers.
+    def returns_a_result() -> FlextResult[int]:
+        return ok(1)
+
+    hints = typing.get_type_hints(returns_a_result)
+    assert hints["return"] == Success[int] | Failure[FlextApiError]
