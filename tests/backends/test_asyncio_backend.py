@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flext_api._backends.asyncio import AsyncioBackend, AsyncioStream
+from flext_api._backends.asyncio import AsyncioBackend, AsyncioStream, _deadlines
 from flext_api._backends.auto import AutoBackend, default_async_backend
 from flext_api._exceptions import ReadError, ReadTimeout, WriteError
 from tests.backends.conftest import Server, echo
@@ -29,9 +29,9 @@ async def _connect(server: Server) -> AsyncioStream:
 
 
 def _pending_timers() -> int:
-    # The loop's timer heap is private; these tests are about exactly that heap.
-    scheduled: list[asyncio.TimerHandle] = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
-    return len([handle for handle in scheduled if not handle.cancelled()])
+    # Deadlines of waiting reads and writes live in the loop's one deadline registry; these
+    # tests are about exactly that registry (nothing may outlive a wait).
+    return len(_deadlines(asyncio.get_running_loop())._waiting)
 
 
 async def test_cancelled_read_propagates_and_leaves_no_timer(silent_server: Server) -> None:
@@ -39,7 +39,7 @@ async def test_cancelled_read_propagates_and_leaves_no_timer(silent_server: Serv
     timers_before = _pending_timers()
     task = asyncio.create_task(stream.read(1024, timeout=30))
     await asyncio.sleep(0.05)
-    assert _pending_timers() == timers_before + 1  # the read's one deadline timer
+    assert _pending_timers() == timers_before + 1  # the read's one deadline
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -163,3 +163,15 @@ async def test_auto_backend_refuses_other_loops(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sniffio, "current_async_library", lambda: "curio")
     with pytest.raises(RuntimeError, match="asyncio or trio, not on 'curio'"):
         await AutoBackend().connect_unix("/nonexistent", timeout=1)
+
+
+async def test_many_waits_share_one_timer_and_each_expires(silent_server: Server) -> None:
+    streams = [await _connect(silent_server) for _ in range(5)]
+    results = await asyncio.gather(
+        *(stream.read(1024, timeout=0.05 * (index + 1)) for index, stream in enumerate(streams)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, ReadTimeout) for result in results)
+    assert _pending_timers() == 0  # every expired wait left the registry
+    for stream in streams:
+        stream.close()
