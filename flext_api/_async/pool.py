@@ -15,6 +15,12 @@ The connection owns its stream count; under the lock the pool asks it for a stre
 request refused by the server without processing (REFUSED_STREAM, above a GOAWAY's last stream
 id) is retried once, on another connection, when idempotent.
 
+An HTTP/2 connection with no stream open is idle: it expires after ``keepalive_expiry`` and
+may be evicted for another origin like an idle HTTP/1.1 connection (:class:`PoolState`). A
+request that takes an idle one (its stream is the only one) probes it first
+(:meth:`AsyncHTTP2Connection.probe`): GOAWAY or a lost socket discards it and the request
+looks again, so a connection the server closed while idle costs no failed request.
+
 Through a forward proxy (``proxy=``, one pool per proxy): every http origin shares the
 connections to the proxy (keyed by ``("http", proxy host, proxy port)``; requests go in
 absolute form), while each https origin gets tunnels of its own (keyed by the origin), because
@@ -199,16 +205,27 @@ class AsyncConnectionPool:
         hand the room to a waiter, and close the connection once it is closing and empty."""
         connection = stream.connection
         stream.close()
+        self._give_back_stream(connection)
+
+    def _give_back_stream(self, connection: AsyncHTTP2Connection) -> None:
+        """Release a stream slot of ``connection`` (its stream, if any, already ended)."""
         woken: list[Waiter[Connection, AsyncEvent]] = []
+        to_close: list[Connection] = []
         with self._lock:
             connection.release_stream()
             if connection.is_reusable() and not self._closed:
-                woken = self._state.stream_freed(
-                    connection, connection.free_streams, idle=connection.active_streams == 0
+                woken, to_close = self._state.stream_freed(
+                    connection,
+                    connection.free_streams,
+                    self._clock(),
+                    idle=connection.active_streams == 0,
                 )
-                for _ in woken:
-                    reserved = connection.try_reserve_stream()
-                    assert reserved, "the connection had room for every waiter it was given"
+                for waiter in woken:
+                    # Others were granted a slot freed by evicting idle connections.
+                    if waiter.shared:
+                        reserved = connection.try_reserve_stream()
+                        assert reserved, "the connection had room for every waiter it was given"
+                self._in_use.difference_update(to_close)
                 drop = False
             else:
                 self._state.multiplexed_full(connection)
@@ -218,6 +235,8 @@ class AsyncConnectionPool:
                     woken = self._state.discard(connection)
         if drop:
             connection.close()
+        for stale in to_close:
+            stale.close()
         for waiter in woken:
             waiter.event.set()
 
@@ -243,6 +262,9 @@ class AsyncConnectionPool:
                 self._in_use.discard(connection)
                 self._state.discard(connection)
                 dead.append(connection)
+            # Expired idle connections this checkout gave up (closed by the caller).
+            self._in_use.difference_update(checkout.to_close)
+            dead.extend(checkout.to_close)
             checkout = self._state.checkout(origin, self._clock(), multiplex=multiplex)
         return checkout, dead
 
@@ -266,11 +288,15 @@ class AsyncConnectionPool:
                     self._state.enqueue(waiter)
                 elif connection is not None:
                     self._in_use.add(connection)
+                self._in_use.difference_update(checkout.to_close)
             for stale in dead + checkout.to_close:
                 stale.close()
             if connection is not None:
                 if checkout.shared:
-                    return connection  # a live stream slot; the connection is not probed
+                    assert type(connection) is AsyncHTTP2Connection
+                    if await self._probe(connection):
+                        return connection
+                    continue
                 if connection.is_stale():
                     self._discard(connection)
                     continue
@@ -318,12 +344,27 @@ class AsyncConnectionPool:
             )
         if connection is not None:
             if waiter.shared:
-                return connection
+                assert type(connection) is AsyncHTTP2Connection
+                return connection if await self._probe(connection) else None
             if connection.is_stale():
                 self._discard(connection)
                 return None
             return connection
         return await self._open(origin, timeout, waiter.multiplex)
+
+    async def _probe(self, connection: AsyncHTTP2Connection) -> bool:
+        """A stream slot of ``connection`` is reserved for this request: is the connection
+        still usable? Only an idle one is probed (see :meth:`AsyncHTTP2Connection.probe`);
+        if it is dead the slot is given back (closing the connection) and ``False`` says
+        look again."""
+        try:
+            usable = await connection.probe()
+        except BaseException:
+            self._give_back_stream(connection)
+            raise
+        if not usable:
+            self._give_back_stream(connection)
+        return usable
 
     def _abandon(self, waiter: Waiter[Connection, AsyncEvent]) -> None:
         """The waiting task stops (cancelled, timed out, pool closed): give back what the pool
@@ -434,6 +475,7 @@ class AsyncConnectionPool:
                 self._clock(),
                 reusable=not self._closed and connection.is_reusable(),
             )
+            self._in_use.difference_update(to_close)
             if woken and woken[0].connection is connection:
                 self._in_use.add(connection)
         for stale in to_close:

@@ -10,9 +10,15 @@ Invariants (checked by the tests after every step):
 * ``total`` counts every connection that is open or being opened: idle + in use + opening.
 * a connection is in exactly one place: an origin's idle stack, or in use, or being closed.
 * ``idle[origin]`` is a LIFO stack (warmest connection first): ``dict`` keeps insertion order
-  and ``popitem()`` takes the newest in O(1); ``_idle_order`` keeps all idle connections oldest
-  first, so evicting the coldest connection of any origin is O(1) too. Nothing scans every
-  connection per request.
+  and ``popitem()`` takes the newest in O(1); ``_idle_order`` keeps all idle HTTP/1.1
+  connections oldest first and ``_idle_multiplexed`` all idle multiplexed ones (see below), so
+  evicting the coldest idle connection of any origin and kind is O(1) too (the older of the two
+  heads). Nothing scans every connection per request.
+* an idle connection of either kind that has been idle for ``keepalive_expiry`` or longer is
+  never handed out: :meth:`PoolState.checkout` closes it instead, and :meth:`PoolState.checkin`,
+  :meth:`PoolState.stream_freed` and :meth:`PoolState.prune` close every expired one.
+* idle connections of both kinds count toward ``max_keepalive`` and are evicted (coldest
+  first) when the pool is full and a request for another origin waits.
 * waiters are served FIFO. A returned connection goes to the first waiter for its origin; a
   freed slot goes to the first waiter of any origin.
 * ``total <= max_connections`` whenever ``max_connections`` is set.
@@ -24,6 +30,12 @@ connection still has room (:meth:`PoolState.multiplexed_full`, :meth:`PoolState.
 
 * ``_available[origin]`` holds the multiplexed connections of ``origin`` believed to have a
   free stream, found in O(1) (``next(iter(...))``).
+* ``_idle_multiplexed`` maps each multiplexed connection with no stream open (its last stream
+  ended and no waiter took the room) to the time it became idle, oldest first; such a
+  connection is also in ``_available``. :meth:`PoolState.checkout` takes it out of
+  ``_idle_multiplexed`` when it offers it (the I/O layer then reserves a stream on it, and
+  probes it before use: the connection knows whether it got GOAWAY or lost its socket).
+  An evicted idle multiplexed connection leaves every table at once and is returned to close.
 * while a connection that may turn out multiplexed (``multiplex=True``: ALPN may pick h2) is
   being opened to an origin not known to speak HTTP/1.1, further requests for that origin wait
   in ``_alpn_waiters[origin]`` instead of each opening a connection; the open's result serves
@@ -135,6 +147,7 @@ class PoolState(Generic[C, E]):
         "_available",
         "_h1_origins",
         "_idle",
+        "_idle_multiplexed",
         "_idle_order",
         "_multiplexed",
         "_opening_multiplex",
@@ -163,8 +176,10 @@ class PoolState(Generic[C, E]):
         self._origin_of: dict[C, Origin] = {}
         self._per_origin: dict[Origin, int] = {}
         self.waiters: deque[Waiter[C, E]] = deque()
-        # Multiplexed connections -> "no stream open" (for statistics only).
-        self._multiplexed: dict[C, bool] = {}
+        # Every multiplexed connection (a set with insertion order).
+        self._multiplexed: dict[C, None] = {}
+        # Multiplexed connections with no stream open -> since when, oldest first.
+        self._idle_multiplexed: dict[C, float] = {}
         self._available: dict[Origin, dict[C, None]] = {}
         self._opening_multiplex: dict[Origin, int] = {}
         self._alpn_waiters: dict[Origin, deque[Waiter[C, E]]] = {}
@@ -174,17 +189,16 @@ class PoolState(Generic[C, E]):
 
     @property
     def idle_count(self) -> int:
-        return len(self._idle_order)
+        return len(self._idle_order) + len(self._idle_multiplexed)
 
     def is_multiplexed(self, connection: C) -> bool:
         return connection in self._multiplexed
 
     def stats(self) -> PoolStats:
         idle_multiplexed: dict[Origin, int] = {}
-        for connection, unused in self._multiplexed.items():
-            if unused:
-                origin = self._origin_of[connection]
-                idle_multiplexed[origin] = idle_multiplexed.get(origin, 0) + 1
+        for connection in self._idle_multiplexed:
+            origin = self._origin_of[connection]
+            idle_multiplexed[origin] = idle_multiplexed.get(origin, 0) + 1
         origins = {
             origin: OriginStats(
                 count, len(self._idle.get(origin, ())) + idle_multiplexed.get(origin, 0)
@@ -193,8 +207,7 @@ class PoolState(Generic[C, E]):
             if count
         }
         waiting = len(self.waiters) + sum(len(queue) for queue in self._alpn_waiters.values())
-        idle_total = len(self._idle_order) + sum(idle_multiplexed.values())
-        return PoolStats(self.total, idle_total, waiting, origins)
+        return PoolStats(self.total, self.idle_count, waiting, origins)
 
     def _expired(self, since: float, now: float) -> bool:
         return self.keepalive_expiry is not None and now - since >= self.keepalive_expiry
@@ -207,13 +220,20 @@ class PoolState(Generic[C, E]):
         With ``multiplex`` (the request may share an HTTP/2 connection): first a multiplexed
         connection with room (``shared``), and no new slot while an open that may become
         multiplexed is under way (the caller waits: :meth:`enqueue` puts it behind that open).
+        A multiplexed connection idle for ``keepalive_expiry`` is closed, not offered.
         """
         to_close: list[C] = []
         if multiplex:
             available = self._available.get(origin)
-            if available:
+            while available:
                 connection = next(iter(available))
-                self._multiplexed[connection] = False
+                since = self._idle_multiplexed.pop(connection, None)
+                if since is not None and self._expired(since, now):
+                    del available[connection]
+                    del self._multiplexed[connection]
+                    self._forget(connection)
+                    to_close.append(connection)
+                    continue
                 return Checkout(connection, False, to_close, shared=True)
         stack = self._idle.get(origin)
         while stack:
@@ -281,7 +301,7 @@ class PoolState(Generic[C, E]):
         waiters for the origin (``shared``: the I/O layer reserves a stream for each); the
         rest of those that waited for this open look again (``retry``)."""
         self._origin_of[connection] = origin
-        self._multiplexed[connection] = False
+        self._multiplexed[connection] = None
         self._h1_origins.discard(origin)
         woken = self._share(connection, origin, free)
         return woken + self._end_multiplex_open(origin)
@@ -311,16 +331,24 @@ class PoolState(Generic[C, E]):
         available = self._available.get(self._origin_of[connection])
         if available is not None:
             available.pop(connection, None)
+        self._idle_multiplexed.pop(connection, None)
 
-    def stream_freed(self, connection: C, free: int, *, idle: bool) -> list[Waiter[C, E]]:
+    def stream_freed(
+        self, connection: C, free: int, now: float, *, idle: bool
+    ) -> tuple[list[Waiter[C, E]], list[C]]:
         """A stream of the multiplexed ``connection`` ended; it has ``free`` streams of room
         (0 if it is closing) and, with ``idle``, no stream open. Waiters for its origin get
-        the room first (``shared``), FIFO; what is left makes it available again."""
-        self._multiplexed[connection] = idle
+        the room first (``shared``), FIFO; what is left makes it available again. An idle
+        connection then counts as idle from ``now`` (expiry, ``max_keepalive``, eviction for
+        another origin's waiter, exactly like an HTTP/1.1 check-in). Returns waiters to wake
+        and connections to close (possibly ``connection`` itself)."""
+        self._idle_multiplexed.pop(connection, None)
         woken = self._share(connection, self._origin_of[connection], free)
-        if woken:
-            self._multiplexed[connection] = False
-        return woken
+        to_close: list[C] = []
+        if woken or not idle or not free:
+            return woken, to_close
+        self._idle_multiplexed[connection] = now
+        return self._keep_idle(now, to_close), to_close
 
     def _share(self, connection: C, origin: Origin, free: int) -> list[Waiter[C, E]]:
         woken: list[Waiter[C, E]] = []
@@ -368,23 +396,29 @@ class PoolState(Generic[C, E]):
                 return [waiter], to_close
         self._idle.setdefault(origin, {})[connection] = now
         self._idle_order[connection] = now
+        return self._keep_idle(now, to_close), to_close
+
+    def _keep_idle(self, now: float, to_close: list[C]) -> list[Waiter[C, E]]:
+        """A connection just became idle: apply expiry and ``max_keepalive``, then serve
+        waiters of other origins, evicting idle connections if the pool is full."""
         self._evict_expired(now, to_close)
         if self.max_keepalive is not None:
-            while len(self._idle_order) > self.max_keepalive:
+            while self.idle_count > self.max_keepalive:
                 self._evict_oldest(to_close)
         woken = self._grant_free_slots(to_close)
-        if self.waiters and self._idle_order and self.max_connections is not None:
+        if self.waiters and self.max_connections is not None:
             # Waiters for other origins remain and the pool is full: an idle connection
             # to this origin is worth less than a queued request elsewhere.
-            while self.waiters and self._idle_order and self.total >= self.max_connections:
+            while self.waiters and self.idle_count and self.total >= self.max_connections:
                 self._evict_oldest(to_close)
                 woken.extend(self._grant_free_slots(to_close))
-        return woken, to_close
+        return woken
 
     def discard(self, connection: C) -> list[Waiter[C, E]]:
         """``connection`` broke or was closed while in use: free its slot."""
         if connection in self._multiplexed:
             del self._multiplexed[connection]
+            self._idle_multiplexed.pop(connection, None)
             available = self._available.get(self._origin_of[connection])
             if available is not None:
                 available.pop(connection, None)
@@ -404,11 +438,15 @@ class PoolState(Generic[C, E]):
         return queued
 
     def close_all_idle(self) -> list[C]:
+        """Forget every idle connection (for shutdown) and return them to close."""
         closed = list(self._idle_order)
         for connection in closed:
             self._forget(connection)
         self._idle.clear()
         self._idle_order.clear()
+        for connection in list(self._idle_multiplexed):
+            self._drop_multiplexed(connection)
+            closed.append(connection)
         return closed
 
     def prune(self, now: float) -> list[C]:
@@ -424,7 +462,7 @@ class PoolState(Generic[C, E]):
 
     def _take_slot(self, origin: Origin, to_close: list[C]) -> bool:
         if not self._has_free_slot():
-            if not self._idle_order:
+            if not self.idle_count:
                 return False
             self._evict_oldest(to_close)
         self.total += 1
@@ -439,19 +477,46 @@ class PoolState(Generic[C, E]):
         origin = self._origin_of.pop(connection)
         self._release_slot(origin)
 
-    def _evict_oldest(self, to_close: list[C]) -> None:
-        connection = next(iter(self._idle_order))
-        del self._idle_order[connection]
-        del self._idle[self._origin_of[connection]][connection]
+    def _oldest_idle(self) -> tuple[C, float, bool] | None:
+        """The coldest idle connection of any kind: (connection, idle since, multiplexed)."""
+        plain = multiplexed = None
+        if self._idle_order:
+            plain = next(iter(self._idle_order.items()))
+        if self._idle_multiplexed:
+            multiplexed = next(iter(self._idle_multiplexed.items()))
+        if multiplexed is not None and (plain is None or multiplexed[1] < plain[1]):
+            return multiplexed[0], multiplexed[1], True
+        if plain is not None:
+            return plain[0], plain[1], False
+        return None
+
+    def _drop_multiplexed(self, connection: C) -> None:
+        """Take an idle multiplexed connection out of every table and free its slot."""
+        del self._idle_multiplexed[connection]
+        del self._multiplexed[connection]
+        available = self._available.get(self._origin_of[connection])
+        if available is not None:
+            available.pop(connection, None)
         self._forget(connection)
+
+    def _evict_oldest(self, to_close: list[C]) -> None:
+        oldest = self._oldest_idle()
+        assert oldest is not None, "called only with an idle connection"
+        connection, _, multiplexed = oldest
+        if multiplexed:
+            self._drop_multiplexed(connection)
+        else:
+            del self._idle_order[connection]
+            del self._idle[self._origin_of[connection]][connection]
+            self._forget(connection)
         to_close.append(connection)
 
     def _evict_expired(self, now: float, to_close: list[C]) -> None:
         if self.keepalive_expiry is None:
             return
-        while self._idle_order:
-            since = next(iter(self._idle_order.values()))
-            if not self._expired(since, now):
+        while True:
+            oldest = self._oldest_idle()
+            if oldest is None or not self._expired(oldest[1], now):
                 return
             self._evict_oldest(to_close)
 

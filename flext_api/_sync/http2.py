@@ -23,6 +23,17 @@ Errors are converted here, once: h2 protocol errors become ``RemoteProtocolError
 ``LocalProtocolError``; RST_STREAM fails one stream with the error code's name; GOAWAY fails
 the streams above its last stream id as retryable; a broken socket fails every open stream.
 
+Before the pool reuses an idle connection (no stream open but the one just reserved) it calls
+:meth:`HTTP2Connection.probe`. The rule: a connection that received GOAWAY, lost its
+socket or broke the protocol is dead (the connection knows: no I/O needed). Otherwise, if
+nobody is reading, the probe becomes the reader for a moment and takes what the socket already
+holds, without waiting for more: nothing there means alive; frames (a PING, SETTINGS, a late
+WINDOW_UPDATE: servers legitimately send those on idle connections) are processed like any
+read, and the connection is dead only if they contained GOAWAY or the socket hit EOF or an
+error. On asyncio and trio the backend's ``is_readable()`` says first whether there is anything
+to read (asyncio: no syscall); the blocking backend reads with a zero timeout instead, because
+its TLS ``is_readable()`` may consume a byte, which would corrupt an HTTP/2 connection.
+
 This module must never wait for the pool or touch pool state.
 """
 
@@ -76,6 +87,11 @@ _ACKNOWLEDGE_ABOVE: Final = 128 * 1024
 MAX_FRAME_SIZE: Final = 1024 * 1024
 # The most streams this client opens on one connection, whatever the server allows.
 MAX_STREAMS_CAP: Final = 1000
+# A reuse probe reads at most this many times (frames already buffered, never new ones).
+_PROBE_READS: Final = 4
+# The longest a probe's read may wait (asyncio and trio, only once the socket is readable: the
+# rest of a TLS record already on its way). trio cannot read with a zero timeout at all.
+_PROBE_READ_TIMEOUT: Final = 0.05
 # Stream ids are 31-bit; stop opening streams on a connection well before they run out.
 _LAST_USABLE_STREAM_ID: Final = 2**31 - 1024
 
@@ -430,9 +446,50 @@ class HTTP2Connection:
         )
 
     def is_stale(self) -> bool:
-        # No probe: reading here would steal frames from the elected reader. A connection
-        # the server closed while idle fails on the next exchange, which is then retried.
+        # No I/O: reading here would steal frames from the elected reader. The pool probes an
+        # idle connection with ``probe`` instead, which takes part in the reader election.
         return not self.is_reusable()
+
+    def probe(self) -> bool:
+        """Is this connection still usable? Called by the pool with a stream slot reserved
+        and no stream opened on it yet; see the module docstring for the rule.
+
+        Only an idle connection is probed: with another stream reserved or a reader active,
+        the connection is in use and its reader sees GOAWAY or EOF for everybody."""
+        with self._lock:
+            if not self.is_reusable():
+                return False
+            if self._reading or self._reserved > 1:
+                return True
+            self._reading = True
+        try:
+            self._read_buffered()
+        finally:
+            self._hand_over_reading()
+        return self.is_reusable()
+
+    def _read_buffered(self) -> None:
+        """As the reader: process what the socket holds already, without waiting for more."""
+        timeout = 0.0
+        for _ in range(_PROBE_READS):
+            try:
+                data = self._stream.read(READ_SIZE, timeout)
+            except TimeoutException:
+                return  # nothing (complete) to read: alive
+            except NetworkError as exc:
+                self._fail_from(exc, retryable=True)
+                return
+            if not data:
+                self._fail(
+                    RemoteProtocolError(
+                        f"{self.origin[1]} closed the idle HTTP/2 connection; retry the request"
+                    ),
+                    retryable=True,
+                )
+                return
+            self._receive(data)
+            if not self.is_reusable():
+                return
 
     def close(self) -> None:
         """Synchronous: safe in a cancelled task, never raises. Open streams fail."""

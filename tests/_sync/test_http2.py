@@ -329,6 +329,117 @@ def test_connection_loss_fails_every_open_stream(scripted: Any, tls_certs: TLSCe
         assert result.error_code in ("REMOTE_PROTOCOL_ERROR", "READ_ERROR", "NETWORK_ERROR")
 
 
+# -- idle connections -------------------------------------------------------------------------
+
+
+def test_idle_connection_past_keepalive_expiry_is_replaced(
+    hypercorn_tls: RunningServer,
+) -> None:
+    events: list[str] = []
+    with FlextApiClient(
+        http2="prior-knowledge",
+        limits=Limits(keepalive_expiry=0.2),
+        trace=lambda name, _: events.append(name),
+    ) as client:
+        url = f"{hypercorn_tls.insecure_url}/"
+        first = ok(client.get(url))
+        assert client.pool_stats.idle == 1
+        _sleep(0.4)
+        second = ok(client.get(url))
+        stats = client.pool_stats
+    assert first.http_version == second.http_version == "HTTP/2"
+    assert events.count("connect.start") == 2
+    # The expired connection was closed, not kept next to the new one.
+    assert (stats.connections, stats.idle) == (1, 1), stats
+
+
+def test_idle_connection_within_keepalive_expiry_is_reused(
+    hypercorn_tls: RunningServer,
+) -> None:
+    events: list[str] = []
+    with FlextApiClient(
+        http2="prior-knowledge",
+        limits=Limits(keepalive_expiry=60.0),
+        trace=lambda name, _: events.append(name),
+    ) as client:
+        url = f"{hypercorn_tls.insecure_url}/"
+        for _ in range(3):
+            assert ok(client.get(url)).http_version == "HTTP/2"
+            _sleep(0.05)
+    assert events.count("connect.start") == 1
+
+
+def test_idle_connection_is_evicted_for_another_origin_when_the_pool_is_full(
+    hypercorn_tls: RunningServer,
+) -> None:
+    events: list[str] = []
+    with FlextApiClient(
+        verify=str(hypercorn_tls.ca_pem),
+        http2="prior-knowledge",
+        limits=Limits(max_connections=1),
+        timeout=Timeout(20.0, pool=10.0),
+        trace=lambda name, _: events.append(name),
+    ) as client:
+        clear = f"{hypercorn_tls.insecure_url}/delay/0.2"
+        tls = f"{hypercorn_tls.url}/delay/0.2"
+        # One after the other: the idle h2c connection makes room for the https origin.
+        assert ok(client.get(clear)).http_version == "HTTP/2"
+        assert ok(client.get(tls)).http_version == "HTTP/2"
+        # At once: one waits for the pool, and gets the slot when the other's h2
+        # connection goes idle.
+        results = gather([lambda: client.get(clear), lambda: client.get(tls)])
+        stats = client.pool_stats
+    assert all(ok(result).content == HELLO for result in results)
+    # 4, or 3 when the https request came first and reused the idle https connection.
+    assert events.count("connect.start") in (3, 4)
+    assert stats.connections == 1 and stats.waiters == 0
+
+
+@pytest.mark.parametrize("goaway", [True, False], ids=["goaway", "eof"])
+def test_connection_the_server_closed_while_idle_is_replaced_transparently(
+    goaway: bool, scripted: Any, tls_certs: TLSCertificates
+) -> None:
+    script = H2Script(close_idle_goaway=goaway)
+    server = scripted(script)
+    with h2_client(tls_certs.ca_pem) as client:
+        ok(client.get(server.url + "/"))
+        script.close_idle.set()
+        while not server.idle_closed.is_set():
+            _pause()
+        # Not idempotent: it must not be sent on the dead connection at all.
+        posted = ok(client.post(server.url + "/", content=b"x"))
+        again = ok(client.get(server.url + "/"))
+        stats = client.pool_stats
+    assert posted.content == HELLO and again.content == HELLO
+    assert server.connections == 2
+    assert [number for number, _, _ in server.streams_seen] == [1, 2, 2]
+    assert stats.connections == 1
+
+
+def test_frames_on_an_idle_connection_do_not_make_it_dead(
+    scripted: Any, tls_certs: TLSCertificates
+) -> None:
+    script = H2Script()
+    server = scripted(script)
+    with h2_client(tls_certs.ca_pem) as client:
+        ok(client.get(server.url + "/"))
+        script.ping_idle.set()
+        while not server.pinged.is_set():
+            _pause()
+        _sleep(0.05)  # the PING reaches the client
+        posted = ok(client.post(server.url + "/", content=b"x"))
+        again = ok(client.get(server.url + "/"))
+    assert posted.content == HELLO and again.content == HELLO
+    assert server.connections == 1
+    assert [number for number, _, _ in server.streams_seen] == [1, 1, 1]
+
+
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
 def _pause() -> None:
     import time
 

@@ -243,6 +243,12 @@ class H2Script:
     GOAWAY whose last stream id is the ``goaway_keep``-th of them, answer those up to it, then
     close the connection; later connections answer ``/hold`` at once. ``shrink_to``: after the
     first request on a connection, lower MAX_CONCURRENT_STREAMS to this.
+
+    ``close_idle``: once set, the first connection closes as soon as it has no stream open:
+    GOAWAY (last stream id: the highest it received) then close, or with ``close_idle_goaway``
+    false a bare close (EOF). The server sets ``idle_closed`` once the socket is closed.
+    Later connections serve normally. ``ping_idle``: once set, each connection sends one PING
+    (and the server sets ``pinged``): frames on an idle connection that do not close it.
     """
 
     max_concurrent_streams: int = 100
@@ -251,6 +257,9 @@ class H2Script:
     goaway_keep: int = 0
     shrink_to: int | None = None
     release_hold: threading.Event = field(default_factory=threading.Event)
+    close_idle: threading.Event = field(default_factory=threading.Event)
+    close_idle_goaway: bool = True
+    ping_idle: threading.Event = field(default_factory=threading.Event)
 
 
 class ScriptedH2Server:
@@ -266,6 +275,8 @@ class ScriptedH2Server:
         self.connections = 0
         self.streams_seen: list[tuple[int, int, str]] = []  # (connection no., stream id, path)
         self.resets: list[tuple[int, int]] = []  # RST_STREAM from the client: (connection, id)
+        self.idle_closed = threading.Event()  # see H2Script.close_idle
+        self.pinged = threading.Event()  # see H2Script.ping_idle
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="h2-scripted", daemon=True)
         self._lock = threading.Lock()
@@ -312,6 +323,21 @@ class ScriptedH2Server:
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
+            if number == 1 and self.script.close_idle.is_set():
+                self.idle_closed.set()
+
+    @staticmethod
+    def _close_idle(sock: socket.socket, conn: h2.connection.H2Connection, goaway: bool) -> None:
+        """Close an idle connection, after a GOAWAY if ``goaway``."""
+        if goaway:
+            conn.close_connection(last_stream_id=conn.highest_inbound_stream_id)
+            sock.sendall(conn.data_to_send())
+        # Read (and drop) anything the client sent in the meantime: closing with unread data
+        # would reset the connection, and the reset can destroy the GOAWAY before it is read.
+        sock.settimeout(0.05)
+        with contextlib.suppress(OSError):
+            while sock.recv(65536):
+                pass
 
     def _run(self, sock: socket.socket, number: int) -> None:
         script = self.script
@@ -329,9 +355,18 @@ class ScriptedH2Server:
         held: list[int] = []
         requests = 0
         closing = False
+        pinged = False
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
         while not self._stop.is_set():
+            if number == 1 and script.close_idle.is_set() and not conn.open_inbound_streams:
+                self._close_idle(sock, conn, script.close_idle_goaway)
+                return
+            if not pinged and script.ping_idle.is_set():
+                pinged = True
+                conn.ping(b"flextapi")
+                sock.sendall(conn.data_to_send())
+                self.pinged.set()
             if held and script.release_hold.is_set() and not closing:
                 for stream_id in held:
                     self._respond(conn, stream_id, HELLO)

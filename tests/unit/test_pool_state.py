@@ -259,10 +259,17 @@ class Streams:
 
 
 def checkout_shared(
-    state: PoolState[Conn, str], streams: Streams, origin: tuple[str, str, int]
+    state: PoolState[Conn, str],
+    streams: Streams,
+    origin: tuple[str, str, int],
+    now: float = 0.0,
+    closed: list[Conn] | None = None,
 ) -> tuple[Conn | None, bool]:
-    """What the I/O pool does under its lock: (connection with a reserved stream, may_open)."""
-    checkout = state.checkout(origin, now=0.0, multiplex=True)
+    """What the I/O pool does under its lock: (connection with a reserved stream, may_open).
+    Connections the pool closed on the way are appended to ``closed``."""
+    checkout = state.checkout(origin, now=now, multiplex=True)
+    if closed is not None:
+        closed.extend(checkout.to_close)
     while checkout.shared:
         conn = checkout.connection
         assert conn is not None
@@ -271,7 +278,9 @@ def checkout_shared(
                 state.multiplexed_full(conn)
             return conn, False
         state.multiplexed_full(conn)
-        checkout = state.checkout(origin, now=0.0, multiplex=True)
+        checkout = state.checkout(origin, now=now, multiplex=True)
+        if closed is not None:
+            closed.extend(checkout.to_close)
     return checkout.connection, checkout.may_open
 
 
@@ -342,8 +351,8 @@ def test_a_multiplexed_connection_counts_once_and_is_found_while_it_has_room() -
     state.enqueue(waiter)
     # A stream ends: its room goes to the waiter, not back to the table.
     streams.open[h2] -= 1
-    woken = state.stream_freed(h2, streams.free(h2), idle=False)
-    assert woken == [waiter] and waiter.connection is h2 and waiter.shared
+    woken, to_close = state.stream_freed(h2, streams.free(h2), 0.0, idle=False)
+    assert woken == [waiter] and to_close == [] and waiter.connection is h2 and waiter.shared
     assert streams.reserve(h2)
     assert checkout_shared(state, streams, S) == (None, False)
     check_invariants(state, in_use=1)
@@ -358,7 +367,7 @@ def test_freed_stream_without_waiters_makes_the_connection_available_and_idle() 
     state.opened_multiplexed(h2, S, streams.free(h2))
     assert state.stats().idle == 0
     streams.open[h2] = 0
-    assert state.stream_freed(h2, streams.free(h2), idle=True) == []
+    assert state.stream_freed(h2, streams.free(h2), 0.0, idle=True) == ([], [])
     stats = state.stats()
     assert stats.idle == 1 and stats.in_use == 0 and stats.origins[S].idle == 1
     assert checkout_shared(state, streams, S) == (h2, False)
@@ -376,10 +385,194 @@ def test_closing_multiplexed_connection_leaves_the_table_and_frees_its_slot() ->
     assert state.checkout(B, now=0.0).must_wait
     state.enqueue(other)
     # GOAWAY: the connection refuses streams (room 0), then goes once its last stream ends.
-    assert state.stream_freed(h2, 0, idle=True) == []
+    assert state.stream_freed(h2, 0, 0.0, idle=True) == ([], [])
     assert checkout_shared(state, streams, S) == (None, False)
     woken = state.discard(h2)
     assert woken == [other] and other.may_open
     assert not state.is_multiplexed(h2)
     assert state.total == 1  # the slot now belongs to the B request
     assert state.all_waiters() == []
+
+
+# -- idle multiplexed connections: expiry and eviction, like HTTP/1.1 ----------------------------
+
+
+def open_h2(
+    state: PoolState[Conn, str], streams: Streams, origin: tuple[str, str, int], name: str
+) -> Conn:
+    """Open a multiplexed connection to ``origin`` (its opener holds one stream)."""
+    assert checkout_shared(state, streams, origin) == (None, True)
+    conn = Conn(name)
+    assert streams.reserve(conn)
+    assert state.opened_multiplexed(conn, origin, streams.free(conn)) == []
+    return conn
+
+
+def end_stream(
+    state: PoolState[Conn, str], streams: Streams, conn: Conn, now: float
+) -> tuple[list[Waiter[Conn, str]], list[Conn]]:
+    """What the I/O pool does when a stream ends: release the slot, tell the table."""
+    streams.open[conn] -= 1
+    return state.stream_freed(conn, streams.free(conn), now, idle=streams.open[conn] == 0)
+
+
+T = ("https", "t.test", 443)
+
+
+@pytest.mark.parametrize(
+    ("expiry", "idle_for", "reused"),
+    [(5.0, 4.99, True), (5.0, 5.0, False), (5.0, 60.0, False), (None, 1e9, True)],
+)
+def test_idle_multiplexed_connection_expires_on_checkout(
+    expiry: float | None, idle_for: float, reused: bool
+) -> None:
+    state = make(max_connections=4, keepalive_expiry=expiry)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    assert end_stream(state, streams, h2, now=100.0) == ([], [])
+    closed: list[Conn] = []
+    got = checkout_shared(state, streams, S, now=100.0 + idle_for, closed=closed)
+    if reused:
+        assert got == (h2, False) and closed == []
+    else:
+        assert got == (None, True) and closed == [h2]
+        assert not state.is_multiplexed(h2)
+        assert state.total == 1  # the fresh connection's slot, not the expired one's
+    check_invariants(state, in_use=1)
+
+
+def test_busy_multiplexed_connection_never_expires() -> None:
+    state = make(max_connections=4, keepalive_expiry=5.0)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    # Its stream is still open long after: it is in use, not idle.
+    assert checkout_shared(state, streams, S, now=1000.0) == (h2, False)
+    assert state.prune(now=2000.0) == []
+    # One of two streams ends: still not idle.
+    assert end_stream(state, streams, h2, now=3000.0) == ([], [])
+    assert state.prune(now=9000.0) == []
+    assert state.stats().idle == 0
+    # The last ends: idle from now on, expiring 5 s later.
+    assert end_stream(state, streams, h2, now=9000.0) == ([], [])
+    assert state.stats().idle == 1
+    assert state.prune(now=9004.9) == []
+    assert state.prune(now=9005.0) == [h2]
+    assert state.total == 0 and state.stats().idle == 0
+    check_invariants(state, in_use=0)
+
+
+def test_reused_idle_multiplexed_connection_restarts_its_idle_clock() -> None:
+    state = make(max_connections=4, keepalive_expiry=5.0)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    end_stream(state, streams, h2, now=0.0)
+    assert checkout_shared(state, streams, S, now=4.0) == (h2, False)
+    end_stream(state, streams, h2, now=8.0)
+    assert state.prune(now=12.9) == []
+    assert checkout_shared(state, streams, S, now=12.9) == (h2, False)
+
+
+def test_stream_end_and_checkin_prune_expired_connections_of_both_kinds() -> None:
+    state = make(max_connections=4, keepalive_expiry=5.0)
+    streams = Streams(limit=10)
+    old_h2 = open_h2(state, streams, S, "old_h2")
+    h1 = open_one(state, A, "h1")
+    h2 = open_h2(state, streams, T, "h2")
+    end_stream(state, streams, old_h2, now=0.0)
+    # A stream ending later closes the expired idle multiplexed connection.
+    assert end_stream(state, streams, h2, now=10.0) == ([], [old_h2])
+    # An HTTP/1.1 check-in later still closes the expired idle multiplexed one.
+    _, to_close = state.checkin(h1, now=20.0, reusable=True)
+    assert to_close == [h2]
+    assert state.prune(now=25.0) == [h1]
+    assert state.total == 0
+    check_invariants(state, in_use=0)
+
+
+def test_prune_closes_the_coldest_idle_connections_of_both_kinds_in_order() -> None:
+    state = make(max_connections=4, max_keepalive=None, keepalive_expiry=5.0)
+    streams = Streams(limit=10)
+    h1a = open_one(state, A, "h1a")
+    h2s = open_h2(state, streams, S, "h2s")
+    h1b = open_one(state, B, "h1b")
+    state.checkin(h1a, now=0.0, reusable=True)
+    end_stream(state, streams, h2s, now=1.0)
+    state.checkin(h1b, now=2.0, reusable=True)
+    assert state.prune(now=6.5) == [h1a, h2s]
+    assert state.prune(now=7.0) == [h1b]
+    check_invariants(state, in_use=0)
+
+
+def test_idle_multiplexed_connection_is_evicted_for_a_waiter_of_another_origin() -> None:
+    state = make(max_connections=1)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    # Pool full (one connection, in use): a request for A waits.
+    assert state.checkout(A, now=0.0).must_wait
+    waiter: Waiter[Conn, str] = Waiter(A, "wa")
+    state.enqueue(waiter)
+    # The h2 connection's last stream ends: it is worth less than the queued request.
+    woken, to_close = end_stream(state, streams, h2, now=1.0)
+    assert woken == [waiter] and waiter.may_open and to_close == [h2]
+    assert not state.is_multiplexed(h2) and state.total == 1
+    assert list(state.stats().origins) == [A]
+    check_invariants(state, in_use=1)
+
+
+def test_new_origin_evicts_an_idle_multiplexed_connection_when_the_pool_is_full() -> None:
+    state = make(max_connections=1)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    end_stream(state, streams, h2, now=0.0)
+    checkout = state.checkout(A, now=1.0)
+    assert checkout.may_open and checkout.to_close == [h2]
+    # The origin has no connection any more: the next S request opens a new one.
+    assert checkout_shared(state, streams, S, now=1.0) == (None, False)
+    check_invariants(state, in_use=1)
+
+
+def test_eviction_takes_the_coldest_idle_connection_of_either_kind() -> None:
+    state = make(max_connections=2)
+    streams = Streams(limit=10)
+    h1 = open_one(state, A, "h1")
+    h2 = open_h2(state, streams, S, "h2")
+    end_stream(state, streams, h2, now=1.0)
+    state.checkin(h1, now=2.0, reusable=True)
+    checkout = state.checkout(B, now=3.0)
+    assert checkout.may_open and checkout.to_close == [h2]  # idle since 1.0, the coldest
+    assert state.checkout(A, now=3.0).connection is h1
+    check_invariants(state, in_use=2)
+
+
+def test_max_keepalive_counts_idle_multiplexed_connections() -> None:
+    state = make(max_connections=4, max_keepalive=1)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    h1 = open_one(state, A, "h1")
+    end_stream(state, streams, h2, now=1.0)
+    _, to_close = state.checkin(h1, now=2.0, reusable=True)
+    assert to_close == [h2]
+    assert state.stats().idle == 1
+    check_invariants(state, in_use=0)
+
+
+def test_close_all_idle_includes_idle_multiplexed_connections() -> None:
+    state = make(max_connections=4)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    busy = open_h2(state, streams, T, "busy")
+    end_stream(state, streams, h2, now=1.0)
+    assert state.close_all_idle() == [h2]
+    assert state.total == 1 and state.is_multiplexed(busy) and not state.is_multiplexed(h2)
+    check_invariants(state, in_use=1)
+
+
+def test_discarded_idle_multiplexed_connection_leaves_every_table() -> None:
+    state = make(max_connections=2)
+    streams = Streams(limit=10)
+    h2 = open_h2(state, streams, S, "h2")
+    end_stream(state, streams, h2, now=1.0)
+    state.discard(h2)
+    assert state.total == 0 and state.prune(now=100.0) == []
+    assert checkout_shared(state, streams, S, now=2.0) == (None, True)
+    check_invariants(state, in_use=1)
