@@ -9,7 +9,9 @@ asserts nothing (tests never assert timings).
 from __future__ import annotations
 
 import importlib
+import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,11 +51,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         print(f"{'spec':28} {'size KB':>8} {'gen s':>7} {'peak MB (tracemalloc)':>22}")
+        discord: Any = None
         for name in SPECS:
             spec = CORPUS / name
             tracemalloc.start()
             started = time.perf_counter()
-            generate(spec, out / name.split(".")[0], "bench_" + name.split("_")[0])
+            result = generate(spec, out / name.split(".")[0], "bench_" + name.split("_")[0])
+            if name.startswith("discord"):
+                discord = result
             elapsed = time.perf_counter() - started
             peak = tracemalloc.get_traced_memory()[1] / 1e6
             tracemalloc.stop()
@@ -69,13 +74,14 @@ def main() -> int:
         ):
             best = min(_import_us(root, code) for _ in range(5))
             print(f"{label}: {best / 1e3:.1f} ms (cumulative, best of 5, -X importtime)")
-        call_overhead(out)
+        call_overhead(out, discord)
     return 0
 
 
-def call_overhead(out: Path) -> None:
+def call_overhead(out: Path, discord: Any) -> None:
     """CPU per call of ``get_pet_by_id`` on the generated sync client against a raw
-    ``FlextApiClient.request`` (and the raw call plus decoding into the same model)."""
+    ``FlextApiClient.request`` (and the raw call plus decoding into the same model); and the
+    first call of the discord client in a fresh process (import, construct, one call)."""
     generate(PETSTORE, out / "petstore", "bench_petstore")
     sys.path.insert(0, str(out / "petstore"))
     sdk = importlib.import_module("bench_petstore")
@@ -105,6 +111,8 @@ def call_overhead(out: Path) -> None:
                 ),
                 "generated get_pet_by_id": lambda: api.get_pet_by_id(pet_id=1).unwrap(),
             }
+            if discord is not None:
+                first_call(out / "discord_api", discord, base)
             best = dict.fromkeys(runs, float("inf"))
             for _ in range(5):  # interleaved, so a slower phase of the machine hits every variant
                 for name, call in runs.items():
@@ -116,6 +124,46 @@ def call_overhead(out: Path) -> None:
     print(f"\nper call, client process CPU, best of 5 x {CALLS} sequential keep-alive GETs:")
     for name, us in best.items():
         print(f"  {name:30} {us:7.1f} us  ({(us / raw_us - 1) * 100:+5.1f}% vs raw)")
+
+
+def first_call(root: Path, result: Any, base: str) -> None:
+    """Wall time of ``import <pkg>.client`` + constructing the sync client + its first call of
+    one operation without arguments, in a fresh process: the operation's group module is the
+    only per-operation code compiled. Without bytecode (nothing cached) and with it (warm)."""
+    plan = next(
+        p
+        for p in result.operations
+        if not any(q.param.required for q in p.params) and (p.body is None or not p.body.required)
+    )
+    package = result.package_dir.name
+    code = (
+        "import time; t = time.perf_counter()\n"
+        f"import {package}.client as c\n"
+        f"api = c.{result.api_name}Client(base_url={base!r})\n"
+        f"api.{plan.name}()\n"
+        "print(int((time.perf_counter() - t) * 1e6))"
+    )
+    for label, cached in (("no bytecode", False), ("bytecode cached", True)):
+        env = dict(os.environ)
+        if cached:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            _run(root, code, env)
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            for folder in root.rglob("__pycache__"):
+                shutil.rmtree(folder)
+        best = min(int(_run(root, code, env)) for _ in range(5))
+        print(
+            f"first call (import {package}.client + construct + {plan.name}, {label}): "
+            f"{best / 1e3:.1f} ms (best of 5, fresh processes)"
+        )
+
+
+def _run(root: Path, code: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
 
 
 def _cpu_us(call: Any) -> float:

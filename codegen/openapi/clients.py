@@ -18,6 +18,9 @@ from codegen.openapi.models import BANNER
 from codegen.openapi.naming import pascal, snake, words
 from codegen.openapi.plan import BodyPlan, OperationPlan, ParamPlan, Planner, identifiers
 
+GROUP_SIZE = 16
+"""At most this many operations per lazily imported group module (``_ops_<tag>``)."""
+
 TYPING_HEAD = [
     "import datetime as _dt",
     "import uuid as _uuid",
@@ -110,6 +113,8 @@ class ClientEmitter:
         self.plans = plans
         self.exported = planner.exported
         self.name = api_class_name(api, self.exported)
+        self.groups = operation_groups(plans)
+        self.group_of = {p.name: module for module, members in self.groups for p in members}
 
     # --- errors.py ------------------------------------------------------------------------------
 
@@ -154,15 +159,8 @@ class ClientEmitter:
     # --- operations.py --------------------------------------------------------------------------
 
     def operations_module(self) -> str:
-        texts: list[str] = []
-        body: list[str] = []
-        for plan in self.plans:
-            body += self._builder(plan)
-            body += self._parser(plan)
-            texts += [p.annotation for p in plan.params]
-            texts += [r.annotation for r in plan.responses] + [plan.ok_annotation]
-            if plan.body is not None:
-                texts.append(plan.body.annotation)
+        """The public facade: every group's builders, parsers and security tables re-exported
+        (importing it imports every group; the clients import only the group they call)."""
         lines = [
             BANNER,
             '"""Pure request builders and response parsers, one pair per operation.',
@@ -170,6 +168,48 @@ class ClientEmitter:
             "``build_<op>`` turns typed arguments into ``RequestParts`` (method, encoded path and",
             "query, headers, body) and ``parse_<op>`` turns a ``Response`` into the operation's",
             "``FlextResult``. Neither does I/O: the clients in ``client.py`` only send.",
+            "",
+            "They are defined in one private module per operation group (``_ops_<tag>``, loaded",
+            "by a client on the first call of one of its operations) and re-exported here.",
+            '"""',
+            "",
+            "from __future__ import annotations",
+            "",
+        ]
+        lines += [
+            f"from {self.package}.{module} import {name} as {name}"
+            for module, members in self.groups
+            for plan in members
+            for name in (
+                f"build_{plan.name}",
+                f"parse_{plan.name}",
+                f"parse_{plan.name}_with_response",
+                f"SECURITY_{plan.name.upper()}",
+            )
+        ]
+        return "\n".join(lines) + "\n"
+
+    def group_modules(self) -> dict[str, str]:
+        """``_ops_<group>`` module name -> source: the builders and parsers of that group."""
+        return {module: self._group_module(module, members) for module, members in self.groups}
+
+    def _group_module(self, module: str, plans: list[OperationPlan]) -> str:
+        texts: list[str] = []
+        body: list[str] = []
+        for plan in plans:
+            body += self._builder(plan)
+            body += self._parser(plan)
+            texts += [p.annotation for p in plan.params]
+            texts += [r.annotation for r in plan.responses] + [plan.ok_annotation]
+            if plan.body is not None:
+                texts.append(plan.body.annotation)
+        names = ", ".join(f"``{p.name}``" for p in plans)
+        lines = [
+            BANNER,
+            f'"""Request builders and response parsers of {names}.',
+            "",
+            f"Imported by the clients on the first call of one of these operations; public "
+            f"through ``{self.package}.operations``.",
             '"""',
             "",
             "from __future__ import annotations",
@@ -330,19 +370,22 @@ class ClientEmitter:
             "",
             *(["import warnings as _warnings"] if any(p.op.deprecated for p in self.plans) else []),
             *TYPING_HEAD,
+            "from collections.abc import Callable as _Callable",
             "from collections.abc import Mapping as _Mapping",
             "from collections.abc import Sequence as _Sequence",
             "from types import TracebackType",
+            "from typing import TypeVar as _TypeVar",
             "",
             "import flext_api as _fa",
             "from flext_api import codegen_runtime as _rt",
             f"from {self.package} import errors as _e",
-            f"from {self.package} import operations as _ops",
             *model_imports(self.package, texts, self.exported),
             "",
             f"DEFAULT_BASE_URL = {base_url!r}",
             '"""The first server of the '
             f'document{"" if absolute else " (relative: pass base_url=)"}."""',
+            "",
+            '_T = _TypeVar("_T")',
             "",
             "",
             async_text,
@@ -500,6 +543,20 @@ class ClientEmitter:
             "            files=parts.files,",
             "            **options,",
             "        )",
+            "",
+            "    async def _call(",
+            "        self,",
+            "        parse: _Callable[[_fa.Response], _T],",
+            "        parts: _rt.RequestParts,",
+            "        security: _Sequence[_Sequence[tuple[str, str, str]]],",
+            "        timeout: _fa.Timeout | float | None,",
+            "        headers: _Mapping[str, str] | None,",
+            "        idempotency_key: str | None,",
+            "    ) -> _T | _fa.Failure[_fa.FlextApiError]:",
+            "        sent = await self._send(parts, security, timeout, headers, idempotency_key)",
+            "        if isinstance(sent, _fa.Failure):",
+            "            return sent",
+            "        return parse(sent.value)",
         ]
         for plan in self.plans:
             c += self._method(plan, with_response=False)
@@ -536,17 +593,38 @@ class ClientEmitter:
             f"    ) -> _fa.FlextResult[{ok}, _e.{plan.error_alias}]:",
             doc(text, "        "),
             *warning,
-            "        sent = await self._send(",
+            f"        import {self.package}.{self.group_of[plan.name]} as _ops",
+            "",
+            "        return await self._call(",
+            f"            _ops.parse_{plan.name}{suffix},",
             f"            _ops.build_{plan.name}({', '.join(call_args)}),",
             f"            _ops.SECURITY_{plan.name.upper()},",
             "            timeout,",
             "            headers,",
             "            idempotency_key,",
             "        )",
-            "        if isinstance(sent, _fa.Failure):",
-            "            return sent",
-            f"        return _ops.parse_{plan.name}{suffix}(sent.value)",
         ]
+
+
+def operation_groups(plans: list[OperationPlan]) -> list[tuple[str, list[OperationPlan]]]:
+    """Operations split into lazily imported modules: per first OpenAPI tag (untagged ones
+    together), each tag cut into runs of at most ``GROUP_SIZE`` in document order. A module is
+    ``_ops_<tag>`` (``_ops_<tag>_<n>`` when the tag needs several; ``_ops_<n>`` untagged)."""
+    by_tag: dict[str, list[OperationPlan]] = {}
+    for plan in plans:
+        by_tag.setdefault(plan.op.tags[0] if plan.op.tags else "", []).append(plan)
+    out: list[tuple[str, list[OperationPlan]]] = []
+    taken: set[str] = set()
+    for tag, members in by_tag.items():
+        stem = "_ops_" + snake(tag).rstrip("_") if tag else "_ops"
+        chunks = [members[i : i + GROUP_SIZE] for i in range(0, len(members), GROUP_SIZE)]
+        for index, chunk in enumerate(chunks, 1):
+            name = stem if tag and len(chunks) == 1 else f"{stem}_{index}"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            out.append((name, chunk))
+    return out
 
 
 def _optional(annotation: str) -> str:

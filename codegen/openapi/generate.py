@@ -97,12 +97,16 @@ def generate(
         package_dir / "errors.py": clients.errors_module(),
         package_dir / "operations.py": clients.operations_module(),
         package_dir / "client.py": clients.client_module(),
+        **{package_dir / f"{m}.py": text for m, text in clients.group_modules().items()},
         package_dir / "stubs.py": StubEmitter(api, package, planner, plans, clients.name).module(),
         package_dir / "openapi.json": spec_json(document.root),
         package_dir / "__init__.py": _init_source(package, api.title, api.version, lazy),
         package_dir / "py.typed": "",
         out / "pyproject.toml": _pyproject(package, api.version),
     }
+    for stale in package_dir.glob("_ops*.py"):  # groups of an earlier run into the same folder
+        if stale not in files:
+            stale.unlink()
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     python_files = [str(p) for p in files if p.suffix == ".py"]

@@ -6,6 +6,8 @@ Set UPDATE_GOLDEN=1 to rewrite them after an intended change (then review the di
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,8 @@ def test_golden(case: str, make_package: Callable[[Path, str], Generated]) -> No
         names += ["errors.py", "operations.py", "client.py", "stubs.py"]
     if case == "read_write_only":
         names += ["operations.py"]
+    if "operations.py" in names:  # the builders and parsers live in the per-group modules
+        names += sorted(p.name for p in result.package_dir.glob("_ops*.py"))
     for name in names:
         got = (result.package_dir / name).read_text()
         golden = GOLDEN / case / f"{name}.golden"
@@ -53,3 +57,37 @@ def test_adding_an_unrelated_schema_renames_nothing(tmp_path: Path) -> None:
     after = generate(tmp_path / "b.yaml", tmp_path / "outb", "pkg").exported
     assert sorted(set(after) - set(before)) == ["Aardvark"]
     assert set(before) <= set(after)
+
+
+def test_client_imports_an_operation_group_on_first_call(
+    make_package: Callable[[Path, str], Generated],
+) -> None:
+    """G23: ``import pkg.client`` compiles no builder or parser; a call imports only its group."""
+    spec = CASES["swaggerapi_petstore"]
+    if not spec.exists():
+        pytest.skip(f"corpus folder {CORPUS} is absent")
+    result, _ = make_package(spec, "g")
+    package = result.package_dir.name
+    code = f"""
+import sys
+import {package}.client as c
+
+def groups():
+    return sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("{package}._ops"))
+
+assert groups() == [] and "{package}.operations" not in sys.modules, groups()
+api = c.{result.api_name}Client(base_url="http://127.0.0.1:9")
+api.get_inventory(timeout=0.5)
+assert groups() == ["_ops_store"], groups()
+api.get_inventory(timeout=0.5)
+api.get_pet_by_id(pet_id=1, timeout=0.5)
+assert groups() == ["_ops_pet", "_ops_store"], groups()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=result.package_dir.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

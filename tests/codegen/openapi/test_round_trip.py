@@ -153,6 +153,12 @@ def _status_for(key: str, documented: set[str]) -> int:
     return next(s for s in (500, 502, 503, 418, 409) if str(s) not in documented)
 
 
+def _group_of(ops: ModuleType, plan: OperationPlan) -> ModuleType:
+    """The ``_ops_<group>`` module defining the operation (its annotations' namespace), reached
+    through the ``operations`` facade that re-exports it."""
+    return importlib.import_module(getattr(ops, f"parse_{plan.name}").__module__)
+
+
 def _expected_body(plan_response: ResponsePlan, ops: ModuleType, rng: random.Random) -> Any:
     if plan_response.kind == "none":
         return None
@@ -171,7 +177,7 @@ def _round_trip_operation(served: Served, plan: OperationPlan, rng: random.Rando
     answers: list[ResponsePlan | None] = [*plan.responses] or [None]
     for response in answers:
         status = _status_for(response.status, documented) if response else 200
-        body = _expected_body(response, served.ops, rng) if response else None
+        body = _expected_body(response, _group_of(served.ops, plan), rng) if response else None
         served.recorder.received = None
         served.recorder.reply = (status, body)
         if plan.op.deprecated:  # readme_petstore-2.0 findPetsByTags
