@@ -145,6 +145,7 @@ class PoolState(Generic[C, E]):
     __slots__ = (
         "_alpn_waiters",
         "_available",
+        "_closing",
         "_h1_origins",
         "_idle",
         "_idle_multiplexed",
@@ -176,6 +177,9 @@ class PoolState(Generic[C, E]):
         self._origin_of: dict[C, Origin] = {}
         self._per_origin: dict[Origin, int] = {}
         self.waiters: deque[Waiter[C, E]] = deque()
+        # Idle connections evicted by a transition whose answer has no room for them
+        # (discard, open_failed): the I/O pool collects them with take_closing().
+        self._closing: list[C] = []
         # Every multiplexed connection (a set with insertion order).
         self._multiplexed: dict[C, None] = {}
         # Multiplexed connections with no stream open -> since when, oldest first.
@@ -323,7 +327,7 @@ class PoolState(Generic[C, E]):
         """A slot from :meth:`checkout` did not become a connection: free it."""
         self._release_slot(origin)
         woken = self._end_multiplex_open(origin) if multiplex else []
-        return woken + self._grant_free_slots([])
+        return woken + self._grant_free_slots(self._closing)
 
     def multiplexed_full(self, connection: C) -> None:
         """The multiplexed ``connection`` refused a stream (full, or closing): stop offering
@@ -428,7 +432,13 @@ class PoolState(Generic[C, E]):
             del self._idle_order[connection]
         if connection in self._origin_of:
             self._forget(connection)
-        return self._grant_free_slots([])
+        return self._grant_free_slots(self._closing)
+
+    def take_closing(self) -> list[C]:
+        """Connections that :meth:`discard` or :meth:`open_failed` evicted to serve a waiter:
+        the caller closes them (outside its lock)."""
+        closing, self._closing = self._closing, []
+        return closing
 
     def all_waiters(self) -> list[Waiter[C, E]]:
         """Every queued waiter (for shutdown)."""

@@ -233,6 +233,7 @@ class ConnectionPool:
                 if drop:
                     self._in_use.discard(connection)
                     woken = self._state.discard(connection)
+                    to_close = [*to_close, *self._take_closing()]
         if drop:
             connection.close()
         for stale in to_close:
@@ -262,6 +263,7 @@ class ConnectionPool:
                 self._in_use.discard(connection)
                 self._state.discard(connection)
                 dead.append(connection)
+                dead.extend(self._take_closing())
             # Expired idle connections this checkout gave up (closed by the caller).
             self._in_use.difference_update(checkout.to_close)
             dead.extend(checkout.to_close)
@@ -464,8 +466,17 @@ class ConnectionPool:
     def _open_failed(self, origin: Origin, multiplex: bool = False) -> None:
         with self._lock:
             woken = self._state.open_failed(origin, multiplex=multiplex)
+            evicted = self._take_closing()
+        for stale in evicted:
+            stale.close()
         for waiter in woken:
             waiter.event.set()
+
+    def _take_closing(self) -> list[Connection]:
+        """Under the lock: idle connections the state evicted for a waiter, to close."""
+        evicted = self._state.take_closing()
+        self._in_use.difference_update(evicted)
+        return evicted
 
     def _checkin(self, connection: Connection) -> None:
         with self._lock:
@@ -488,6 +499,9 @@ class ConnectionPool:
         with self._lock:
             self._in_use.discard(connection)
             woken = self._state.discard(connection)
+            evicted = self._take_closing()
+        for stale in evicted:
+            stale.close()
         for waiter in woken:
             waiter.event.set()
 

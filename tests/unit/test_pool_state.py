@@ -576,3 +576,19 @@ def test_discarded_idle_multiplexed_connection_leaves_every_table() -> None:
     assert state.total == 0 and state.prune(now=100.0) == []
     assert checkout_shared(state, streams, S, now=2.0) == (None, True)
     check_invariants(state, in_use=1)
+
+
+def test_connections_evicted_by_a_discard_are_handed_back_for_closing() -> None:
+    state = make(max_connections=2)
+    idle = open_one(state, A, "idle")
+    busy = open_one(state, A, "busy")
+    state.checkin(idle, now=0.0, reusable=True)
+    first: Waiter[Conn, str] = Waiter(B, "w1")
+    second: Waiter[Conn, str] = Waiter(B, "w2")
+    state.enqueue(first)  # queued while an idle connection exists (a race the I/O pool allows)
+    state.enqueue(second)
+    woken = state.discard(busy)
+    assert woken == [first, second] and first.may_open and second.may_open
+    assert state.take_closing() == [idle]  # evicted for the second waiter: must be closed
+    assert state.take_closing() == []
+    assert state.total == 2 and state.idle_count == 0
