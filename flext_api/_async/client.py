@@ -220,13 +220,14 @@ def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
 
 
 class AsyncFlextApiClient:
-    """An HTTP client for asyncio and trio.
+    """An HTTP client. The blocking client (threads may share one) and the async one (asyncio
+    and trio: ``await`` each call, ``async with`` the client) have the same API.
 
-    Every request method returns ``FlextResult[Response]``; nothing raises on I/O. Use it as an
-    async context manager (or call :meth:`aclose`) so every socket is closed::
+    Every request method returns ``FlextResult[Response]``; nothing raises on I/O. Use it as a
+    context manager (or call ``close()`` / ``aclose()``) so every socket is closed::
 
-        async with AsyncFlextApiClient(base_url="https://api.example.com") as client:
-            match await client.get("/users/1"):
+        with FlextApiClient(base_url="https://api.example.com") as client:
+            match client.get("/users/1"):
                 case Success(response):
                     print(response.json())
                 case Failure(error):
@@ -683,9 +684,9 @@ class AsyncFlextApiClient:
 
         ::
 
-            async with client.stream("GET", "/big") as result:
+            with client.stream("GET", "/big") as result:  # async: ``async with``
                 if result.is_success:
-                    async for chunk in result.value.aiter_bytes():
+                    for chunk in result.value.iter_bytes():  # async: ``aiter_bytes()``
                         ...
 
         The body is read inside the block; leaving it closes the response (and its
