@@ -110,13 +110,19 @@ class ConnectionPool:
 
     # -- the two ways to run an exchange ----------------------------------------------------
 
+    def _pool_key(self, request: Request) -> Origin:
+        """The pool key of a request: its origin, or the proxy's for plain-http forwarding
+        (one set of proxy connections serves every http origin)."""
+        origin = request.url.origin
+        if self._forward_key is not None and origin[0] == "http":
+            return self._forward_key
+        return origin
+
     def round_trip(self, request: Request) -> Response:
         """Send ``request`` and read the whole response."""
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
+        origin = self._pool_key(request)
         while True:
-            origin = request.url.origin
-            if self._forward_key is not None and origin[0] == "http":
-                origin = self._forward_key
             connection = self._acquire(origin, request.timeout)
             if type(connection) is HTTP2Connection:
                 stream = connection.open_stream()
@@ -152,10 +158,8 @@ class ConnectionPool:
         """Send ``request`` and read the response head; the caller reads the body from the
         returned exchange (a connection, or an HTTP/2 stream) and then calls :meth:`release`."""
         retry = request.method in IDEMPOTENT_METHODS and request.stream is None
+        origin = self._pool_key(request)
         while True:
-            origin = request.url.origin
-            if self._forward_key is not None and origin[0] == "http":
-                origin = self._forward_key
             connection = self._acquire(origin, request.timeout)
             if type(connection) is HTTP2Connection:
                 stream = connection.open_stream()
