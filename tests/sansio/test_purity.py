@@ -10,7 +10,17 @@ import pytest
 import flext_api._sansio
 
 SANSIO = Path(flext_api._sansio.__file__).parent
-MODULES = ["retry", "circuit", "redirects", "cookies", "auth", "multipart", "decoding", "proxy"]
+MODULES = [
+    "replay",
+    "retry",
+    "circuit",
+    "redirects",
+    "cookies",
+    "auth",
+    "multipart",
+    "decoding",
+    "proxy",
+]
 FORBIDDEN = {"socket", "ssl", "asyncio", "anyio", "trio", "time", "threading"}
 
 

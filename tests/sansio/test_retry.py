@@ -251,3 +251,13 @@ def test_headers_without_retry_after_use_the_backoff() -> None:
     state = RetryPolicy(backoff_base=2.0, jitter=0.0).start(0.0)
     decision = state.decide("GET", 503, None, Headers({"x": "y"}), 0.0, random=no_jitter)
     assert decision == Retry(2.0, 2)
+
+
+def test_replay_rule_idempotent_methods_and_idempotency_key() -> None:
+    from flext_api._sansio.replay import may_replay
+
+    assert may_replay("GET", Headers())
+    assert may_replay("DELETE", Headers())
+    assert not may_replay("POST", Headers())
+    assert may_replay("POST", Headers({"Idempotency-Key": "k-1"}))
+    assert not may_replay("PATCH", Headers({"X-Other": "1"}))
