@@ -8,6 +8,7 @@ URL and Headers live in ``_urls.py`` and ``_headers.py`` (they are large enough 
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar, overload
 
@@ -66,11 +67,14 @@ class Timeout:
     * ``read``: the longest wait for the next bytes of the response.
     * ``write``: the longest wait to send the next bytes of the request.
     * ``pool``: the longest wait for a connection from the pool, however often woken.
+    * ``total``: optional (``None`` by default, and not set by ``Timeout(10)``): one budget for
+      the whole call, from the pool wait to the end of the body of a buffered request (to the
+      response head for ``stream()``), retries included. Each phase waits at most what is left.
 
-    ``Timeout(10)`` sets all four; keywords override one phase: ``Timeout(10, connect=2)``.
+    ``Timeout(10)`` sets the four phases; keywords override one: ``Timeout(10, connect=2)``.
     """
 
-    __slots__ = ("connect", "pool", "read", "write")
+    __slots__ = ("connect", "pool", "read", "total", "write")
 
     def __init__(
         self,
@@ -80,8 +84,10 @@ class Timeout:
         read: float | _Unset | None = _UNSET,
         write: float | _Unset | None = _UNSET,
         pool: float | _Unset | None = _UNSET,
+        total: float | None = None,
     ) -> None:
         default = _check_seconds("timeout", timeout)
+        self.total = _check_seconds("total", total)
         self.connect = (
             default if isinstance(connect, _Unset) else _check_seconds("connect", connect)
         )
@@ -99,15 +105,17 @@ class Timeout:
             self.read,
             self.write,
             self.pool,
-        ) == (other.connect, other.read, other.write, other.pool)
+            self.total,
+        ) == (other.connect, other.read, other.write, other.pool, other.total)
 
     def __hash__(self) -> int:
-        return hash((self.connect, self.read, self.write, self.pool))
+        return hash((self.connect, self.read, self.write, self.pool, self.total))
 
     def __repr__(self) -> str:
+        total = "" if self.total is None else f", total={self.total}"
         return (
             f"Timeout(connect={self.connect}, read={self.read}, "
-            f"write={self.write}, pool={self.pool})"
+            f"write={self.write}, pool={self.pool}{total})"
         )
 
 
@@ -179,10 +187,12 @@ class Request:
 
     ``content`` holds an in-memory body; ``stream`` a body sent chunk by chunk as it is read
     (files, generators). At most one of them is set. ``timeout`` is the resolved per-phase
-    limits for this call.
+    limits for this call. ``deadline`` is the end of the call's ``Timeout(total=...)`` budget
+    on the ``time.monotonic`` clock (``None``: no total budget); :meth:`limit` caps a phase's
+    wait by what is left of it.
     """
 
-    __slots__ = ("content", "headers", "method", "stream", "timeout", "url")
+    __slots__ = ("content", "deadline", "headers", "method", "stream", "timeout", "url")
 
     def __init__(
         self,
@@ -193,6 +203,7 @@ class Request:
         content: bytes | None = None,
         stream: RequestStream | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -200,6 +211,19 @@ class Request:
         self.content = content
         self.stream = stream
         self.timeout = timeout
+        self.deadline = deadline
+
+    def limit(self, phase: float | None) -> float | None:
+        """``phase`` (a per-phase timeout) capped by what is left of the total budget.
+
+        Never below a millisecond, so an exhausted budget still ends in the phase's own timeout
+        error (a zero timeout would turn a blocking socket non-blocking instead).
+        """
+        deadline = self.deadline
+        if deadline is None:
+            return phase
+        left = max(deadline - time.monotonic(), 0.001)
+        return left if phase is None or left < phase else phase
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url!r}>"

@@ -113,3 +113,25 @@ def test_timeout_and_limits_values() -> None:
 )
 def test_charset_from_content_type(content_type: str | None, charset: str | None) -> None:
     assert charset_from_content_type(content_type) == charset
+
+
+def test_total_budget_caps_each_phase_by_what_is_left() -> None:
+    import time
+
+    from flext_api._headers import Headers
+    from flext_api._models import Request
+    from flext_api._urls import URL
+
+    assert Timeout(5).total is None
+    assert Timeout(5, total=2) != Timeout(5)
+    assert "total=2" in repr(Timeout(5, total=2)) and "total" not in repr(Timeout(5))
+    with pytest.raises(ValueError, match="total"):
+        Timeout(5, total=-1)
+    request = Request("GET", URL("http://example.com/"), Headers())
+    assert request.limit(30.0) == 30.0 and request.limit(None) is None
+    request.deadline = time.monotonic() + 2.0
+    capped = request.limit(30.0)
+    assert capped is not None and 1.5 < capped <= 2.0
+    assert request.limit(0.5) == 0.5
+    request.deadline = time.monotonic() - 1.0
+    assert request.limit(30.0) == 0.001  # spent: the phase times out at once
