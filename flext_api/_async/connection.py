@@ -20,9 +20,9 @@ from collections.abc import AsyncIterable
 from typing import Final
 
 import h11
-from h11._headers import Headers as H11Headers
 
 from flext_api._backends.base import AsyncNetworkStream
+from flext_api._compat import h11_header_fields, h11_headers
 from flext_api._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
@@ -146,7 +146,7 @@ class AsyncHTTP11Connection:
                     target=target,
                     # Headers were validated when built; hand h11 the same (raw, lower, value)
                     # triples it stores, so it does not normalize and re-check each field.
-                    headers=H11Headers(fields),
+                    headers=h11_headers(fields),
                 )
             )
             content = request.content
@@ -234,7 +234,7 @@ class AsyncHTTP11Connection:
                 # measuring only when enough bytes arrived for the head to be too large.
                 if self._received > self._max_header_bytes:
                     self._check_head_size(event)
-                headers = Headers._from_fields(event.headers._full_items)
+                headers = Headers._from_fields(h11_header_fields(event.headers))
                 if self.trace is not None:
                     self.trace("response.headers", {"status_code": event.status_code})
                 return ResponseHead(
@@ -275,7 +275,7 @@ class AsyncHTTP11Connection:
                 continue
             if type(event) is h11.EndOfMessage:
                 if event.headers:
-                    self.trailers = Headers._from_fields(event.headers._full_items)
+                    self.trailers = Headers._from_fields(h11_header_fields(event.headers))
                 self._finish_cycle()
                 return b""
             self.close()  # pragma: no cover - h11 raises before any other event here

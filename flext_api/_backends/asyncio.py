@@ -248,6 +248,9 @@ class AsyncioStream(asyncio.Protocol):
     async def write(self, data: bytes, timeout: float | None) -> None:
         if self._eof or self._closed:
             raise self._write_failure()
+        # The transport takes every byte before anything is awaited, so a cancelled drain
+        # leaves nothing unsent and nothing to send twice (the backend contract on cancelled
+        # writes): the next write's bytes simply follow in the transport's buffer.
         cast("asyncio.Transport", self._transport).write(data)
         if self._writing_paused:
             await self._drain(timeout)

@@ -10,7 +10,19 @@ Rules every backend keeps:
 * ``timeout`` is a per-operation limit in seconds (``None``: wait for ever). ``connect_*``
   counts DNS resolution, the TCP handshake and the TLS handshake against the one limit.
 * ``read`` returns ``b""`` only at end of stream; it raises ``ReadTimeout`` / ``ReadError``.
-* ``write`` sends everything or raises ``WriteTimeout`` / ``WriteError``.
+* ``write`` sends everything or raises ``WriteTimeout`` / ``WriteError``; after either error
+  the stream is unusable for writing (callers close it). Writes are never concurrent: the
+  caller serialises them.
+* A cancelled ``write`` (``asyncio.CancelledError``, ``trio.Cancelled``) loses nothing and
+  sends nothing twice: the bytes it had not handed to the network stay in the stream, and the
+  next ``write`` sends them first, before its own ``data`` (``write(b"")`` sends just them).
+  HTTP/2 depends on this: its frames and HPACK state are shared by every request on the
+  connection, so a cancelled request must not take half a frame away with it. asyncio meets
+  it by construction (``transport.write`` buffers everything before the drain is awaited);
+  trio sends with its own loop on a plain socket. A stream that cannot resume after a
+  cancelled write (trio's ``SSLStream``) closes itself instead: the next operation fails
+  with ``WriteError`` / ``ReadError``, never with corrupt data. The blocking stream has no
+  cancellation; its write is interrupted only by its timeout.
 * ``close`` is synchronous on every backend (it aborts the transport) so that a cancelled task
   can drop a connection without awaiting anything.
 * ``start_tls`` runs a TLS handshake over the stream (the tunnel a proxy opened with

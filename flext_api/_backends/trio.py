@@ -4,8 +4,14 @@ Job: open TCP or Unix-socket connections (DNS, TCP and TLS handshake under one d
 read and write them with one cancel scope per call, and convert trio's and the OS's errors
 into flext-api errors at this boundary.
 
-Never: catch ``trio.Cancelled`` (it is a ``BaseException``; only ``OSError`` and trio's
-resource errors are caught here), await in ``close()``, or import anything asyncio-only.
+A write on a plain socket is resumable (see ``flext_api._backends.base``): it runs its own
+send loop, so a cancelled write knows what went out and keeps the rest for the next write. A
+write through TLS is not (trio's ``SSLStream`` breaks when a send is cancelled): such a
+cancellation closes the stream.
+
+Never: swallow ``trio.Cancelled`` (it is a ``BaseException``; only ``OSError`` and trio's
+resource errors are converted here, and a cancelled TLS write closes the stream and re-raises),
+await in ``close()``, or import anything asyncio-only.
 """
 
 from __future__ import annotations
@@ -39,12 +45,15 @@ _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 class TrioStream:
     """One connection: a ``trio.SocketStream``, or a ``trio.SSLStream`` over one."""
 
-    __slots__ = ("_alpn", "_closed", "_origin", "_socket", "_stream")
+    __slots__ = ("_alpn", "_closed", "_origin", "_socket", "_stream", "_tls", "_unsent")
 
     def __init__(self, stream: trio.SocketStream | trio.SSLStream[Any], origin: str) -> None:
         self._stream = stream
         self._origin = origin
         self._closed = False
+        # Bytes a cancelled write did not send; the next write sends them first.
+        self._unsent = b""
+        self._tls = isinstance(stream, trio.SSLStream)
         self._alpn: str | None
         if isinstance(stream, trio.SSLStream):
             self._alpn = stream.selected_alpn_protocol()
@@ -73,6 +82,37 @@ class TrioStream:
         raise read_timeout(self._origin, timeout)
 
     async def write(self, data: bytes, timeout: float | None) -> None:
+        if self._tls:
+            await self._write_tls(data, timeout)
+            return
+        # Our own send loop on the socket, not SocketStream.send_all: cancelled mid-way,
+        # send_all leaves an unknown amount sent, while each trio socket send() either sends
+        # and returns the count or is cancelled having sent nothing. So this loop knows what
+        # went out, and keeps the rest for the next write (the backend contract).
+        unsent = self._unsent
+        if unsent:
+            data = unsent + data
+            self._unsent = b""
+        if not data:
+            return
+        view = memoryview(data)
+        offset = 0
+        total = len(view)
+        send = self._socket.send
+        try:
+            with trio.move_on_after(math.inf if timeout is None else max(timeout, 0.0)):
+                while offset < total:
+                    offset += await send(view[offset:])
+                return
+        except _STREAM_ERRORS as exc:
+            raise write_error(self._origin, None if self._closed else exc) from exc
+        finally:
+            if offset < total:
+                self._unsent = bytes(view[offset:])
+        assert timeout is not None  # no deadline: the loop ends only by sending everything
+        raise write_timeout(self._origin, timeout)
+
+    async def _write_tls(self, data: bytes, timeout: float | None) -> None:
         try:
             if timeout is None:
                 await self._stream.send_all(data)
@@ -82,6 +122,15 @@ class TrioStream:
                 return
         except _STREAM_ERRORS as exc:
             raise write_error(self._origin, None if self._closed else exc) from exc
+        except BaseException:
+            # Cancelled: trio's SSLStream cannot resume a cancelled send_all (an unknown part of
+            # a TLS record went out; trio marks the stream broken). The connection cannot go on
+            # without corrupting what the peer reads, so it is closed: the next read or write
+            # fails cleanly, and requests are failed or retried, never mis-delivered.
+            self.close()
+            raise
+        # The deadline cancelled send_all: broken as above.
+        self.close()
         raise write_timeout(self._origin, timeout)
 
     def close(self) -> None:
