@@ -10,13 +10,25 @@ nghttpd and nginx are Debian packages: a missing one fails with the apt line to 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Final
 
 import h2.errors
 import pytest
 
-from flext_api import AsyncFlextApiClient, Failure, Limits, Response, Success, Timeout
+from flext_api import AsyncFlextApiClient, Failure, Limits, ReadTimeout, Response, Success, Timeout
+from flext_api._async.http2 import AsyncHTTP2Connection
+
+# unasync: begin-async-only
+from flext_api._backends.auto import default_async_backend
+
+# unasync: end-async-only
+# unasync: sync-only: from flext_api._backends.sync import default_sync_backend
+from flext_api._headers import Headers
+from flext_api._models import Request
+from flext_api._urls import URL
 
 # unasync: begin-async-only
 from tests.concurrency import agather as gather
@@ -33,6 +45,7 @@ from tests.servers.h2peers import (
 )
 from tests.servers.raw import HELLO_RESPONSE, RawServerFactory, respond_ok
 from tests.servers.runners import RunningServer
+from tests.servers.stall import BAD_HEADS, StallingEcho, bad_heads_h2
 from tests.servers.tls import TLSCertificates
 
 pytestmark = pytest.mark.anyio  # unasync: remove
@@ -342,6 +355,85 @@ async def test_connection_loss_fails_every_open_stream(
     for result in results[:5]:
         assert isinstance(result, Failure), result
         assert result.error_code in ("REMOTE_PROTOCOL_ERROR", "READ_ERROR", "NETWORK_ERROR")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_HEADS))
+async def test_invalid_response_head_fails_its_stream_only(
+    case: str, raw_server: RawServerFactory
+) -> None:
+    resets: list[int] = []
+    server = raw_server(partial(bad_heads_h2, resets=resets))
+    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(20.0)) as client:
+        bad = await client.get(f"{server.url}/bad/{case}")
+        fine = ok(await client.get(server.url + "/"))
+        stats = client.pool_stats
+    assert isinstance(bad, Failure), bad
+    assert bad.error_code == "REMOTE_PROTOCOL_ERROR"
+    assert "127.0.0.1 sent an invalid HTTP/2 response head" in str(bad.error)
+    # The stream was reset; the connection went on serving the next request.
+    assert resets == [1]
+    assert fine.content == b"fine"
+    assert server.connections == 1 and stats.connections == 1
+
+
+WRITE_FAILURES: Final = frozenset({"WRITE_TIMEOUT", "WRITE_ERROR", "READ_ERROR", "NETWORK_ERROR"})
+
+
+@pytest.mark.parametrize("mode", ["h2c", "http1"])
+async def test_writes_that_time_out_never_cost_a_later_request_its_response(
+    mode: str, raw_server: RawServerFactory
+) -> None:
+    echo = StallingEcho()
+    server = raw_server(echo.http1 if mode == "http1" else echo.h2, recv_buffer=4096)
+    url = server.url + "/echo"
+    timeout = Timeout(20.0, write=0.5)
+    http2: Any = "prior-knowledge" if mode == "h2c" else False
+    async with AsyncFlextApiClient(http2=http2, timeout=timeout) as client:
+        assert ok(await client.get(url, headers={"x-id": "warm-up"})).content == b"warm-up"
+        echo.reading.clear()
+
+        async def post(index: int) -> Any:
+            body = f"{index:06d}".encode() * (8 * 1024 * 1024 // 6)
+            return await client.post(url, content=body, headers={"x-id": f"id-{index}"})
+
+        blocked = await gather([partial(post, index) for index in range(4)])
+        echo.reading.set()
+        later = [await client.get(url, headers={"x-id": f"later-{n}"}) for n in range(5)]
+    codes = [result.error_code for result in blocked if isinstance(result, Failure)]
+    assert len(codes) == 4 and set(codes) <= WRITE_FAILURES, blocked
+    assert "WRITE_TIMEOUT" in codes
+    for number, result in enumerate(later):
+        assert ok(result).content == f"later-{number}".encode()
+    assert echo.protocol_errors == []
+
+
+async def test_total_budget_bounds_the_wait_for_the_response_head(
+    raw_server: RawServerFactory,
+) -> None:
+    echo = StallingEcho()
+    echo.reading.clear()  # the request is never read, so never answered
+    server = raw_server(echo.h2)
+    backend = default_async_backend()
+    stream = await backend.connect_tcp("127.0.0.1", server.port, timeout=10.0)
+    connection = AsyncHTTP2Connection(("http", "127.0.0.1", server.port), stream)
+    try:
+        assert connection.try_reserve_stream()
+        exchange = connection.open_stream()
+        request = Request(
+            "GET",
+            URL(server.url + "/"),
+            Headers({"x-id": "never"}),
+            timeout=Timeout(30.0),
+            deadline=time.monotonic() + 0.5,
+        )
+        # Under pytest's --timeout: returning at all (long before the 30 s read timeout)
+        # with a read timeout is the point.
+        with pytest.raises(ReadTimeout) as caught:
+            await exchange.round_trip(request)
+        exchange.close()
+    finally:
+        connection.close()
+    assert caught.value.code == "READ_TIMEOUT"
 
 
 # -- idle connections -------------------------------------------------------------------------

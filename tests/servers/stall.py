@@ -19,6 +19,7 @@ import socket
 import struct
 import termios
 import threading
+from typing import Final
 
 import h2.config
 import h2.connection
@@ -29,7 +30,7 @@ import h11
 
 from tests.servers.raw import wait_stopped
 
-__all__ = ["StallingEcho"]
+__all__ = ["BAD_HEADS", "StallingEcho", "bad_heads_h2"]
 
 _POLL = 0.02
 
@@ -180,3 +181,51 @@ class StallingEcho:
                 h.start_next_cycle()
             elif event is h11.PAUSED or isinstance(event, h11.ConnectionClosed):
                 return
+
+
+# Response heads that break RFC 9113 section 8.3, by name: ``/bad/<name>`` answers with one.
+BAD_HEADS: Final[dict[str, list[tuple[bytes, bytes]]]] = {
+    "non-numeric": [(b":status", b"abc")],
+    "missing": [(b"content-type", b"text/plain")],
+    "duplicated": [(b":status", b"200"), (b":status", b"204")],
+    "out-of-range": [(b":status", b"600")],
+    "pseudo-after-regular": [(b"content-type", b"text/plain"), (b":status", b"200")],
+    "unknown-pseudo": [(b":status", b"200"), (b":path", b"/")],
+}
+
+
+def bad_heads_h2(conn: socket.socket, resets: list[int]) -> None:
+    """A RawServer handler: HTTP/2 where ``/bad/<name>`` answers with ``BAD_HEADS[name]`` and
+    a body, leaving the stream open, and anything else with 200 ``fine``; the stream id of
+    every RST_STREAM goes to ``resets``. h2's own header checks are off, so the broken heads
+    reach the client."""
+    h = h2.connection.H2Connection(
+        h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
+    )
+    h.initiate_connection()
+    conn.sendall(h.data_to_send())
+    while True:
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            return
+        if not data:
+            return
+        for event in h.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                path = bytes(dict(event.headers or []).get(b":path", b"/"))
+                name = path.removeprefix(b"/bad/").decode()
+                head = BAD_HEADS.get(name)
+                # A broken head leaves its stream open: the client has to reset it.
+                h.send_headers(event.stream_id, head or [(b":status", b"200")])
+                h.send_data(event.stream_id, b"fine", end_stream=head is None)
+            elif isinstance(event, h2.events.StreamReset):
+                resets.append(event.stream_id)
+        out = h.data_to_send()
+        if out:
+            conn.sendall(out)
