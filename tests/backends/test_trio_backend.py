@@ -102,3 +102,43 @@ def test_asyncio_users_do_not_import_trio() -> None:
         "sys.exit('trio' in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_cancelled_write_keeps_its_unsent_bytes_for_the_next_write() -> None:
+    # A listener that reads nothing until told: the write blocks once the buffers are full.
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    received = bytearray()
+    release = threading.Event()
+
+    def drain() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            release.wait(30)
+            while data := conn.recv(65536):
+                received.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        stream = await TrioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        data = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than every buffer on the way
+        with trio.move_on_after(0.3) as scope:
+            await stream.write(data, timeout=None)
+        assert scope.cancelled_caught
+        release.set()
+        await stream.write(b"tail", timeout=10)
+        stream.close()
+        await trio.to_thread.run_sync(reader.join, 30)
+    finally:
+        release.set()
+        listener.close()
+    # Nothing lost, nothing sent twice: the rest of the cancelled write went out first.
+    assert len(received) == len(data) + 4
+    assert bytes(received) == data + b"tail"
