@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from flext_api.server._disconnect import CLIENT_CLOSED_STATUS, DisconnectWatch
 from flext_api.server._routes import route_template
 
 if TYPE_CHECKING:
@@ -131,19 +132,23 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         metrics = self.metrics
-        status = 500
+        status = 500  # the server answers 500 for an app that never started
+        watch = DisconnectWatch(receive)
 
         async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                watch.response_started = True
             await send(message)
 
         metrics.in_flight.inc()
         start = time.perf_counter()
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(scope, watch, send_observed)
         finally:
             elapsed = time.perf_counter() - start
             metrics.in_flight.dec()
+            if watch.closed_early:
+                status = CLIENT_CLOSED_STATUS
             metrics.observe(scope["method"], route_template(scope), status, elapsed)
