@@ -23,6 +23,7 @@ from flext_api.server.auth import (
 )
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.config import FlextApiConfig, FlextApiConfigError
+from flext_api.server.cors import CORSRejected, FlextCORSMiddleware
 from flext_api.server.errors import (
     ErrorMiddleware,
     Forbidden,
@@ -70,11 +71,13 @@ __all__ = [
     "AccessLineHandler",
     "AccessLogMiddleware",
     "Authenticator",
+    "CORSRejected",
     "CheckFailed",
     "ErrorMiddleware",
     "FlextApiConfig",
     "FlextApiConfigError",
     "FlextApiMiddleware",
+    "FlextCORSMiddleware",
     "FlextFastAPI",
     "Forbidden",
     "InMemoryRateLimiter",

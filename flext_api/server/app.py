@@ -19,12 +19,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from flext_api.server.access_log import configure_access_logging
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.config import FlextApiConfig
+from flext_api.server.cors import FlextCORSMiddleware
 from flext_api.server.errors import ErrorMiddleware, install_error_handlers
 from flext_api.server.health import ReadinessChecks, add_health_routes, redis_ping_check
 from flext_api.server.metrics import PrometheusMetrics
@@ -149,7 +149,7 @@ def create_fastapi_app(
     if config.cors_origins:
         stack.append(
             Middleware(
-                CORSMiddleware,
+                FlextCORSMiddleware,
                 allow_origins=config.cors_origins,
                 allow_credentials=config.cors_allow_credentials,
                 allow_methods=config.cors_allow_methods,

@@ -315,7 +315,7 @@ async def test_factory_uses_one_bookkeeping_layer() -> None:
         names.append(type(layer).__name__)
         layer = getattr(layer, "app", None)
     bookkeeping = names.index("RequestBookkeepingMiddleware")
-    assert names[bookkeeping + 1 : bookkeeping + 3] == ["CORSMiddleware", "ErrorMiddleware"]
+    assert names[bookkeeping + 1 : bookkeeping + 3] == ["FlextCORSMiddleware", "ErrorMiddleware"]
 
 
 def test_metrics_observe_counts_several_routes_and_statuses() -> None:
