@@ -37,6 +37,8 @@ from flext_api.server.errors import (
     error_response,
     install_error_handlers,
     result_response,
+    send_error,
+    send_failure,
     status_for_error,
 )
 from flext_api.server.health import (
@@ -118,5 +120,7 @@ __all__ = [
     "require_permissions",
     "require_roles",
     "result_response",
+    "send_error",
+    "send_failure",
     "status_for_error",
 ]

@@ -46,12 +46,14 @@ class DisconnectWatch:
         return message
 
 
-def is_client_abort(exc: BaseException, watch: DisconnectWatch | None = None) -> bool:
+def is_client_abort(exc: BaseException, watch: DisconnectWatch) -> bool:
     """Whether ``exc`` escaped the app because the client went away before the response.
 
-    With a ``watch``, any exception after an early disconnect counts (libraries wrap
-    ``ClientDisconnect`` in their own errors); without one, only ``ClientDisconnect`` does.
+    After an early disconnect any exception counts, even if an inner layer (Starlette's
+    ``ServerErrorMiddleware``) then started a 500 that could never be delivered: libraries
+    wrap ``ClientDisconnect`` in errors of their own. Without one, only a ``ClientDisconnect``
+    raised before the response started does.
     """
-    if watch is not None and watch.closed_early:
+    if watch.closed_early:
         return True
-    return isinstance(exc, ClientDisconnect)
+    return not watch.response_started and isinstance(exc, ClientDisconnect)

@@ -125,7 +125,7 @@ class RequestBookkeepingMiddleware:
             try:
                 await self.app(scope, watch, send_bookkept)
             except Exception as exc:
-                if not status and is_client_abort(exc, watch):
+                if is_client_abort(exc, watch):
                     # Nobody is left to answer and nothing failed here: the 499 below says it.
                     watch.closed_early = True
                     return

@@ -45,6 +45,7 @@ __all__ = [
     "install_error_handlers",
     "result_response",
     "send_error",
+    "send_failure",
     "send_unhandled",
     "status_for_error",
 ]
@@ -352,10 +353,10 @@ class ErrorMiddleware:
         try:
             await self.app(scope, watch, send_tracking)
         except Exception as exc:
-            if watch.response_started:
-                raise
             if is_client_abort(exc, watch):
                 return
+            if watch.response_started:
+                raise
             await send_unhandled(send, scope, exc)
 
 
