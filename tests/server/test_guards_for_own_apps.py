@@ -111,8 +111,10 @@ async def test_separate_layers_record_a_client_abort_as_499(
     access = logging.getLogger("test.separate.access")
     access.setLevel(logging.INFO)
     app = MetricsMiddleware(AccessLogMiddleware(ErrorMiddleware(stub), logger=access), metrics)
-    incoming = [{"type": "http.request", "body": b"x", "more_body": True},
-                {"type": "http.disconnect"}]  # fmt: skip
+    incoming: list[Message] = [
+        {"type": "http.request", "body": b"x", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
     sent: list[Message] = []
 
     async def receive() -> Message:
