@@ -23,6 +23,7 @@ from flext_api.server.auth import (
 )
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.config import FlextApiConfig, FlextApiConfigError
+from flext_api.server.cors import CORSRejected, FlextCORSMiddleware
 from flext_api.server.errors import (
     ErrorMiddleware,
     Forbidden,
@@ -36,6 +37,8 @@ from flext_api.server.errors import (
     error_response,
     install_error_handlers,
     result_response,
+    send_error,
+    send_failure,
     status_for_error,
 )
 from flext_api.server.health import (
@@ -70,11 +73,13 @@ __all__ = [
     "AccessLineHandler",
     "AccessLogMiddleware",
     "Authenticator",
+    "CORSRejected",
     "CheckFailed",
     "ErrorMiddleware",
     "FlextApiConfig",
     "FlextApiConfigError",
     "FlextApiMiddleware",
+    "FlextCORSMiddleware",
     "FlextFastAPI",
     "Forbidden",
     "InMemoryRateLimiter",
@@ -115,5 +120,7 @@ __all__ = [
     "require_permissions",
     "require_roles",
     "result_response",
+    "send_error",
+    "send_failure",
     "status_for_error",
 ]

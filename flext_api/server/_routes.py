@@ -19,13 +19,18 @@ MATCHED_TEMPLATE_KEY = "flext_api.route_template"
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route the router chose (``/pets/{pet_id}``), after routing."""
+    """The template of the route that handled ``scope`` (``/pets/{pet_id}``), once it is done.
+
+    The router's choice when it ran; for a request answered before routing (a 413, 415, 429
+    or a refused CORS preflight), the route it would have reached, so that refusals are
+    counted and logged under their real route. A path no route matches is :data:`UNMATCHED`.
+    """
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
     matched = scope.get(MATCHED_TEMPLATE_KEY)
-    return matched if isinstance(matched, str) else UNMATCHED
+    return matched if isinstance(matched, str) else match_route_template(scope)
 
 
 def match_route_template(scope: Scope) -> str:

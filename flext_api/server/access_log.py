@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from flext_api.server._disconnect import CLIENT_CLOSED_STATUS, DisconnectWatch
 from flext_api.server._routes import route_template
 from flext_api.server.request_id import request_id_var
 
@@ -59,22 +60,24 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status = 500  # the server answers 500 for an app that never started
+        watch = DisconnectWatch(receive)
 
         async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                watch.response_started = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(scope, watch, send_observed)
         finally:
             write_access_line(
                 logger,
                 scope,
                 route=route_template(scope),
-                status=status,
+                status=CLIENT_CLOSED_STATUS if watch.closed_early else status,
                 elapsed=time.perf_counter() - start,
                 request_id=request_id_var.get(),
             )

@@ -19,12 +19,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from flext_api.server.access_log import configure_access_logging
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.config import FlextApiConfig
+from flext_api.server.cors import FlextCORSMiddleware
 from flext_api.server.errors import ErrorMiddleware, install_error_handlers
 from flext_api.server.health import ReadinessChecks, add_health_routes, redis_ping_check
 from flext_api.server.metrics import PrometheusMetrics
@@ -75,18 +75,30 @@ def create_fastapi_app(
         config = FlextApiConfig.from_env(**overrides)
     elif overrides:
         config = config.replace(**overrides)
-    checks = ReadinessChecks() if readiness is None else readiness
+    checks = ReadinessChecks(config.ready_timeout_seconds) if readiness is None else readiness
     closers: list[Any] = []
 
     if rate_limiter is None and config.rate_limit is not None:
         if config.redis_url is not None:
             from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
-            client = Redis.from_url(config.redis_url)
+            # One attempt per call, each socket wait bounded: a retry would multiply what a
+            # hanging Redis costs every request.
+            client = Redis.from_url(
+                config.redis_url,
+                socket_connect_timeout=config.redis_connect_timeout_seconds,
+                socket_timeout=config.redis_timeout_seconds,
+                retry=Retry(NoBackoff(), 0),
+            )
             closers.append(client)
             checks.add("redis", redis_ping_check(client))
             rate_limiter = RedisRateLimiter(
-                client, config.rate_limit, config.rate_limit_window_seconds
+                client,
+                config.rate_limit,
+                config.rate_limit_window_seconds,
+                timeout=config.redis_connect_timeout_seconds + config.redis_timeout_seconds,
             )
         else:
             rate_limiter = InMemoryRateLimiter(config.rate_limit, config.rate_limit_window_seconds)
@@ -149,7 +161,7 @@ def create_fastapi_app(
     if config.cors_origins:
         stack.append(
             Middleware(
-                CORSMiddleware,
+                FlextCORSMiddleware,
                 allow_origins=config.cors_origins,
                 allow_credentials=config.cors_allow_credentials,
                 allow_methods=config.cors_allow_methods,
@@ -164,6 +176,7 @@ def create_fastapi_app(
                 RateLimitMiddleware,
                 limiter=rate_limiter,
                 exempt_paths=(config.health_path, config.ready_path, config.metrics_path),
+                fail_open=config.rate_limit_fail_open,
             )
         )
     stack.append(

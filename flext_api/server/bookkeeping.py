@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from flext_api.server._disconnect import CLIENT_CLOSED_STATUS, DisconnectWatch, is_client_abort
 from flext_api.server._routes import route_template
 from flext_api.server.access_log import ACCESS_LOGGER_NAME, write_access_line
 from flext_api.server.errors import send_unhandled
@@ -100,11 +101,13 @@ class RequestBookkeepingMiddleware:
         id_header = (header_name, request_id.encode("latin-1"))
         security = self.security_headers.for_request(scope)
         status = 0  # until the response starts
+        watch = DisconnectWatch(receive)
 
         async def send_bookkept(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                watch.response_started = True
                 # The one copy of the header list: the response object may reuse its own.
                 headers = list(message.get("headers", ()))
                 add_missing_headers(headers, security)
@@ -120,13 +123,21 @@ class RequestBookkeepingMiddleware:
                 metrics.in_flight.inc()
             start = _perf_counter()
             try:
-                await self.app(scope, receive, send_bookkept)
+                await self.app(scope, watch, send_bookkept)
             except Exception as exc:
+                if is_client_abort(exc, watch):
+                    # Nobody is left to answer and nothing failed here: the 499 below says it.
+                    watch.closed_early = True
+                    return
                 if status or not self.handle_errors:
                     raise
                 await send_unhandled(send_bookkept, scope, exc)
             finally:
                 elapsed = _perf_counter() - start
+                if watch.closed_early:
+                    # Whatever the app answered after the client left (FastAPI answers 400
+                    # to a body cut short) was never delivered.
+                    status = CLIENT_CLOSED_STATUS
                 status = status or 500  # the server answers 500 for an app that never started
                 route = route_template(scope)
                 if metrics is not None:

@@ -50,7 +50,9 @@ class FlextApiConfig:
 
     ``expose_docs=None`` means: docs on in development, off in production.
     ``cors_origins=()`` means no CORS middleware at all. ``rate_limit=None`` turns rate
-    limiting off; with ``redis_url`` set, the limit is shared through Redis.
+    limiting off; with ``redis_url`` set, the limit is shared through Redis, each Redis call
+    bounded by ``redis_connect_timeout_seconds`` and ``redis_timeout_seconds``; when Redis
+    fails, ``rate_limit_fail_open`` lets requests through (``True``) or answers 503.
     """
 
     title: str = "flext-api"
@@ -86,7 +88,14 @@ class FlextApiConfig:
     referrer_policy: str = "no-referrer"
     rate_limit: int | None = None
     rate_limit_window_seconds: float = 60.0
+    rate_limit_fail_open: bool = True
     redis_url: str | None = None
+    # Sub-second on purpose: every limited request waits on Redis, so a Redis that hangs
+    # (accepts connections, never answers) must cost a request a fraction of a second, not
+    # redis-py's default of 5 s per attempt times its retries.
+    redis_connect_timeout_seconds: float = 0.5
+    redis_timeout_seconds: float = 0.5
+    ready_timeout_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
@@ -140,7 +149,9 @@ class FlextApiConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise FlextApiConfigError(name, f"must be at least 1, got {value}")
-        for name in ("body_timeout_seconds", "rate_limit_window_seconds", "slow_request_ms"):
+        for name in ("body_timeout_seconds", "rate_limit_window_seconds", "slow_request_ms",
+                     "redis_connect_timeout_seconds", "redis_timeout_seconds",
+                     "ready_timeout_seconds"):  # fmt: skip
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise FlextApiConfigError(name, f"must be greater than 0, got {value}")
@@ -233,7 +244,11 @@ _KINDS: dict[str, _Kind] = {
     "referrer_policy": "str",
     "rate_limit": "optional_int",
     "rate_limit_window_seconds": "float",
+    "rate_limit_fail_open": "bool",
     "redis_url": "optional_str",
+    "redis_connect_timeout_seconds": "float",
+    "redis_timeout_seconds": "float",
+    "ready_timeout_seconds": "float",
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

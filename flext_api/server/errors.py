@@ -23,6 +23,7 @@ from starlette.responses import Response
 from flext_api._exceptions import FlextApiError, HTTPStatusError, InvalidRequest, TimeoutException
 from flext_api._exceptions import TransportError as _TransportError
 from flext_api._result import Failure, FlextResult, Success
+from flext_api.server._disconnect import DisconnectWatch, is_client_abort
 from flext_api.server.request_id import current_request_id
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ __all__ = [
     "install_error_handlers",
     "result_response",
     "send_error",
+    "send_failure",
     "send_unhandled",
     "status_for_error",
 ]
@@ -330,6 +332,8 @@ class ErrorMiddleware:
     The traceback goes to the ``flext_api.server.errors`` log with the request id; the client
     sees ``INTERNAL_ERROR`` and nothing else. If the response had already started there is no
     way to change it, so the exception propagates to the server, which drops the connection.
+    An exception caused by the client hanging up before the response is not an error: it is
+    dropped without a log record or a response (see :mod:`flext_api.server._disconnect`).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -339,18 +343,19 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        watch = DisconnectWatch(receive)
 
         async def send_tracking(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
+                watch.response_started = True
             await send(message)
 
         try:
-            await self.app(scope, receive, send_tracking)
+            await self.app(scope, watch, send_tracking)
         except Exception as exc:
-            if started:
+            if is_client_abort(exc, watch):
+                return
+            if watch.response_started:
                 raise
             await send_unhandled(send, scope, exc)
 

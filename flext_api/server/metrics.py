@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from flext_api.server._disconnect import CLIENT_CLOSED_STATUS, DisconnectWatch
 from flext_api.server._routes import route_template
 
 if TYPE_CHECKING:
@@ -50,6 +51,13 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 # Past this many (method, route, status) keys, new ones are labelled on every request.
 _MAX_CACHED_CHILDREN = 1024
 
+# The method label: HTTP servers pass any token as a method, so anything outside the standard
+# methods (RFC 9110 and PATCH) is counted as one value instead of one series per spelling.
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD = "OTHER"
+
 
 class PrometheusMetrics:
     """The metric families of one application, on a registry of its own.
@@ -57,6 +65,9 @@ class PrometheusMetrics:
     ``{namespace}_requests_total{method,route,status}``,
     ``{namespace}_request_duration_seconds{method,route}`` (histogram) and
     ``{namespace}_requests_in_flight`` (gauge; ``livesum`` across worker processes).
+    Every label is bounded: methods outside :data:`STANDARD_METHODS` are ``OTHER``, routes
+    are templates (``<unmatched>`` for every path no route matches), statuses are the
+    application's own (499 for a client that left before the response).
     """
 
     def __init__(
@@ -92,7 +103,13 @@ class PrometheusMetrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, elapsed: float) -> None:
-        """Count one finished request and record its duration (``elapsed`` seconds)."""
+        """Count one finished request and record its duration (``elapsed`` seconds).
+
+        ``route`` must be a template (bounded); ``method`` is folded to ``OTHER`` when it is
+        not a standard method.
+        """
+        if method not in STANDARD_METHODS:
+            method = OTHER_METHOD
         key = (method, route, status)
         children = self._children.get(key)
         if children is None:
@@ -131,19 +148,23 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         metrics = self.metrics
-        status = 500
+        status = 500  # the server answers 500 for an app that never started
+        watch = DisconnectWatch(receive)
 
         async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                watch.response_started = True
             await send(message)
 
         metrics.in_flight.inc()
         start = time.perf_counter()
         try:
-            await self.app(scope, receive, send_observed)
+            await self.app(scope, watch, send_observed)
         finally:
             elapsed = time.perf_counter() - start
             metrics.in_flight.dec()
+            if watch.closed_early:
+                status = CLIENT_CLOSED_STATUS
             metrics.observe(scope["method"], route_template(scope), status, elapsed)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import anyio
 from redis.exceptions import RedisError
 
 from flext_api._exceptions import TransportError
@@ -147,26 +148,50 @@ return {allowed, limit - count, reset}
 
 
 class RedisRateLimiter:
-    """Sliding window shared by every process that uses the same Redis and ``prefix``."""
+    """Sliding window shared by every process that uses the same Redis and ``prefix``.
+
+    ``timeout`` (seconds, ``None`` for none) bounds a whole hit, however many round trips it
+    takes (connecting, loading the script): a Redis that accepts connections but never
+    answers then costs a request that long, and the hit fails with
+    ``RATE_LIMITER_UNAVAILABLE``. Give the client socket timeouts as well, so that its
+    connections do not wait on their own (``create_fastapi_app`` does both).
+    """
 
     def __init__(
-        self, client: Redis, limit: int, window: float, *, prefix: str = "flext_api:ratelimit:"
+        self,
+        client: Redis,
+        limit: int,
+        window: float,
+        *,
+        prefix: str = "flext_api:ratelimit:",
+        timeout: float | None = None,
     ) -> None:
         _check_limits(limit, window)
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"rate limiter timeout must be positive seconds, got {timeout!r}")
         self.limit = limit
         self.window = float(window)
         self.prefix = prefix
+        self.timeout = timeout
         self._client = client
         self._script = client.register_script(_SLIDING_WINDOW_LUA)
         self._window_us = math.ceil(self.window * 1_000_000)
 
     async def hit(self, key: str) -> FlextResult[RateLimitDecision]:
         try:
-            reply = await self._script(
-                keys=[self.prefix + key],
-                args=[self.limit, self._window_us, os.urandom(12).hex()],
-                client=self._client,
-            )
+            # redis-py drops a connection whose command was cancelled, so none is reused
+            # with an answer still in flight.
+            with anyio.fail_after(math.inf if self.timeout is None else self.timeout):
+                reply = await self._script(
+                    keys=[self.prefix + key],
+                    args=[self.limit, self._window_us, os.urandom(12).hex()],
+                    client=self._client,
+                )
+        except TimeoutError as exc:
+            waited = "in time" if self.timeout is None else f"within {self.timeout:g} s"
+            error = RateLimiterUnavailable(f"the rate limiter's Redis did not answer {waited}")
+            error.__cause__ = exc
+            return fail(error)
         except (RedisError, OSError) as exc:
             error = RateLimiterUnavailable(f"the rate limiter's Redis failed: {exc}")
             error.__cause__ = exc
@@ -205,12 +230,30 @@ class RateLimitMiddleware:
         key_func: Callable[[Scope], str] = client_address,
         exempt_paths: Iterable[str] = ("/health", "/ready", "/metrics"),
         fail_open: bool = True,
+        warn_interval: float = 10.0,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.key_func = key_func
         self.exempt_paths = frozenset(exempt_paths)
         self.fail_open = fail_open
+        self.warn_interval = warn_interval
+        self._failures_unreported = 0
+        self._warned_at = -math.inf
+
+    def _warn_unavailable(self, message: str) -> None:
+        self._failures_unreported += 1
+        now = time.monotonic()
+        if now - self._warned_at < self.warn_interval:
+            return
+        logger.warning(
+            "rate limiter unavailable, %s (failed hits since the last report: %d): %s",
+            "letting requests through" if self.fail_open else "answering 503",
+            self._failures_unreported,
+            message,
+        )
+        self._failures_unreported = 0
+        self._warned_at = now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
@@ -219,11 +262,18 @@ class RateLimitMiddleware:
         key = f"{self.key_func(scope)}|{match_route_template(scope)}"
         result = await self.limiter.hit(key)
         if not isinstance(result, Success):
-            logger.warning("rate limiter unavailable: %s", result.error.message)
+            self._warn_unavailable(result.error.message)
             if self.fail_open:
                 await self.app(scope, receive, send)
             else:
-                await send_error(send, 503, result.error.code, "Service unavailable")
+                await send_error(
+                    send,
+                    503,
+                    result.error.code,
+                    "the rate limiter is unavailable, so this server refuses requests it cannot "
+                    "count; retry shortly",
+                    headers={"Retry-After": "1"},
+                )
             return
         decision = result.value
         reset = str(math.ceil(decision.reset_after))

@@ -315,7 +315,7 @@ async def test_factory_uses_one_bookkeeping_layer() -> None:
         names.append(type(layer).__name__)
         layer = getattr(layer, "app", None)
     bookkeeping = names.index("RequestBookkeepingMiddleware")
-    assert names[bookkeeping + 1 : bookkeeping + 3] == ["CORSMiddleware", "ErrorMiddleware"]
+    assert names[bookkeeping + 1 : bookkeeping + 3] == ["FlextCORSMiddleware", "ErrorMiddleware"]
 
 
 def test_metrics_observe_counts_several_routes_and_statuses() -> None:
@@ -342,13 +342,24 @@ def test_metrics_past_the_cache_bound_are_still_counted(monkeypatch: pytest.Monk
     monkeypatch.setattr(metrics_module, "_MAX_CACHED_CHILDREN", 1)
     metrics = PrometheusMetrics()
     for _ in range(2):
-        for method in ("GET", "PURGE", "BREW"):
+        for method in ("GET", "POST", "DELETE"):
             metrics.observe(method, "/pot", 418, 0.001)
     lines = metric_lines(metrics)
-    for method in ("GET", "PURGE", "BREW"):
+    for method in ("GET", "POST", "DELETE"):
         counted = f'flext_api_requests_total{{method="{method}",route="/pot",status="418"}} 2.0'
         assert counted in lines
     assert len(metrics._children) == 1
+
+
+def test_unknown_methods_are_one_label_value() -> None:
+    metrics = PrometheusMetrics()
+    for method in ("PURGE", "BREW", "get", "GET"):
+        metrics.observe(method, "/pot", 418, 0.001)
+    lines = [line for line in metric_lines(metrics) if line.startswith("flext_api_requests_total")]
+    assert lines == [
+        'flext_api_requests_total{method="GET",route="/pot",status="418"} 1.0',
+        'flext_api_requests_total{method="OTHER",route="/pot",status="418"} 3.0',
+    ]
 
 
 @pytest.mark.anyio

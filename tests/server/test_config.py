@@ -11,6 +11,25 @@ def test_defaults_are_development_with_docs() -> None:
     assert config.environment == "development"
     assert config.docs_enabled
     assert config.rate_limit is None
+    assert config.rate_limit_fail_open is True
+    # Sub-second, so that a hanging Redis costs a request a fraction of a second.
+    assert config.redis_connect_timeout_seconds < 1
+    assert config.redis_timeout_seconds < 1
+
+
+def test_redis_and_fail_open_settings_come_from_the_environment() -> None:
+    config = FlextApiConfig.from_env(
+        {
+            "FLEXT_API_RATE_LIMIT_FAIL_OPEN": "false",
+            "FLEXT_API_REDIS_CONNECT_TIMEOUT_SECONDS": "0.1",
+            "FLEXT_API_REDIS_TIMEOUT_SECONDS": "0.25",
+            "FLEXT_API_READY_TIMEOUT_SECONDS": "3",
+        }
+    )
+    assert config.rate_limit_fail_open is False
+    assert config.redis_connect_timeout_seconds == 0.1
+    assert config.redis_timeout_seconds == 0.25
+    assert config.ready_timeout_seconds == 3.0
 
 
 def test_environment_variables_are_parsed_by_field_type() -> None:
@@ -62,6 +81,8 @@ def test_process_environment_is_read_when_no_mapping_is_given(
         ({"FLEXT_API_SLOW_REQUEST_MS": "-1"}, "slow_request_ms", "greater than 0"),
         ({"FLEXT_API_RATE_LIMIT_WINDOW_SECONDS": "x"}, "rate_limit_window_seconds", "a number"),
         ({"FLEXT_API_TITEL": "typo"}, "titel", "unknown setting"),
+        ({"FLEXT_API_REDIS_TIMEOUT_SECONDS": "0"}, "redis_timeout_seconds", "greater than 0"),
+        ({"FLEXT_API_RATE_LIMIT_FAIL_OPEN": "shut"}, "rate_limit_fail_open", "true/false"),
     ],
 )
 def test_invalid_environment_values_name_field_and_variable(
