@@ -69,6 +69,13 @@ class FlextApiError(Exception):
 
     code: ClassVar[str] = "FLEXT_API_ERROR"
 
+    # Set by the retry layer on the failure it gives up with (``None`` when no retry layer
+    # ran): how many attempts were made, why it stopped (a ``GiveUpReason`` value such as
+    # ``"retries_exhausted"`` or ``"deadline"``) and the last HTTP status seen, if any.
+    attempts: int | None = None
+    give_up_reason: str | None = None
+    last_status: int | None = None
+
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.message = message
