@@ -209,7 +209,7 @@ async def test_retry_on_connect_errors_uses_the_client_setting() -> None:
         port = probe.getsockname()[1]
     attempts: list[str] = []
     async with AsyncFlextApiClient(
-        retry=RetryPolicy(max_retries=2, backoff_base=0.01, jitter=0.0)
+        retry=RetryPolicy(max_retries=2, backoff_base=0.0, jitter=0.0)
     ) as client:
         # per-call middleware runs inside the client's retries: it sees every attempt
         result = await client.request(
@@ -793,3 +793,19 @@ async def test_a_post_with_an_idempotency_key_is_retried_after_a_dropped_connect
         )
     assert result.unwrap().content == b"done"
     assert lines == [b"POST /pay HTTP/1.1", b"POST /pay HTTP/1.1"]
+
+
+async def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> None:
+    clock = FakeClock()
+    breaker = AsyncCircuitBreakerMiddleware(
+        CircuitBreaker(failure_threshold=1, open_duration=30.0), clock=clock
+    )
+    request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
+    sent: list[Request] = []
+    codes: list[str | int] = []
+    for step in (0.0, 29.0, 1.0):  # fail once, still open 29 s later, half-open at 30 s
+        clock.now += step
+        result = await breaker.handle(request, fake_transport([(503, {})], sent))
+        codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
+    assert codes == [503, "CIRCUIT_OPEN", 503]
+    assert len(sent) == 2

@@ -208,7 +208,7 @@ def test_retry_on_connect_errors_uses_the_client_setting() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     attempts: list[str] = []
-    with FlextApiClient(retry=RetryPolicy(max_retries=2, backoff_base=0.01, jitter=0.0)) as client:
+    with FlextApiClient(retry=RetryPolicy(max_retries=2, backoff_base=0.0, jitter=0.0)) as client:
         # per-call middleware runs inside the client's retries: it sees every attempt
         result = client.request(
             "POST", f"http://127.0.0.1:{port}/", middleware=[Recorder("try", attempts)]
@@ -785,3 +785,19 @@ def test_a_post_with_an_idempotency_key_is_retried_after_a_dropped_connection(
         result = client.post(server.url + "/pay", content=b"x", headers={"Idempotency-Key": "k"})
     assert result.unwrap().content == b"done"
     assert lines == [b"POST /pay HTTP/1.1", b"POST /pay HTTP/1.1"]
+
+
+def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreakerMiddleware(
+        CircuitBreaker(failure_threshold=1, open_duration=30.0), clock=clock
+    )
+    request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
+    sent: list[Request] = []
+    codes: list[str | int] = []
+    for step in (0.0, 29.0, 1.0):  # fail once, still open 29 s later, half-open at 30 s
+        clock.now += step
+        result = breaker.handle(request, fake_transport([(503, {})], sent))
+        codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
+    assert codes == [503, "CIRCUIT_OPEN", 503]
+    assert len(sent) == 2
