@@ -65,9 +65,10 @@ from flext_api._headers import Headers
 from flext_api._models import Limits, Request, Response, Timeout
 from flext_api._request_context import current_request_id
 from flext_api._result import Failure, FlextResult, Success, fail, ok
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow, Secret
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow, Secret
 from flext_api._sansio.circuit import CircuitBreaker, CircuitStatus
 from flext_api._sansio.cookies import Cookie, CookieJar
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.multipart import FormFile, json_part
 from flext_api._sansio.pool import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy

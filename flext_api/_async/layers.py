@@ -24,8 +24,9 @@ from flext_api._async.middleware import (
 )
 from flext_api._exceptions import FlextApiError
 from flext_api._models import Response
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.retry import RetryPolicy
 
 __all__ = ["AuthTypes", "EventHooks", "client_layers"]

@@ -12,8 +12,9 @@ from typing import Any
 
 from flext_api._exceptions import FlextApiError
 from flext_api._models import Response
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._sync.middleware import (
     ApiKeyMiddleware,

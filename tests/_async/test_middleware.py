@@ -44,9 +44,10 @@ from flext_api._async.middleware import (
     build_chain,
 )
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.retry import RetryPolicy
 from tests.servers.app import pattern_bytes
 from tests.servers.raw import RawServerFactory, RequestReader, idle_until_closed

@@ -27,9 +27,10 @@ from flext_api import (
     TimeoutException,
 )
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._sync.layers import client_layers
 from flext_api._sync.middleware import (

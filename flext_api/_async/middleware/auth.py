@@ -17,7 +17,8 @@ from flext_api._async.middleware.chain import (
 from flext_api._exceptions import AuthError, FlextApiError
 from flext_api._models import Request
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth
+from flext_api._sansio.digest import DigestAuth
 from flext_api._synchronization import AsyncThreadLock
 
 __all__ = ["AsyncApiKeyMiddleware", "AsyncDigestAuthMiddleware", "AsyncHeaderAuthMiddleware"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from flext_api._exceptions import AuthError, FlextApiError
 from flext_api._models import Request
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sync.middleware.chain import (
     CallNext,
     R,
