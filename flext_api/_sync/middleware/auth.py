@@ -9,6 +9,7 @@ a copy of the request; a Digest resend starts again from the request it received
 from __future__ import annotations
 
 from flext_api._exceptions import AuthError, FlextApiError
+from flext_api._headers import Headers
 from flext_api._models import Request
 from flext_api._result import Failure, Success
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth
@@ -41,12 +42,29 @@ class HeaderAuthMiddleware:
     def handle(
         self, request: Request, call_next: CallNext[R]
     ) -> Success[R] | Failure[FlextApiError]:
-        if "authorization" not in request.headers:
-            try:
-                request = with_header(request, "Authorization", self.auth.header_value())
-            except ValueError as exc:  # a token callback returned something unsendable
-                return Failure(auth_error(f"cannot send these credentials: {exc}", exc))
-        return call_next(request)
+        headers = request.headers
+        if "authorization" in headers:
+            return call_next(request)
+        try:
+            value = self.auth.header_value()  # refuses control characters
+        except ValueError as exc:  # a token callback returned something unsendable
+            return Failure(auth_error(f"cannot send these credentials: {exc}", exc))
+        try:
+            raw = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = value.encode("utf-8")  # as Headers encodes values beyond latin-1
+        # The copy is built inline (not with ``with_header``): this runs on every request of
+        # a client with Basic or Bearer auth, and the name is known to be absent.
+        sent = Request(
+            request.method,
+            request.url,
+            Headers._from_fields([*headers._list, (b"Authorization", b"authorization", raw)]),
+            content=request.content,
+            stream=request.stream,
+            timeout=request.timeout,
+            deadline=request.deadline,
+        )
+        return call_next(sent)
 
 
 class ApiKeyMiddleware:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Final
 
 from flext_api._exceptions import FlextApiError, TimeoutException
 from flext_api._models import Request, Timeout
 from flext_api._result import Failure, Success
 from flext_api._sansio.replay import IDEMPOTENCY_KEY
-from flext_api._sansio.retry import GiveUp, GiveUpReason, RetryPolicy, RetryState
+from flext_api._sansio.retry import GiveUp, GiveUpReason, Retry, RetryPolicy, RetryState
 from flext_api._sync.middleware.chain import (
     CallNext,
     R,
@@ -36,6 +37,7 @@ __all__ = ["RetryMiddleware"]
 # The lower layers never wait less than a millisecond (see ``Request.limit``): a budget with
 # less than that left is spent.
 _SPENT: float = 0.001
+_KEY: Final = IDEMPOTENCY_KEY.encode("ascii")
 
 
 class RetryMiddleware:
@@ -66,9 +68,14 @@ class RetryMiddleware:
     def handle(
         self, request: Request, call_next: CallNext[R]
     ) -> Success[R] | Failure[FlextApiError]:
-        state = self.policy.start(
-            self._clock(), idempotent=True if IDEMPOTENCY_KEY in request.headers else None
-        )
+        # A request carrying an Idempotency-Key opted in to replays (``replay.may_replay``);
+        # scanned inline: this runs on every call of a client with retries.
+        idempotent: bool | None = None
+        for field in request.headers._list:
+            if field[1] == _KEY:
+                idempotent = True
+                break
+        state = self.policy.start(self._clock(), idempotent=idempotent)
         last_status: int | None = None
         capped = False
         while True:
@@ -76,7 +83,7 @@ class RetryMiddleware:
             if state.deadline is not None:
                 attempt, capped = _bounded(request, state.remaining(self._clock()))
             result = call_next(attempt)
-            attempts = state.attempts
+            attempts = state.retries + 1
             now = self._clock()
             if isinstance(result, Success):
                 response = result.value
@@ -94,7 +101,7 @@ class RetryMiddleware:
                 decision = state.decide(
                     request.method, None, result.error.code, None, now, random=self._random
                 )
-            if not isinstance(decision, GiveUp) and not replayable(request):
+            if type(decision) is Retry and not replayable(request):
                 decision = GiveUp(GiveUpReason.BODY_NOT_REPLAYABLE)
             if isinstance(decision, GiveUp):
                 if isinstance(result, Failure):
