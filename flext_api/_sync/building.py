@@ -57,6 +57,7 @@ class UseClientDefault:
 
 
 USE_CLIENT_DEFAULT: Final = UseClientDefault()
+"""Passed as ``timeout=`` to a call: use the client's timeout (``None`` would mean no limit)."""
 NO_JSON: Final[Any] = object()
 
 TimeoutTypes = Timeout | float | None

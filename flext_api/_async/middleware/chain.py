@@ -66,8 +66,10 @@ Outcome: TypeAlias = "Success[R] | Failure[FlextApiError]"
 # Spelled as strings: ``Awaitable`` exists only for type checkers (the sync twin has none).
 AsyncCallNext: TypeAlias = "Callable[[Request], Awaitable[Outcome[R]]]"  # unasync: remove
 # unasync: sync-only: CallNext: TypeAlias = "Callable[[Request], Outcome[R]]"
+"""The rest of the chain as a middleware sees it: call it with a request to get a result."""
 AsyncSleep: TypeAlias = "Callable[[float], Awaitable[None]]"  # unasync: remove
 # unasync: sync-only: Sleep: TypeAlias = "Callable[[float], None]"
+"""How the retry layer waits between attempts (injectable: tests pass a fake one)."""
 
 
 class AsyncMiddleware(Protocol):

@@ -65,7 +65,9 @@ Outcome: TypeAlias = "Success[R] | Failure[FlextApiError]"
 """What a handler returns: the response, or why there is none."""
 # Spelled as strings: ``Awaitable`` exists only for type checkers (the sync twin has none).
 CallNext: TypeAlias = "Callable[[Request], Outcome[R]]"
+"""The rest of the chain as a middleware sees it: call it with a request to get a result."""
 Sleep: TypeAlias = "Callable[[float], None]"
+"""How the retry layer waits between attempts (injectable: tests pass a fake one)."""
 
 
 class Middleware(Protocol):
