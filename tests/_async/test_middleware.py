@@ -810,3 +810,13 @@ async def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> Non
         codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
     assert codes == [503, "CIRCUIT_OPEN", 503]
     assert len(sent) == 2
+
+
+async def test_a_streamed_body_is_not_resent_and_the_error_says_so() -> None:
+    def body() -> Iterator[bytes]:
+        yield b"once"
+
+    async with AsyncFlextApiClient(retry=RetryPolicy(backoff_base=0.0, jitter=0.0)) as client:
+        result = await client.post("http://127.0.0.1:1/", content=body())
+    assert isinstance(result, Failure) and result.error_code == "CONNECT_ERROR"
+    assert (result.error.attempts, result.error.give_up_reason) == (1, "body_not_replayable")

@@ -802,3 +802,13 @@ def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> None:
         codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
     assert codes == [503, "CIRCUIT_OPEN", 503]
     assert len(sent) == 2
+
+
+def test_a_streamed_body_is_not_resent_and_the_error_says_so() -> None:
+    def body() -> Iterator[bytes]:
+        yield b"once"
+
+    with FlextApiClient(retry=RetryPolicy(backoff_base=0.0, jitter=0.0)) as client:
+        result = client.post("http://127.0.0.1:1/", content=body())
+    assert isinstance(result, Failure) and result.error_code == "CONNECT_ERROR"
+    assert (result.error.attempts, result.error.give_up_reason) == (1, "body_not_replayable")
