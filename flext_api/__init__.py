@@ -5,6 +5,7 @@ Every call that does I/O returns a ``FlextResult`` (``Success | Failure``); erro
 ``FlextApiClient``; ``AsyncFlextApiClient`` runs on asyncio and trio.
 """
 
+import inspect
 from typing import TYPE_CHECKING
 
 from flext_api._async.client import USE_CLIENT_DEFAULT, AsyncFlextApiClient
@@ -65,9 +66,10 @@ from flext_api._headers import Headers
 from flext_api._models import Limits, Request, Response, Timeout
 from flext_api._request_context import current_request_id
 from flext_api._result import Failure, FlextResult, Success, fail, ok
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow, Secret
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow, Secret
 from flext_api._sansio.circuit import CircuitBreaker, CircuitStatus
 from flext_api._sansio.cookies import Cookie, CookieJar
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.multipart import FormFile, json_part
 from flext_api._sansio.pool import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy
@@ -89,6 +91,7 @@ from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL
 
 __version__ = "0.1.0"
+"""The installed release of flext-api."""
 
 # The server side needs the ``fastapi`` extra: its two entry points are importable from here,
 # but FastAPI is imported only when one of them is first used, never by client-only code.
@@ -99,11 +102,21 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> object:
+    """The server entry points, imported (with FastAPI) on first use only."""
     if name in _SERVER_NAMES:
         from flext_api import server
 
-        return getattr(server, name)
+        return _claim(getattr(server, name))
     raise AttributeError(f"module 'flext_api' has no attribute {name!r}")
+
+
+def _claim(obj: object) -> object:
+    """Report ``flext_api`` as the module of a public class or function: it is where users
+    import it from, so reprs, tracebacks, docs and pickles name the path that stays stable
+    while the private modules behind it move."""
+    if isinstance(obj, type) or inspect.isfunction(obj):
+        obj.__module__ = __name__
+    return obj
 
 
 __all__ = [
@@ -202,3 +215,8 @@ __all__ = [
     "json_part",
     "ok",
 ]
+
+for _name in __all__:
+    if _name not in _SERVER_NAMES:
+        _claim(globals()[_name])
+del _name

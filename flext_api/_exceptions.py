@@ -69,6 +69,13 @@ class FlextApiError(Exception):
 
     code: ClassVar[str] = "FLEXT_API_ERROR"
 
+    # Set by the retry layer on the failure it gives up with (``None`` when no retry layer
+    # ran): how many attempts were made, why it stopped (a ``GiveUpReason`` value such as
+    # ``"retries_exhausted"`` or ``"deadline"``) and the last HTTP status seen, if any.
+    attempts: int | None = None
+    give_up_reason: str | None = None
+    last_status: int | None = None
+
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -107,42 +114,62 @@ class TransportError(FlextApiError):
 
 
 class TimeoutException(TransportError):
+    """A phase of the exchange took longer than its timeout (or the total budget ran out)."""
+
     code = "TIMEOUT"
 
 
 class ConnectTimeout(TimeoutException):
+    """DNS, TCP and TLS together took longer than ``Timeout.connect``."""
+
     code = "CONNECT_TIMEOUT"
 
 
 class ReadTimeout(TimeoutException):
+    """The server sent nothing for ``Timeout.read`` seconds while a response was due."""
+
     code = "READ_TIMEOUT"
 
 
 class WriteTimeout(TimeoutException):
+    """The request could not be sent within ``Timeout.write`` (the server stopped reading)."""
+
     code = "WRITE_TIMEOUT"
 
 
 class PoolTimeout(TimeoutException):
+    """No connection of the pool became free within ``Timeout.pool``; raise ``Limits``."""
+
     code = "POOL_TIMEOUT"
 
 
 class NetworkError(TransportError):
+    """The network failed under the exchange (refused, reset, unreachable)."""
+
     code = "NETWORK_ERROR"
 
 
 class ConnectError(NetworkError):
+    """The connection could not be opened (refused, unreachable); nothing was sent."""
+
     code = "CONNECT_ERROR"
 
 
 class DNSError(ConnectError):
+    """The host name did not resolve; nothing was sent."""
+
     code = "DNS_RESOLUTION_FAILED"
 
 
 class ReadError(NetworkError):
+    """Reading the response failed (the connection was reset or closed mid-response)."""
+
     code = "READ_ERROR"
 
 
 class WriteError(NetworkError):
+    """Sending the request failed (broken pipe, reset)."""
+
     code = "WRITE_ERROR"
 
 
@@ -153,6 +180,8 @@ class PoolClosed(TransportError):
 
 
 class TLSError(TransportError):
+    """TLS failed: the secure channel to the server could not be set up or kept."""
+
     code = "TLS_ERROR"
 
 
@@ -163,10 +192,14 @@ class TLSVerifyError(TLSError):
 
 
 class TLSHostnameMismatch(TLSError):
+    """The server's certificate is valid but names another host."""
+
     code = "TLS_HOSTNAME_MISMATCH"
 
 
 class TLSHandshakeError(TLSError):
+    """The TLS handshake failed (no common protocol or cipher, a broken peer)."""
+
     code = "TLS_HANDSHAKE_FAILED"
 
 
@@ -197,6 +230,8 @@ class ProxyAuthRequired(ProxyError):
 
 
 class ProtocolError(TransportError):
+    """The exchange broke the rules of HTTP, on one side or the other."""
+
     code = "PROTOCOL_ERROR"
 
 
@@ -228,22 +263,32 @@ class CircuitOpenError(FlextApiError):
 
 
 class InvalidRequest(FlextApiError):
+    """The request cannot be sent as given; fix the call (nothing was sent)."""
+
     code = "INVALID_REQUEST"
 
 
 class InvalidURL(InvalidRequest):
+    """The URL cannot be parsed or lacks a part a request needs (scheme, host)."""
+
     code = "INVALID_URL"
 
 
 class UnsupportedScheme(InvalidURL):
+    """The URL's scheme is not http or https."""
+
     code = "UNSUPPORTED_SCHEME"
 
 
 class InvalidHeader(InvalidRequest):
+    """A header name or value cannot be sent (bad characters, bad framing)."""
+
     code = "HEADER_INVALID"
 
 
 class InvalidMethod(InvalidRequest):
+    """The method is not an HTTP token."""
+
     code = "METHOD_INVALID"
 
 
@@ -251,6 +296,8 @@ class InvalidMethod(InvalidRequest):
 
 
 class TooManyRedirects(FlextApiError):
+    """Following redirects went past ``max_redirects``."""
+
     code = "TOO_MANY_REDIRECTS"
 
 

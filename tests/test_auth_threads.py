@@ -1,16 +1,17 @@
 """Single-flight token refresh on the blocking client: 100 threads across a token expiry make
-exactly one token call per expiry."""
+exactly one token call per expiry. The token expires on a fake clock, not by waiting."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from flext_api import FlextApiClient
+from flext_api import FlextApiClient, FlextApiError, Request, Response
+from flext_api._result import Failure, Success
 from flext_api._sansio.auth import OAuth2Flow
+from flext_api._sync.middleware import OAuth2Middleware
 from tests.servers import auth_app
 from tests.servers.runners import RunningServer, run_uvicorn
 
@@ -22,12 +23,19 @@ def auth_server() -> Iterator[RunningServer]:
 
 
 def test_one_token_call_for_100_threads_per_expiry(auth_server: RunningServer) -> None:
-    auth_app.state.expires_in = 31  # valid for 1 s past the 30 s refresh skew
+    now = [0.0]
     flow = OAuth2Flow(auth_server.url + "/token", "client-id", "client-secret")
     statuses: list[int] = []
     lock = threading.Lock()
-    try:
-        with FlextApiClient(base_url=auth_server.url, auth=flow) as client:
+    with FlextApiClient() as token_client:
+
+        def send(request: Request) -> Success[Response] | Failure[FlextApiError]:
+            return token_client.request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+
+        oauth2 = OAuth2Middleware(flow, send, clock=lambda: now[0])
+        with FlextApiClient(base_url=auth_server.url, auth=oauth2) as client:
 
             def call(start: threading.Barrier) -> None:
                 start.wait()
@@ -37,7 +45,7 @@ def test_one_token_call_for_100_threads_per_expiry(auth_server: RunningServer) -
 
             for burst in (1, 2):
                 if burst == 2:
-                    time.sleep(1.1)  # the token expires between the bursts
+                    now[0] += 3600  # the token (expires_in=3600) expires between the bursts
                 before = auth_app.state.token_calls
                 start = threading.Barrier(100)
                 threads = [threading.Thread(target=call, args=(start,)) for _ in range(100)]
@@ -46,6 +54,4 @@ def test_one_token_call_for_100_threads_per_expiry(auth_server: RunningServer) -
                 for thread in threads:
                     thread.join(30)
                 assert auth_app.state.token_calls == before + 1, f"burst {burst}"
-    finally:
-        auth_app.state.expires_in = 3600
     assert statuses == [200] * 200

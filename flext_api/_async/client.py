@@ -13,38 +13,31 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
+from flext_api._async.building import (
+    NO_JSON,
+    USE_CLIENT_DEFAULT,
+    AsyncRequestBuilder,
+    TimeoutTypes,
+    UseClientDefault,
+)
+from flext_api._async.layers import AuthTypes, EventHooks, client_layers
 from flext_api._async.middleware import (
-    AsyncApiKeyMiddleware,
-    AsyncCircuitBreakerMiddleware,
     AsyncCookieMiddleware,
-    AsyncDigestAuthMiddleware,
-    AsyncErrorTransformer,
-    AsyncHeaderAuthMiddleware,
     AsyncMiddleware,
-    AsyncOAuth2Middleware,
-    AsyncRedirectMiddleware,
-    AsyncRequestInterceptor,
-    AsyncResponseProcessor,
-    AsyncRetryMiddleware,
     build_chain,
 )
 from flext_api._async.pool import AsyncConnectionPool
+from flext_api._async.routing import AsyncPoolRouter
 from flext_api._async.streaming import AsyncStreamingResponse
 from flext_api._backends.base import AsyncNetworkBackend
-from flext_api._content import FilesTypes, RequestContent, encode_request
-
-# unasync: sync-only: from flext_api._content import reject_async_body
+from flext_api._content import FilesTypes, RequestContent
 from flext_api._exceptions import (
     FlextApiError,
-    InvalidHeader,
-    InvalidMethod,
-    InvalidURL,
-    UnsupportedScheme,
 )
 from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import (
@@ -53,135 +46,23 @@ from flext_api._models import (
     Limits,
     Request,
     Response,
-    Timeout,
     Trace,
 )
-from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
-from flext_api._sansio.decoding import make_decoder, supported_encodings
+from flext_api._sansio.decoding import make_decoder
 from flext_api._sansio.multipart import Progress
-from flext_api._sansio.pool import OriginStats, PoolStats
-from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
+from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
 
-__all__ = ["AsyncFlextApiClient"]
+__all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]
 
-USER_AGENT: Final = b"flext-api/0.1.0"
-# What this installation can decode: gzip and deflate always, br and zstd when their packages
-# are importable (announcing an encoding we cannot undo would hand users compressed bytes).
-ACCEPT_ENCODING: Final = ", ".join(
-    name for name in ("gzip", "deflate", "br", "zstd") if name in supported_encodings()
-).encode("ascii")
-
-_KNOWN_METHODS: Final = frozenset(
-    {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"}
-)
-_TOKEN_CHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-class _UseClientDefault:
-    """Sentinel: "use the client's setting" (``None`` means "no limit" for timeouts)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "USE_CLIENT_DEFAULT"
-
-
-USE_CLIENT_DEFAULT: Final = _UseClientDefault()
-_NO_JSON: Final[Any] = object()
-
-TimeoutTypes = Timeout | float | None
 VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
-
-
-def _check_method(method: str) -> str:
-    if method in _KNOWN_METHODS:
-        return method
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a str such as 'GET', not {type(method).__name__}")
-    upper = method.upper()
-    if upper in _KNOWN_METHODS:
-        return upper
-    if not upper or not _TOKEN_CHARS.issuperset(upper):
-        raise InvalidMethod(
-            f"{method!r} is not a valid HTTP method; use a token such as 'GET' or 'POST'"
-        )
-    return upper
-
-
-AuthTypes = (
-    tuple[str, str]
-    | BasicAuth
-    | BearerAuth
-    | ApiKeyAuth
-    | DigestAuth
-    | OAuth2Flow
-    | AsyncMiddleware
-)
-"""What ``auth=`` takes; a ``(username, password)`` tuple means Basic."""
-
-EventHooks = Mapping[str, Sequence[Callable[..., object]]]
-"""``{"request": [fn(request)], "response": [fn(response)], "error": [fn(error)]}``."""
-
-
-def _standard_layers(
-    middleware: Sequence[AsyncMiddleware],
-    *,
-    redirects: AsyncRedirectMiddleware | None,
-    retry: RetryPolicy | None,
-    circuit_breaker: CircuitBreaker | None,
-    event_hooks: EventHooks | None,
-) -> list[AsyncMiddleware]:
-    """The client's chain, outermost first: event hooks see the call as the user made it,
-    then the user's middleware, then redirects (each hop runs everything below), then retries
-    around the circuit breaker (each attempt is counted by the breaker, and an open circuit
-    stops the retries at once). The cookie jar is added innermost by ``_layers``."""
-    layers: list[AsyncMiddleware] = []
-    if event_hooks:
-        unknown = set(event_hooks) - {"request", "response", "error"}
-        if unknown:
-            raise ValueError(
-                f"unknown event hook kinds {sorted(unknown)}; use 'request', 'response' or 'error'"
-            )
-        layers.extend(
-            AsyncRequestInterceptor(_observer(hook)) for hook in event_hooks.get("request", ())
-        )
-        layers.extend(
-            AsyncResponseProcessor(_observer(hook)) for hook in event_hooks.get("response", ())
-        )
-        layers.extend(
-            AsyncErrorTransformer(_error_observer(hook)) for hook in event_hooks.get("error", ())
-        )
-    layers.extend(middleware)
-    if redirects is not None:
-        layers.append(redirects)
-    if retry is not None:
-        layers.append(AsyncRetryMiddleware(retry))
-    if circuit_breaker is not None:
-        layers.append(AsyncCircuitBreakerMiddleware(circuit_breaker))
-    return layers
-
-
-def _observer(hook: Callable[..., object]) -> Callable[[Any], None]:
-    def observe(item: Any) -> None:
-        hook(item)
-
-    return observe
-
-
-def _error_observer(hook: Callable[..., object]) -> Callable[[FlextApiError], FlextApiError]:
-    def observe(error: FlextApiError) -> FlextApiError:
-        hook(error)
-        return error
-
-    return observe
 
 
 def _decode(content: bytes, content_encoding: str, max_size: int | None) -> bytes:
@@ -191,32 +72,6 @@ def _decode(content: bytes, content_encoding: str, max_size: int | None) -> byte
     if decoder.is_identity:
         return content
     return decoder.decode(content) + decoder.flush()
-
-
-EXPECT_CONTINUE_BYTES: Final = 1024 * 1024
-"""Streamed bodies from this size up (or of unknown size) ask ``Expect: 100-continue``."""
-
-
-def _large(framing: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in framing:
-        if name == b"Content-Length":
-            return int(value) >= EXPECT_CONTINUE_BYTES
-    return True  # chunked: unknown, maybe large
-
-
-def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
-    """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
-    for _, lower, value in fields:
-        if lower == b"content-length" and not value.isdigit():
-            raise InvalidHeader(
-                f"Content-Length {value!r} is not a number of bytes; leave it out and let the "
-                "client compute it from the body"
-            )
-        if lower == b"transfer-encoding" and value.lower() != b"chunked":
-            raise InvalidHeader(
-                f"Transfer-Encoding {value!r} is not supported; only 'chunked' is (leave it "
-                "out and the client frames the body itself)"
-            )
 
 
 class AsyncFlextApiClient:
@@ -280,45 +135,28 @@ class AsyncFlextApiClient:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
-        # HTTP/1.1 only: the HTTP/2 connection sends bodies without waiting for 100 Continue.
-        self._expect_continue = http2 is False
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError(
                 f"http2={http2!r}: use True (HTTP/2 over TLS via ALPN, HTTP/1.1 fallback), "
                 "'prior-knowledge' (also h2c on http:// URLs) or False"
             )
-        self._base = URL(base_url) if base_url else None
-        if self._base is not None and self._base.query:
-            raise ValueError("base_url must not carry a query string; pass params= instead")
-        self._base_prefix = str(self._base).rstrip("/") if self._base is not None else ""
-        self._timeout = Timeout.coerce(timeout)
-        self._params = params
+        self._builder = AsyncRequestBuilder(
+            base_url=base_url,
+            headers=headers,
+            params=params,
+            timeout=timeout,
+            # HTTP/1.1 only: the HTTP/2 connection sends bodies without waiting for 100 Continue.
+            expect_continue=http2 is False,
+        )
+        # Bound once: building a request costs no extra call per request.
+        self._build_request = self._builder.build
         self._max_decoded_size = max_decoded_size
-        default_headers = Headers(
-            [
-                (b"User-Agent", USER_AGENT),
-                (b"Accept", b"*/*"),
-                (b"Accept-Encoding", ACCEPT_ENCODING),
-            ]
-        )
-        if headers is not None:
-            default_headers.update(Headers(headers))
-        self._headers = default_headers
-        self._default_fields = list(default_headers._list)
-        _check_framing(self._default_fields)
-        auth_layer = self._auth_layer(auth)
-        sensitive = (
-            (auth.sensitive_header,)
-            if isinstance(auth, ApiKeyAuth) and auth.sensitive_header
-            else ()
-        )
-        self._middleware = _standard_layers(
-            [*middleware, auth_layer] if auth_layer is not None else middleware,
-            redirects=AsyncRedirectMiddleware(
-                max_redirects=max_redirects, sensitive_headers=sensitive
-            )
-            if follow_redirects
-            else None,
+        self._middleware = client_layers(
+            middleware,
+            auth=auth,
+            send=self._send,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
             retry=retry,
             circuit_breaker=circuit_breaker,
             event_hooks=event_hooks,
@@ -337,6 +175,8 @@ class AsyncFlextApiClient:
             trust_env=trust_env,
             alpn=("h2", "http/1.1") if http2 else ("http/1.1",),
         )
+        if uds is not None and (proxy is not None or proxies is not None):
+            raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
         self._pool = AsyncConnectionPool(
             ssl_context=ssl_context,
             limits=limits,
@@ -345,27 +185,21 @@ class AsyncFlextApiClient:
             http2=http2,
             trace=trace,
         )
-        if uds is not None and (proxy is not None or proxies is not None):
-            raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
-        self._proxy_router: ProxyRouter | None = build_router(
-            proxy=proxy, proxies=proxies, trust_env=trust_env and uds is None, environ=os.environ
+        self._router = AsyncPoolRouter(
+            self._pool,
+            proxy=proxy,
+            proxies=proxies,
+            trust_env=trust_env and uds is None,
+            environ=os.environ,
+            make_proxy_tls=lambda: create_ssl_context(verify, cert, trust_env=trust_env),
+            ssl_context=ssl_context,
+            limits=limits,
+            backend=backend,
+            http2=http2,
+            trace=trace,
         )
-        self._proxy_pools: dict[Proxy, AsyncConnectionPool] = {}
-        if self._proxy_router is not None:
-            proxy_tls = None
-            if any(each.url.scheme == "https" for each in self._proxy_router.proxies):
-                # The proxy itself is spoken to in HTTP/1.1, whatever http2= says.
-                proxy_tls = create_ssl_context(verify, cert, trust_env=trust_env)
-            for each in self._proxy_router.proxies:
-                self._proxy_pools[each] = AsyncConnectionPool(
-                    ssl_context=ssl_context,
-                    limits=limits,
-                    backend=backend,
-                    http2=http2,
-                    proxy=each,
-                    proxy_ssl_context=proxy_tls,
-                    trace=trace,
-                )
+        # Direct (the common case): the client sends on its own pool without asking the router.
+        self._proxied = self._router.routes is not None
 
     # -- context management --------------------------------------------------------------
 
@@ -382,34 +216,12 @@ class AsyncFlextApiClient:
 
     async def aclose(self) -> None:
         """Close every connection. Requests still waiting fail with ``POOL_CLOSED``."""
-        await self._pool.aclose()
-        for pool in self._proxy_pools.values():
-            await pool.aclose()
+        await self._router.aclose()
 
     @property
     def headers(self) -> Headers:
         """Headers sent with every request (a copy; pass ``headers=`` to change them)."""
-        return self._headers.copy()
-
-    def _auth_layer(self, auth: AuthTypes | None) -> AsyncMiddleware | None:
-        if auth is None:
-            return None
-        if isinstance(auth, tuple):
-            return AsyncHeaderAuthMiddleware(BasicAuth(*auth))
-        if isinstance(auth, BasicAuth | BearerAuth):
-            return AsyncHeaderAuthMiddleware(auth)
-        if isinstance(auth, ApiKeyAuth):
-            return AsyncApiKeyMiddleware(auth)
-        if isinstance(auth, DigestAuth):
-            return AsyncDigestAuthMiddleware(auth)
-        if isinstance(auth, OAuth2Flow):
-            return AsyncOAuth2Middleware(auth, self._send)
-        if hasattr(auth, "handle"):
-            return auth
-        raise TypeError(
-            "auth= takes (username, password), BasicAuth, BearerAuth, ApiKeyAuth, DigestAuth, "
-            f"OAuth2Flow or a middleware, not {type(auth).__name__}"
-        )
+        return self._builder.headers.copy()
 
     @property
     def cookies(self) -> CookieJar | None:
@@ -429,124 +241,9 @@ class AsyncFlextApiClient:
         """Connections open, idle, in use and waiting, overall and per origin (through a
         proxy: per tunneled origin, and per ``("http", proxy host, proxy port)`` for the
         connections that forward http requests)."""
-        stats = self._pool.stats
-        for pool in self._proxy_pools.values():
-            more = pool.stats
-            origins = dict(stats.origins)
-            for origin, counts in more.origins.items():
-                seen = origins.get(origin)
-                origins[origin] = (
-                    counts
-                    if seen is None
-                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
-                )
-            stats = PoolStats(
-                stats.connections + more.connections,
-                stats.idle + more.idle,
-                stats.waiters + more.waiters,
-                origins,
-            )
-        return stats
-
-    def _proxy_pool(self, request: Request) -> AsyncConnectionPool:
-        """The pool for a request when proxies are configured (direct: the client's own)."""
-        assert self._proxy_router is not None
-        proxy = self._proxy_router.select(request.url.origin)
-        return self._pool if proxy is None else self._proxy_pools[proxy]
+        return self._router.stats
 
     # -- building ------------------------------------------------------------------------
-
-    def _merge_url(self, url: str | URL, params: QueryParamTypes | None) -> URL:
-        if isinstance(url, URL):
-            merged = url if url.is_absolute or self._base is None else self._base.join(url)
-        elif self._base is not None and "://" not in url:
-            merged = URL(self._base_prefix + "/" + url.lstrip("/") if url else self._base_prefix)
-        else:
-            merged = URL(url)
-        if merged.scheme not in ("http", "https"):
-            if not merged.scheme:
-                raise InvalidURL(
-                    f"{str(url)!r} has no scheme; pass an absolute URL such as "
-                    "'https://host/path' or set base_url= on the client",
-                    url=str(url),
-                )
-            raise UnsupportedScheme(
-                f"{merged.scheme!r} URLs are not supported by the HTTP client; "
-                "use http:// or https://",
-                url=str(url),
-            )
-        if not merged.host and self._base is None:
-            raise InvalidURL(f"{str(url)!r} has no host", url=str(url))
-        if self._params is not None:
-            merged = merged.copy_merge_params(self._params)
-        if params is not None:
-            merged = merged.copy_merge_params(params)
-        return merged
-
-    def _build_request(
-        self,
-        method: str,
-        url: str | URL,
-        *,
-        params: QueryParamTypes | None,
-        headers: HeaderTypes | None,
-        content: RequestContent | None,
-        data: Mapping[str, Any] | None,
-        files: FilesTypes | None,
-        json: Any,
-        timeout: TimeoutTypes | _UseClientDefault,
-        upload_progress: Progress | None,
-    ) -> Request:
-        method = _check_method(method)
-        target = self._merge_url(url, params)
-        framing, body, stream = encode_request(
-            content=content,
-            data=data,
-            json=json,
-            has_json=json is not _NO_JSON,
-            files=files,
-            upload_progress=upload_progress,
-        )
-        # unasync: sync-only: reject_async_body(stream)
-        # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
-        fields = [(b"Host", b"host", target.host_header)]
-        request_id = request_id_var.get()
-        if headers is None:
-            fields += self._default_fields
-            fields += [(name, name.lower(), value) for name, value in framing]
-        else:
-            extra = headers if isinstance(headers, Headers) else Headers(headers)
-            given = extra._list
-            overridden = {lower for _, lower, _ in given}
-            if b"host" in overridden:
-                fields.clear()
-            fields += [field for field in self._default_fields if field[1] not in overridden]
-            fields += given
-            fields += [
-                (name, name.lower(), value)
-                for name, value in framing
-                if name.lower() not in overridden
-            ]
-            _check_framing(given)
-            if b"x-request-id" in overridden:
-                request_id = None
-        if request_id is not None:
-            fields.append((REQUEST_ID_HEADER, b"x-request-id", request_id.encode("ascii")))
-        if stream is not None and self._expect_continue and _large(framing):
-            # Let the server refuse a large upload (401, 413) before it is sent.
-            fields.append((b"Expect", b"expect", b"100-continue"))
-        request_headers = Headers._from_fields(fields)
-        return Request(
-            method,
-            target,
-            request_headers,
-            content=body,
-            stream=stream,
-            timeout=self._timeout
-            if isinstance(timeout, _UseClientDefault)
-            else Timeout.coerce(timeout),
-        )
-
     # -- sending ---------------------------------------------------------------------------
 
     async def request(
@@ -559,8 +256,8 @@ class AsyncFlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[AsyncMiddleware] = (),
         upload_progress: Progress | None = None,
         download_progress: Progress | None = None,
@@ -633,7 +330,7 @@ class AsyncFlextApiClient:
     async def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
-            pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
+            pool = self._router.pool_for(request) if self._proxied else self._pool
             response = await pool.round_trip(request)
             encoding = response.headers.get("content-encoding")
             if encoding is not None and response.content:
@@ -647,7 +344,7 @@ class AsyncFlextApiClient:
     async def _open_stream(
         self, request: Request
     ) -> Success[AsyncStreamingResponse] | Failure[FlextApiError]:
-        pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
+        pool = self._router.pool_for(request) if self._proxied else self._pool
         try:
             connection, head = await pool.open_stream(request)
         except FlextApiError as error:
@@ -675,8 +372,8 @@ class AsyncFlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[AsyncMiddleware] = (),
         upload_progress: Progress | None = None,
     ) -> AsyncIterator[Success[AsyncStreamingResponse] | Failure[FlextApiError]]:
@@ -726,9 +423,13 @@ class AsyncFlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return await self.request("GET", url, params=params, headers=headers, timeout=timeout)
+        """``request("GET", url, ...)``."""
+        return await self.request(
+            "GET", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     async def head(
         self,
@@ -736,9 +437,13 @@ class AsyncFlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return await self.request("HEAD", url, params=params, headers=headers, timeout=timeout)
+        """``request("HEAD", url, ...)``."""
+        return await self.request(
+            "HEAD", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     async def options(
         self,
@@ -746,9 +451,13 @@ class AsyncFlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return await self.request("OPTIONS", url, params=params, headers=headers, timeout=timeout)
+        """``request("OPTIONS", url, ...)``."""
+        return await self.request(
+            "OPTIONS", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     async def delete(
         self,
@@ -756,9 +465,13 @@ class AsyncFlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return await self.request("DELETE", url, params=params, headers=headers, timeout=timeout)
+        """``request("DELETE", url, ...)``."""
+        return await self.request(
+            "DELETE", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     async def post(
         self,
@@ -769,9 +482,11 @@ class AsyncFlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("POST", url, ...)``."""
         return await self.request(
             "POST",
             url,
@@ -782,6 +497,7 @@ class AsyncFlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )
 
     async def put(
@@ -793,9 +509,11 @@ class AsyncFlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("PUT", url, ...)``."""
         return await self.request(
             "PUT",
             url,
@@ -806,6 +524,7 @@ class AsyncFlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )
 
     async def patch(
@@ -817,9 +536,11 @@ class AsyncFlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("PATCH", url, ...)``."""
         return await self.request(
             "PATCH",
             url,
@@ -830,4 +551,5 @@ class AsyncFlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )

@@ -76,6 +76,9 @@ DEFAULT_FAILURE_ERROR_CODES: Final = frozenset(
 
 
 class CircuitStatus(enum.StrEnum):
+    """Where an origin's breaker stands: closed (calls flow), open (calls fail fast with
+    ``CIRCUIT_OPEN``) or half-open (a few trial calls decide)."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"

@@ -101,6 +101,8 @@ class Checkout(Generic[C]):
 
 
 class OriginStats:
+    """One origin's connections in a :class:`PoolStats` snapshot: open, idle, in use."""
+
     __slots__ = ("connections", "idle")
 
     def __init__(self, connections: int, idle: int) -> None:

@@ -11,10 +11,12 @@ Rules (each is a row in the tests):
 * A ``RetryPolicy`` is frozen configuration, shared by every call of a client. A ``RetryState``
   belongs to one call and is never shared between concurrent calls, so no lock is needed and
   one call's attempts never consume another's budget.
-* Only idempotent methods (RFC 9110 section 9.2.2) are retried after the request may have
-  reached the server, unless the call opts in (``policy.start(now, idempotent=True)``), for
-  example a POST carrying an idempotency key. Errors in ``NOT_SENT_ERROR_CODES`` prove nothing
-  was sent (the connection never opened), so they are retried for any method.
+* Only idempotent methods (RFC 9110 section 9.2.2, the one list in ``_sansio/replay``) are
+  retried after the request may have reached the server, unless the call opts in
+  (``policy.start(now, idempotent=True)``): the I/O shell does so for a request carrying an
+  ``Idempotency-Key`` header, whatever its method (``replay.may_replay``). Errors in
+  ``NOT_SENT_ERROR_CODES`` prove nothing was sent (the connection never opened), so they are
+  retried for any method.
 * ``max_retries`` counts retries, not attempts: ``max_retries=2`` allows three attempts.
 * The wait is exponential backoff ``backoff_base * backoff_multiplier ** retries_so_far``,
   capped at ``backoff_max``, then jittered down by up to ``jitter`` of itself (``jitter=1`` is
@@ -41,6 +43,7 @@ from datetime import UTC
 from typing import Final
 
 from flext_api._headers import Headers
+from flext_api._sansio.replay import IDEMPOTENT_METHODS
 
 __all__ = [
     "DEFAULT_RETRY_ERROR_CODES",
@@ -56,7 +59,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 DEFAULT_RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 # Failures before the request left this machine: retrying cannot repeat a side effect.
 NOT_SENT_ERROR_CODES: Final = frozenset({"CONNECT_ERROR", "CONNECT_TIMEOUT"})
@@ -72,7 +74,8 @@ class GiveUpReason(enum.StrEnum):
     NOT_RETRYABLE = "not_retryable"  # a status or error this policy does not retry
     NOT_IDEMPOTENT = "not_idempotent"  # the method may have had an effect; the call did not opt in
     RETRIES_EXHAUSTED = "retries_exhausted"
-    DEADLINE = "deadline"  # the next attempt could not start before the total deadline
+    DEADLINE = "deadline"  # the total budget is spent, or the next wait would outlast it
+    BODY_NOT_REPLAYABLE = "body_not_replayable"  # the body was streamed once and is gone
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,15 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from flext_api._backends.base import NetworkBackend
-from flext_api._content import FilesTypes, RequestContent, encode_request, reject_async_body
+from flext_api._content import FilesTypes, RequestContent
 from flext_api._exceptions import (
     FlextApiError,
-    InvalidHeader,
-    InvalidMethod,
-    InvalidURL,
-    UnsupportedScheme,
 )
 from flext_api._headers import Headers, HeaderTypes
 from flext_api._models import (
@@ -36,146 +32,39 @@ from flext_api._models import (
     Limits,
     Request,
     Response,
-    Timeout,
     Trace,
 )
-from flext_api._request_context import REQUEST_ID_HEADER, request_id_var
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
-from flext_api._sansio.decoding import make_decoder, supported_encodings
+from flext_api._sansio.decoding import make_decoder
 from flext_api._sansio.multipart import Progress
-from flext_api._sansio.pool import OriginStats, PoolStats
-from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
+from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
+from flext_api._sync.building import (
+    NO_JSON,
+    USE_CLIENT_DEFAULT,
+    RequestBuilder,
+    TimeoutTypes,
+    UseClientDefault,
+)
+from flext_api._sync.layers import AuthTypes, EventHooks, client_layers
 from flext_api._sync.middleware import (
-    ApiKeyMiddleware,
-    CircuitBreakerMiddleware,
     CookieMiddleware,
-    DigestAuthMiddleware,
-    ErrorTransformer,
-    HeaderAuthMiddleware,
     Middleware,
-    OAuth2Middleware,
-    RedirectMiddleware,
-    RequestInterceptor,
-    ResponseProcessor,
-    RetryMiddleware,
     build_chain,
 )
 from flext_api._sync.pool import ConnectionPool
+from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
 
-__all__ = ["FlextApiClient"]
+__all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
-USER_AGENT: Final = b"flext-api/0.1.0"
-# What this installation can decode: gzip and deflate always, br and zstd when their packages
-# are importable (announcing an encoding we cannot undo would hand users compressed bytes).
-ACCEPT_ENCODING: Final = ", ".join(
-    name for name in ("gzip", "deflate", "br", "zstd") if name in supported_encodings()
-).encode("ascii")
-
-_KNOWN_METHODS: Final = frozenset(
-    {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"}
-)
-_TOKEN_CHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-class _UseClientDefault:
-    """Sentinel: "use the client's setting" (``None`` means "no limit" for timeouts)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "USE_CLIENT_DEFAULT"
-
-
-USE_CLIENT_DEFAULT: Final = _UseClientDefault()
-_NO_JSON: Final[Any] = object()
-
-TimeoutTypes = Timeout | float | None
 VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
-
-
-def _check_method(method: str) -> str:
-    if method in _KNOWN_METHODS:
-        return method
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a str such as 'GET', not {type(method).__name__}")
-    upper = method.upper()
-    if upper in _KNOWN_METHODS:
-        return upper
-    if not upper or not _TOKEN_CHARS.issuperset(upper):
-        raise InvalidMethod(
-            f"{method!r} is not a valid HTTP method; use a token such as 'GET' or 'POST'"
-        )
-    return upper
-
-
-AuthTypes = (
-    tuple[str, str] | BasicAuth | BearerAuth | ApiKeyAuth | DigestAuth | OAuth2Flow | Middleware
-)
-"""What ``auth=`` takes; a ``(username, password)`` tuple means Basic."""
-
-EventHooks = Mapping[str, Sequence[Callable[..., object]]]
-"""``{"request": [fn(request)], "response": [fn(response)], "error": [fn(error)]}``."""
-
-
-def _standard_layers(
-    middleware: Sequence[Middleware],
-    *,
-    redirects: RedirectMiddleware | None,
-    retry: RetryPolicy | None,
-    circuit_breaker: CircuitBreaker | None,
-    event_hooks: EventHooks | None,
-) -> list[Middleware]:
-    """The client's chain, outermost first: event hooks see the call as the user made it,
-    then the user's middleware, then redirects (each hop runs everything below), then retries
-    around the circuit breaker (each attempt is counted by the breaker, and an open circuit
-    stops the retries at once). The cookie jar is added innermost by ``_layers``."""
-    layers: list[Middleware] = []
-    if event_hooks:
-        unknown = set(event_hooks) - {"request", "response", "error"}
-        if unknown:
-            raise ValueError(
-                f"unknown event hook kinds {sorted(unknown)}; use 'request', 'response' or 'error'"
-            )
-        layers.extend(
-            RequestInterceptor(_observer(hook)) for hook in event_hooks.get("request", ())
-        )
-        layers.extend(
-            ResponseProcessor(_observer(hook)) for hook in event_hooks.get("response", ())
-        )
-        layers.extend(
-            ErrorTransformer(_error_observer(hook)) for hook in event_hooks.get("error", ())
-        )
-    layers.extend(middleware)
-    if redirects is not None:
-        layers.append(redirects)
-    if retry is not None:
-        layers.append(RetryMiddleware(retry))
-    if circuit_breaker is not None:
-        layers.append(CircuitBreakerMiddleware(circuit_breaker))
-    return layers
-
-
-def _observer(hook: Callable[..., object]) -> Callable[[Any], None]:
-    def observe(item: Any) -> None:
-        hook(item)
-
-    return observe
-
-
-def _error_observer(hook: Callable[..., object]) -> Callable[[FlextApiError], FlextApiError]:
-    def observe(error: FlextApiError) -> FlextApiError:
-        hook(error)
-        return error
-
-    return observe
 
 
 def _decode(content: bytes, content_encoding: str, max_size: int | None) -> bytes:
@@ -185,32 +74,6 @@ def _decode(content: bytes, content_encoding: str, max_size: int | None) -> byte
     if decoder.is_identity:
         return content
     return decoder.decode(content) + decoder.flush()
-
-
-EXPECT_CONTINUE_BYTES: Final = 1024 * 1024
-"""Streamed bodies from this size up (or of unknown size) ask ``Expect: 100-continue``."""
-
-
-def _large(framing: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in framing:
-        if name == b"Content-Length":
-            return int(value) >= EXPECT_CONTINUE_BYTES
-    return True  # chunked: unknown, maybe large
-
-
-def _check_framing(fields: list[tuple[bytes, bytes, bytes]]) -> None:
-    """Framing headers set by hand must be ones HTTP/1.1 can honour (h11 trusts ours)."""
-    for _, lower, value in fields:
-        if lower == b"content-length" and not value.isdigit():
-            raise InvalidHeader(
-                f"Content-Length {value!r} is not a number of bytes; leave it out and let the "
-                "client compute it from the body"
-            )
-        if lower == b"transfer-encoding" and value.lower() != b"chunked":
-            raise InvalidHeader(
-                f"Transfer-Encoding {value!r} is not supported; only 'chunked' is (leave it "
-                "out and the client frames the body itself)"
-            )
 
 
 class FlextApiClient:
@@ -274,43 +137,28 @@ class FlextApiClient:
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
-        # HTTP/1.1 only: the HTTP/2 connection sends bodies without waiting for 100 Continue.
-        self._expect_continue = http2 is False
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError(
                 f"http2={http2!r}: use True (HTTP/2 over TLS via ALPN, HTTP/1.1 fallback), "
                 "'prior-knowledge' (also h2c on http:// URLs) or False"
             )
-        self._base = URL(base_url) if base_url else None
-        if self._base is not None and self._base.query:
-            raise ValueError("base_url must not carry a query string; pass params= instead")
-        self._base_prefix = str(self._base).rstrip("/") if self._base is not None else ""
-        self._timeout = Timeout.coerce(timeout)
-        self._params = params
+        self._builder = RequestBuilder(
+            base_url=base_url,
+            headers=headers,
+            params=params,
+            timeout=timeout,
+            # HTTP/1.1 only: the HTTP/2 connection sends bodies without waiting for 100 Continue.
+            expect_continue=http2 is False,
+        )
+        # Bound once: building a request costs no extra call per request.
+        self._build_request = self._builder.build
         self._max_decoded_size = max_decoded_size
-        default_headers = Headers(
-            [
-                (b"User-Agent", USER_AGENT),
-                (b"Accept", b"*/*"),
-                (b"Accept-Encoding", ACCEPT_ENCODING),
-            ]
-        )
-        if headers is not None:
-            default_headers.update(Headers(headers))
-        self._headers = default_headers
-        self._default_fields = list(default_headers._list)
-        _check_framing(self._default_fields)
-        auth_layer = self._auth_layer(auth)
-        sensitive = (
-            (auth.sensitive_header,)
-            if isinstance(auth, ApiKeyAuth) and auth.sensitive_header
-            else ()
-        )
-        self._middleware = _standard_layers(
-            [*middleware, auth_layer] if auth_layer is not None else middleware,
-            redirects=RedirectMiddleware(max_redirects=max_redirects, sensitive_headers=sensitive)
-            if follow_redirects
-            else None,
+        self._middleware = client_layers(
+            middleware,
+            auth=auth,
+            send=self._send,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
             retry=retry,
             circuit_breaker=circuit_breaker,
             event_hooks=event_hooks,
@@ -327,6 +175,8 @@ class FlextApiClient:
             trust_env=trust_env,
             alpn=("h2", "http/1.1") if http2 else ("http/1.1",),
         )
+        if uds is not None and (proxy is not None or proxies is not None):
+            raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
         self._pool = ConnectionPool(
             ssl_context=ssl_context,
             limits=limits,
@@ -335,27 +185,21 @@ class FlextApiClient:
             http2=http2,
             trace=trace,
         )
-        if uds is not None and (proxy is not None or proxies is not None):
-            raise ValueError("uds= sends every request to a Unix socket; it takes no proxy")
-        self._proxy_router: ProxyRouter | None = build_router(
-            proxy=proxy, proxies=proxies, trust_env=trust_env and uds is None, environ=os.environ
+        self._router = PoolRouter(
+            self._pool,
+            proxy=proxy,
+            proxies=proxies,
+            trust_env=trust_env and uds is None,
+            environ=os.environ,
+            make_proxy_tls=lambda: create_ssl_context(verify, cert, trust_env=trust_env),
+            ssl_context=ssl_context,
+            limits=limits,
+            backend=backend,
+            http2=http2,
+            trace=trace,
         )
-        self._proxy_pools: dict[Proxy, ConnectionPool] = {}
-        if self._proxy_router is not None:
-            proxy_tls = None
-            if any(each.url.scheme == "https" for each in self._proxy_router.proxies):
-                # The proxy itself is spoken to in HTTP/1.1, whatever http2= says.
-                proxy_tls = create_ssl_context(verify, cert, trust_env=trust_env)
-            for each in self._proxy_router.proxies:
-                self._proxy_pools[each] = ConnectionPool(
-                    ssl_context=ssl_context,
-                    limits=limits,
-                    backend=backend,
-                    http2=http2,
-                    proxy=each,
-                    proxy_ssl_context=proxy_tls,
-                    trace=trace,
-                )
+        # Direct (the common case): the client sends on its own pool without asking the router.
+        self._proxied = self._router.routes is not None
 
     # -- context management --------------------------------------------------------------
 
@@ -372,34 +216,12 @@ class FlextApiClient:
 
     def close(self) -> None:
         """Close every connection. Requests still waiting fail with ``POOL_CLOSED``."""
-        self._pool.close()
-        for pool in self._proxy_pools.values():
-            pool.close()
+        self._router.close()
 
     @property
     def headers(self) -> Headers:
         """Headers sent with every request (a copy; pass ``headers=`` to change them)."""
-        return self._headers.copy()
-
-    def _auth_layer(self, auth: AuthTypes | None) -> Middleware | None:
-        if auth is None:
-            return None
-        if isinstance(auth, tuple):
-            return HeaderAuthMiddleware(BasicAuth(*auth))
-        if isinstance(auth, BasicAuth | BearerAuth):
-            return HeaderAuthMiddleware(auth)
-        if isinstance(auth, ApiKeyAuth):
-            return ApiKeyMiddleware(auth)
-        if isinstance(auth, DigestAuth):
-            return DigestAuthMiddleware(auth)
-        if isinstance(auth, OAuth2Flow):
-            return OAuth2Middleware(auth, self._send)
-        if hasattr(auth, "handle"):
-            return auth
-        raise TypeError(
-            "auth= takes (username, password), BasicAuth, BearerAuth, ApiKeyAuth, DigestAuth, "
-            f"OAuth2Flow or a middleware, not {type(auth).__name__}"
-        )
+        return self._builder.headers.copy()
 
     @property
     def cookies(self) -> CookieJar | None:
@@ -419,124 +241,9 @@ class FlextApiClient:
         """Connections open, idle, in use and waiting, overall and per origin (through a
         proxy: per tunneled origin, and per ``("http", proxy host, proxy port)`` for the
         connections that forward http requests)."""
-        stats = self._pool.stats
-        for pool in self._proxy_pools.values():
-            more = pool.stats
-            origins = dict(stats.origins)
-            for origin, counts in more.origins.items():
-                seen = origins.get(origin)
-                origins[origin] = (
-                    counts
-                    if seen is None
-                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
-                )
-            stats = PoolStats(
-                stats.connections + more.connections,
-                stats.idle + more.idle,
-                stats.waiters + more.waiters,
-                origins,
-            )
-        return stats
-
-    def _proxy_pool(self, request: Request) -> ConnectionPool:
-        """The pool for a request when proxies are configured (direct: the client's own)."""
-        assert self._proxy_router is not None
-        proxy = self._proxy_router.select(request.url.origin)
-        return self._pool if proxy is None else self._proxy_pools[proxy]
+        return self._router.stats
 
     # -- building ------------------------------------------------------------------------
-
-    def _merge_url(self, url: str | URL, params: QueryParamTypes | None) -> URL:
-        if isinstance(url, URL):
-            merged = url if url.is_absolute or self._base is None else self._base.join(url)
-        elif self._base is not None and "://" not in url:
-            merged = URL(self._base_prefix + "/" + url.lstrip("/") if url else self._base_prefix)
-        else:
-            merged = URL(url)
-        if merged.scheme not in ("http", "https"):
-            if not merged.scheme:
-                raise InvalidURL(
-                    f"{str(url)!r} has no scheme; pass an absolute URL such as "
-                    "'https://host/path' or set base_url= on the client",
-                    url=str(url),
-                )
-            raise UnsupportedScheme(
-                f"{merged.scheme!r} URLs are not supported by the HTTP client; "
-                "use http:// or https://",
-                url=str(url),
-            )
-        if not merged.host and self._base is None:
-            raise InvalidURL(f"{str(url)!r} has no host", url=str(url))
-        if self._params is not None:
-            merged = merged.copy_merge_params(self._params)
-        if params is not None:
-            merged = merged.copy_merge_params(params)
-        return merged
-
-    def _build_request(
-        self,
-        method: str,
-        url: str | URL,
-        *,
-        params: QueryParamTypes | None,
-        headers: HeaderTypes | None,
-        content: RequestContent | None,
-        data: Mapping[str, Any] | None,
-        files: FilesTypes | None,
-        json: Any,
-        timeout: TimeoutTypes | _UseClientDefault,
-        upload_progress: Progress | None,
-    ) -> Request:
-        method = _check_method(method)
-        target = self._merge_url(url, params)
-        framing, body, stream = encode_request(
-            content=content,
-            data=data,
-            json=json,
-            has_json=json is not _NO_JSON,
-            files=files,
-            upload_progress=upload_progress,
-        )
-        reject_async_body(stream)
-        # Fields as (name, lowercase name, value) triples, the form Headers and h11 store.
-        fields = [(b"Host", b"host", target.host_header)]
-        request_id = request_id_var.get()
-        if headers is None:
-            fields += self._default_fields
-            fields += [(name, name.lower(), value) for name, value in framing]
-        else:
-            extra = headers if isinstance(headers, Headers) else Headers(headers)
-            given = extra._list
-            overridden = {lower for _, lower, _ in given}
-            if b"host" in overridden:
-                fields.clear()
-            fields += [field for field in self._default_fields if field[1] not in overridden]
-            fields += given
-            fields += [
-                (name, name.lower(), value)
-                for name, value in framing
-                if name.lower() not in overridden
-            ]
-            _check_framing(given)
-            if b"x-request-id" in overridden:
-                request_id = None
-        if request_id is not None:
-            fields.append((REQUEST_ID_HEADER, b"x-request-id", request_id.encode("ascii")))
-        if stream is not None and self._expect_continue and _large(framing):
-            # Let the server refuse a large upload (401, 413) before it is sent.
-            fields.append((b"Expect", b"expect", b"100-continue"))
-        request_headers = Headers._from_fields(fields)
-        return Request(
-            method,
-            target,
-            request_headers,
-            content=body,
-            stream=stream,
-            timeout=self._timeout
-            if isinstance(timeout, _UseClientDefault)
-            else Timeout.coerce(timeout),
-        )
-
     # -- sending ---------------------------------------------------------------------------
 
     def request(
@@ -549,8 +256,8 @@ class FlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[Middleware] = (),
         upload_progress: Progress | None = None,
         download_progress: Progress | None = None,
@@ -623,7 +330,7 @@ class FlextApiClient:
     def _send(self, request: Request) -> Success[Response] | Failure[FlextApiError]:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
-            pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
+            pool = self._router.pool_for(request) if self._proxied else self._pool
             response = pool.round_trip(request)
             encoding = response.headers.get("content-encoding")
             if encoding is not None and response.content:
@@ -635,7 +342,7 @@ class FlextApiClient:
         return Success(response)
 
     def _open_stream(self, request: Request) -> Success[StreamingResponse] | Failure[FlextApiError]:
-        pool = self._pool if self._proxy_router is None else self._proxy_pool(request)
+        pool = self._router.pool_for(request) if self._proxied else self._pool
         try:
             connection, head = pool.open_stream(request)
         except FlextApiError as error:
@@ -663,8 +370,8 @@ class FlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         middleware: Sequence[Middleware] = (),
         upload_progress: Progress | None = None,
     ) -> Iterator[Success[StreamingResponse] | Failure[FlextApiError]]:
@@ -714,9 +421,13 @@ class FlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return self.request("GET", url, params=params, headers=headers, timeout=timeout)
+        """``request("GET", url, ...)``."""
+        return self.request(
+            "GET", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     def head(
         self,
@@ -724,9 +435,13 @@ class FlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return self.request("HEAD", url, params=params, headers=headers, timeout=timeout)
+        """``request("HEAD", url, ...)``."""
+        return self.request(
+            "HEAD", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     def options(
         self,
@@ -734,9 +449,13 @@ class FlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return self.request("OPTIONS", url, params=params, headers=headers, timeout=timeout)
+        """``request("OPTIONS", url, ...)``."""
+        return self.request(
+            "OPTIONS", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     def delete(
         self,
@@ -744,9 +463,13 @@ class FlextApiClient:
         *,
         params: QueryParamTypes | None = None,
         headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
-        return self.request("DELETE", url, params=params, headers=headers, timeout=timeout)
+        """``request("DELETE", url, ...)``."""
+        return self.request(
+            "DELETE", url, params=params, headers=headers, timeout=timeout, middleware=middleware
+        )
 
     def post(
         self,
@@ -757,9 +480,11 @@ class FlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("POST", url, ...)``."""
         return self.request(
             "POST",
             url,
@@ -770,6 +495,7 @@ class FlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )
 
     def put(
@@ -781,9 +507,11 @@ class FlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("PUT", url, ...)``."""
         return self.request(
             "PUT",
             url,
@@ -794,6 +522,7 @@ class FlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )
 
     def patch(
@@ -805,9 +534,11 @@ class FlextApiClient:
         content: RequestContent | None = None,
         data: Mapping[str, Any] | None = None,
         files: FilesTypes | None = None,
-        json: Any = _NO_JSON,
-        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        json: Any = NO_JSON,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
     ) -> Success[Response] | Failure[FlextApiError]:
+        """``request("PATCH", url, ...)``."""
         return self.request(
             "PATCH",
             url,
@@ -818,4 +549,5 @@ class FlextApiClient:
             files=files,
             json=json,
             timeout=timeout,
+            middleware=middleware,
         )

@@ -32,6 +32,10 @@ __all__ = ["StreamingResponse"]
 
 
 class StreamingResponse:
+    """A response whose body is still on the connection: ``status_code``, ``headers`` and
+    ``request`` now, the body through ``aread()`` or the chunk iterators (see the module
+    docstring for when the connection is reused)."""
+
     __slots__ = (
         "_connection",
         "_consumed",

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from flext_api import FlextApiClient
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
+from flext_api._sansio.digest import DigestAuth
 from tests.servers import auth_app
 from tests.servers.runners import RunningServer, run_uvicorn
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,18 @@ from flext_api import (
     URL,
     Failure,
     FlextApiClient,
+    FlextApiError,
     Headers,
     Limits,
+    Request,
     Response,
+    RetryPolicy,
     Success,
     Timeout,
 )
 from flext_api._request_context import request_id_var
 from flext_api._sansio.multipart import FormFile
+from flext_api._sync.middleware import CallNext, R, RequestInterceptor
 from tests.servers.app import CHARSET_TEXT, pattern_bytes, stream_chunk
 from tests.servers.raw import RawServerFactory, RequestReader, read_request
 from tests.servers.runners import RunningServer
@@ -528,3 +533,84 @@ def test_trace_hook_sees_each_connection_phase(server: RunningServer) -> None:
     assert events[1][1]["tls"] is False and events[1][1]["elapsed"] >= 0
     assert events[3][1] == {"status_code": 200}
     assert events[-1][1]["error"] == "CONNECT_ERROR" and refused.is_failure
+
+
+# -- Timeout(total=...): one deadline per call -------------------------------------------------
+
+
+class DeadlineRecorder:
+    """A per-call middleware noting the deadline of every request that passes it."""
+
+    def __init__(self) -> None:
+        self.deadlines: list[float | None] = []
+
+    def handle(
+        self, request: Request, call_next: CallNext[R]
+    ) -> Success[R] | Failure[FlextApiError]:
+        self.deadlines.append(request.deadline)
+        return call_next(request)
+
+
+def test_total_timeout_sets_one_deadline_when_the_call_starts(
+    uvicorn_h11: RunningServer,
+) -> None:
+    seen = DeadlineRecorder()
+    with FlextApiClient(base_url=uvicorn_h11.url, timeout=Timeout(10, total=5)) as client:
+        started = time.monotonic()
+        ok(client.get("/", middleware=[seen]))
+        with client.stream("GET", "/json", middleware=[seen]) as streamed:
+            assert streamed.is_success
+        ok(client.get("/", timeout=Timeout(10), middleware=[seen]))
+    buffered, stream, untimed = seen.deadlines
+    assert buffered is not None and started < buffered <= time.monotonic() + 5
+    assert stream is not None and buffered <= stream <= time.monotonic() + 5
+    assert untimed is None  # no total budget: no deadline
+
+
+def test_retries_and_redirects_draw_on_the_same_deadline(
+    uvicorn_h11: RunningServer, raw_server: RawServerFactory
+) -> None:
+    def flaky(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        statuses = [503, 503, 200]
+        while reader.next_request() is not None:
+            status = statuses.pop(0) if statuses else 200
+            conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
+
+    server = raw_server(flaky)
+    attempts = DeadlineRecorder()
+    hops = DeadlineRecorder()
+    with FlextApiClient(
+        timeout=Timeout(10, total=20),
+        retry=RetryPolicy(backoff_base=0.0, jitter=0.0),
+        follow_redirects=True,
+    ) as client:
+        ok(client.get(server.url + "/", middleware=[attempts]))
+        ok(client.get(uvicorn_h11.url + "/redirect/2", middleware=[hops]))
+    assert len(attempts.deadlines) == 3 and len(set(attempts.deadlines)) == 1
+    assert len(hops.deadlines) == 3 and len(set(hops.deadlines)) == 1
+    assert attempts.deadlines[0] is not None and hops.deadlines[0] is not None
+
+
+def test_every_verb_takes_per_call_middleware(raw_server: RawServerFactory) -> None:
+    def answer_all(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        while reader.next_request() is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    server = raw_server(answer_all)
+    methods: list[str] = []
+
+    def note(request: Request) -> None:
+        methods.append(request.method)
+
+    per_call = [RequestInterceptor(note)]
+    with FlextApiClient(base_url=server.url) as client:
+        ok(client.get("/", middleware=per_call))
+        ok(client.head("/", middleware=per_call))
+        ok(client.options("/", middleware=per_call))
+        ok(client.delete("/", middleware=per_call))
+        ok(client.post("/", content=b"x", middleware=per_call))
+        ok(client.put("/", content=b"x", middleware=per_call))
+        ok(client.patch("/", content=b"x", middleware=per_call))
+    assert methods == ["GET", "HEAD", "OPTIONS", "DELETE", "POST", "PUT", "PATCH"]

@@ -5,24 +5,43 @@ circuit breaker. Generated into ``tests/_sync/test_middleware.py`` for the block
 
 from __future__ import annotations
 
+import pickle
 import socket
+import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
-from flext_api import FlextApiClient, FlextApiError, InvalidRequest, Request, Response
+from flext_api import (
+    URL,
+    ConnectError,
+    FlextApiClient,
+    FlextApiError,
+    Headers,
+    InvalidRequest,
+    ReadTimeout,
+    Request,
+    Response,
+    Timeout,
+    TimeoutException,
+)
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, DigestAuth, OAuth2Flow
+from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.circuit import CircuitBreaker
+from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.retry import RetryPolicy
+from flext_api._sync.layers import client_layers
 from flext_api._sync.middleware import (
     ApiKeyMiddleware,
     CallNext,
     CircuitBreakerMiddleware,
+    CookieMiddleware,
     DigestAuthMiddleware,
     ErrorTransformer,
     HeaderAuthMiddleware,
+    Middleware,
     OAuth2Middleware,
     R,
     RedirectMiddleware,
@@ -30,8 +49,10 @@ from flext_api._sync.middleware import (
     ResponseLike,
     ResponseProcessor,
     RetryMiddleware,
+    build_chain,
 )
-from tests.servers.raw import RawServerFactory, RequestReader
+from tests.servers.app import pattern_bytes
+from tests.servers.raw import RawServerFactory, RequestReader, idle_until_closed
 from tests.servers.runners import RunningServer
 
 
@@ -188,7 +209,7 @@ def test_retry_on_connect_errors_uses_the_client_setting() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     attempts: list[str] = []
-    with FlextApiClient(retry=RetryPolicy(max_retries=2, backoff_base=0.01, jitter=0.0)) as client:
+    with FlextApiClient(retry=RetryPolicy(max_retries=2, backoff_base=0.0, jitter=0.0)) as client:
         # per-call middleware runs inside the client's retries: it sees every attempt
         result = client.request(
             "POST", f"http://127.0.0.1:{port}/", middleware=[Recorder("try", attempts)]
@@ -415,3 +436,379 @@ def test_oauth2_edges(raw_server: RawServerFactory) -> None:
     assert seen == [b"GET / HTTP/1.1", b"Authorization: Bearer mine"]
     assert no_grant.is_failure and no_grant.error_code == "TOKEN_REFRESH_FAILED"
     assert "refresh token" in str(no_grant.error)
+
+
+# -- a layer never mutates the request it receives -------------------------------------------
+
+
+def snapshot(request: Request) -> tuple[object, ...]:
+    """What a caller can see of a request: method, URL, every header field, body, budget."""
+    return (
+        request.method,
+        str(request.url),
+        list(request.headers.raw),
+        request.content,
+        request.timeout,
+        request.deadline,
+    )
+
+
+Script = list[tuple[int, dict[str, str]]]
+
+
+def fake_transport(script: Script, sent: list[Request]) -> CallNext[Response]:
+    """Answers each request with the next (status, headers) of ``script``; notes what it got."""
+
+    def send(request: Request) -> Success[Response] | Failure[FlextApiError]:
+        sent.append(request)
+        status, headers = script.pop(0) if script else (200, {})
+        return Success(Response(status, Headers(list(headers.items())), b"", request=request))
+
+    return send
+
+
+def token_endpoint(request: Request) -> Success[Response] | Failure[FlextApiError]:
+    body = b'{"access_token": "tok", "token_type": "Bearer", "expires_in": 3600}'
+    headers = Headers([("Content-Type", "application/json")])
+    return Success(Response(200, headers, body, request=request))
+
+
+def ignore(item: object) -> None:
+    return None
+
+
+def no_wait(seconds: float) -> None:
+    return None
+
+
+DIGEST_CHALLENGE: Final = 'Digest realm="r", nonce="n", qop="auth", algorithm=MD5'
+
+
+def every_layer() -> list[tuple[str, Middleware, Script, int]]:
+    """Each built-in layer, the script that makes it do its work, and how many sends that takes."""
+    jar = CookieJar()
+    jar.extract(URL("http://127.0.0.1/"), ["sid=abc"], time.time())
+
+    def stamp(request: Request) -> None:  # an interceptor that changes its request in place
+        request.headers["X-Stamp"] = "1"
+
+    hooks = client_layers(
+        [],
+        auth=None,
+        send=token_endpoint,
+        follow_redirects=False,
+        max_redirects=20,
+        retry=None,
+        circuit_breaker=None,
+        event_hooks={"request": [stamp], "response": [ignore], "error": [ignore]},
+    )
+    return [
+        ("basic", HeaderAuthMiddleware(BasicAuth("alice", "pw")), [], 1),
+        ("bearer", HeaderAuthMiddleware(BearerAuth("tok")), [], 1),
+        ("api key header", ApiKeyMiddleware(ApiKeyAuth("X-Key", "k")), [], 1),
+        ("api key query", ApiKeyMiddleware(ApiKeyAuth("key", "k", location="query")), [], 1),
+        ("api key cookie", ApiKeyMiddleware(ApiKeyAuth("key", "k", location="cookie")), [], 1),
+        (
+            "digest",
+            DigestAuthMiddleware(DigestAuth("alice", "pw")),
+            [(401, {"WWW-Authenticate": DIGEST_CHALLENGE})],
+            2,
+        ),
+        (
+            "oauth2",
+            OAuth2Middleware(OAuth2Flow("http://t/", "id", "s"), token_endpoint),
+            [(401, {})],
+            2,
+        ),
+        (
+            "retry",
+            RetryMiddleware(RetryPolicy(jitter=0.0, total_timeout=60), sleep=no_wait),
+            [(503, {}), (503, {})],
+            3,
+        ),
+        ("breaker", CircuitBreakerMiddleware(CircuitBreaker()), [], 1),
+        ("redirects", RedirectMiddleware(), [(302, {"Location": "/next"})], 2),
+        ("cookies", CookieMiddleware(jar), [(200, {"Set-Cookie": "more=1"})], 1),
+        ("interceptor", RequestInterceptor(stamp), [], 1),
+        ("processor", ResponseProcessor(lambda response: None), [], 1),
+        ("transformer", ErrorTransformer(lambda error: error), [], 1),
+        *[(f"event hook {i}", layer, [], 1) for i, layer in enumerate(hooks)],
+    ]
+
+
+def test_no_built_in_layer_mutates_the_request_it_receives() -> None:
+    for name, layer, script, sends in every_layer():
+        request = Request(
+            "POST",
+            URL("http://127.0.0.1/path?q=1"),
+            Headers(
+                [
+                    ("Host", "127.0.0.1"),
+                    ("Cookie", "mine=1"),
+                    ("Idempotency-Key", "k"),  # so the retry layer resends this POST
+                    ("Content-Length", "4"),
+                ]
+            ),
+            content=b"body",
+            timeout=Timeout(5, total=60),
+            deadline=time.monotonic() + 60,
+        )
+        before = snapshot(request)
+        sent: list[Request] = []
+        result = layer.handle(request, fake_transport(script, sent))
+        assert result.is_success, name
+        assert snapshot(request) == before, name
+        assert len(sent) == sends, name  # the layer did its work (resends included)
+
+
+def test_the_client_chain_with_decoding_leaves_the_request_alone(
+    uvicorn_h11: RunningServer,
+) -> None:
+    with FlextApiClient(
+        base_url=uvicorn_h11.url,
+        auth=BearerAuth("tok"),
+        follow_redirects=True,
+        retry=RetryPolicy(total_timeout=30),
+        circuit_breaker=CircuitBreaker(),
+        event_hooks={"request": [lambda request: request.headers.add("X-Hook", "1")]},
+    ) as client:
+        (client.get("/set-cookie", params={"sid": "abc"})).unwrap()
+        request = Request(
+            "GET",
+            URL(uvicorn_h11.url + "/encoded/gzip"),
+            Headers([("Host", URL(uvicorn_h11.url).host_header.decode())]),
+            timeout=Timeout(5),
+        )
+        before = snapshot(request)
+        chain = build_chain(client._layers(()), client._send)
+        response = (chain(request)).unwrap()
+    assert response.content == pattern_bytes(100000)  # decoded
+    assert response.request.headers.get("cookie") == "sid=abc"
+    assert snapshot(request) == before
+
+
+# -- the Cookie header each attempt carries, against a real server ----------------------------
+
+
+def answer(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+TOKEN_ANSWER: Final = answer(
+    200,
+    {"Content-Type": "application/json"},
+    b'{"access_token": "tok", "token_type": "Bearer", "expires_in": 3600}',
+)
+
+
+def cookie_recorder(answers: list[bytes], seen: list[tuple[bytes, bytes | None]]) -> Any:
+    """Answer each request with the next of ``answers`` (POST /token with a token); note each
+    other request line with the Cookie header it carried (``None``: none)."""
+
+    def script(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        while (request := reader.next_request()) is not None:
+            line, *fields = request.split(b"\r\n")
+            if line.startswith(b"POST /token "):
+                conn.sendall(TOKEN_ANSWER)
+                continue
+            cookies = [
+                f.split(b":", 1)[1].strip() for f in fields if f.lower().startswith(b"cookie:")
+            ]
+            seen.append((line, b"; ".join(cookies) if cookies else None))
+            conn.sendall(answers.pop(0) if answers else answer(200))
+
+    return script
+
+
+LOGIN: Final = answer(200, {"Set-Cookie": "sid=abc; Path=/"})
+
+
+def test_each_retry_attempt_carries_the_cookie_once(raw_server: RawServerFactory) -> None:
+    seen: list[tuple[bytes, bytes | None]] = []
+    server = raw_server(cookie_recorder([LOGIN, answer(503), answer(503), answer(200)], seen))
+    policy = RetryPolicy(max_retries=3, backoff_base=0.0, jitter=0.0)
+    with FlextApiClient(base_url=server.url, retry=policy) as client:
+        (client.get("/login")).unwrap()
+        assert (client.get("/data")).unwrap().status_code == 200
+    assert seen == [(b"GET /login HTTP/1.1", None)] + [(b"GET /data HTTP/1.1", b"sid=abc")] * 3
+
+
+def test_each_redirect_hop_carries_the_cookie_once(raw_server: RawServerFactory) -> None:
+    seen: list[tuple[bytes, bytes | None]] = []
+    hops = [answer(302, {"Location": "/a"}), answer(307, {"Location": "/b"}), answer(200)]
+    server = raw_server(cookie_recorder([LOGIN, *hops], seen))
+    with FlextApiClient(base_url=server.url, follow_redirects=True) as client:
+        (client.get("/login")).unwrap()
+        final = (client.get("/start", headers={"Cookie": "mine=1"})).unwrap()
+    assert final.status_code == 200 and len(final.history) == 2
+    assert seen == [
+        (b"GET /login HTTP/1.1", None),
+        (b"GET /start HTTP/1.1", b"mine=1; sid=abc"),
+        (b"GET /a HTTP/1.1", b"mine=1; sid=abc"),
+        (b"GET /b HTTP/1.1", b"mine=1; sid=abc"),
+    ]
+
+
+def test_a_digest_resend_carries_the_cookie_once(raw_server: RawServerFactory) -> None:
+    seen: list[tuple[bytes, bytes | None]] = []
+    challenge = answer(401, {"WWW-Authenticate": DIGEST_CHALLENGE})
+    server = raw_server(cookie_recorder([LOGIN, challenge, answer(200)], seen))
+    with FlextApiClient(base_url=server.url, auth=DigestAuth("alice", "pw")) as client:
+        (client.get("/login")).unwrap()
+        assert (client.get("/private")).unwrap().status_code == 200
+    assert seen == [(b"GET /login HTTP/1.1", None)] + [(b"GET /private HTTP/1.1", b"sid=abc")] * 2
+
+
+def test_an_oauth2_resend_carries_the_cookie_once(raw_server: RawServerFactory) -> None:
+    seen: list[tuple[bytes, bytes | None]] = []
+    server = raw_server(cookie_recorder([LOGIN, answer(401), answer(200)], seen))
+    flow = OAuth2Flow(server.url + "/token", "id", "secret")
+    with FlextApiClient(base_url=server.url, auth=flow) as client:
+        (client.get("/login")).unwrap()
+        assert (client.get("/private")).unwrap().status_code == 200
+    assert seen == [(b"GET /login HTTP/1.1", None)] + [(b"GET /private HTTP/1.1", b"sid=abc")] * 2
+
+
+# -- retries: one budget, Idempotency-Key, why it gave up ------------------------------------
+
+
+class FakeClock:
+    """Monotonic seconds that move only when a test (or a fake sleep) moves them."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_total_timeout_caps_every_attempt_and_ends_with_a_timeout() -> None:
+    clock = FakeClock()
+    budgets: list[float] = []
+    deadlines_left: list[float] = []
+
+    def server_that_stops_answering(
+        request: Request,
+    ) -> Success[Response] | Failure[FlextApiError]:
+        budgets.append(request.timeout.read or 0.0)
+        deadlines_left.append((request.deadline or 0.0) - time.monotonic())
+        if len(budgets) < 3:
+            clock.now += 0.3
+            return Failure(ConnectError("refused"))
+        clock.now += request.timeout.read or 0.0  # waits out all it was given
+        return Failure(ReadTimeout("no answer"))
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    policy = RetryPolicy(
+        max_retries=10, backoff_base=0.1, backoff_multiplier=1.0, jitter=0.0, total_timeout=1.0
+    )
+    retry = RetryMiddleware(policy, clock=clock, sleep=sleep)
+    request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
+    result = retry.handle(request, server_that_stops_answering)
+    assert isinstance(result, Failure) and result.error_code == "READ_TIMEOUT"
+    assert budgets == pytest.approx([1.0, 0.6, 0.2])  # what was left of the budget each time
+    assert all(0 < left <= budget for left, budget in zip(deadlines_left, budgets, strict=True))
+    assert clock.now - 100.0 == pytest.approx(1.0)  # the budget, and not a second more
+    error = result.error
+    assert (error.attempts, error.give_up_reason, error.last_status) == (3, "deadline", None)
+    assert request.deadline is None and request.timeout.read == 30.0  # the caller's is untouched
+
+
+def test_the_give_up_data_names_the_last_status_and_pickles() -> None:
+    outcomes: list[int | FlextApiError] = [503, 502, ConnectError("refused")]
+
+    def flaky(request: Request) -> Success[Response] | Failure[FlextApiError]:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, FlextApiError):
+            return Failure(outcome)
+        return Success(Response(outcome, Headers(), b"", request=request))
+
+    retry = RetryMiddleware(RetryPolicy(max_retries=2, jitter=0.0), sleep=no_wait)
+    request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
+    result = retry.handle(request, flaky)
+    assert isinstance(result, Failure) and result.error_code == "CONNECT_ERROR"
+    copy = pickle.loads(pickle.dumps(result.error))
+    for error in (result.error, copy):
+        assert (error.attempts, error.give_up_reason, error.last_status) == (
+            3,
+            "retries_exhausted",
+            502,
+        )
+
+
+def test_a_server_that_never_answers_ends_at_the_retry_budget(
+    raw_server: RawServerFactory,
+) -> None:
+    def silent(conn: socket.socket) -> None:
+        RequestReader(conn).next_request()
+        idle_until_closed(conn)
+
+    server = raw_server(silent)
+    with FlextApiClient(retry=RetryPolicy(total_timeout=0.5)) as client:
+        result = client.get(server.url + "/")
+    assert result.is_failure and isinstance(result.error, TimeoutException)
+    assert result.error.give_up_reason == "deadline" and result.error.attempts == 1
+
+
+def test_a_post_with_an_idempotency_key_is_retried(raw_server: RawServerFactory) -> None:
+    seen: list[bytes] = []
+    server = raw_server(scripted([(503, {}), (200, {})], seen))
+    policy = RetryPolicy(max_retries=2, backoff_base=0.0, jitter=0.0)
+    with FlextApiClient(retry=policy) as client:
+        keyed = client.post(server.url + "/", content=b"x", headers={"Idempotency-Key": "k1"})
+        plain = client.post(server.url + "/", content=b"x")
+    assert keyed.unwrap().status_code == 200
+    assert plain.unwrap().status_code == 200  # the script is spent: 200 at once, one attempt
+    assert seen == [b"POST", b"POST", b"POST"]
+
+
+def test_a_post_with_an_idempotency_key_is_retried_after_a_dropped_connection(
+    raw_server: RawServerFactory,
+) -> None:
+    lines: list[bytes] = []
+
+    def drop_first(conn: socket.socket) -> None:
+        reader = RequestReader(conn)
+        while (request := reader.next_request()) is not None:
+            lines.append(request.split(b"\r\n", 1)[0])
+            if len(lines) == 1:
+                return  # closed without a response: the server may or may not have acted
+            conn.sendall(answer(200, body=b"done"))
+
+    server = raw_server(drop_first)
+    policy = RetryPolicy(max_retries=2, backoff_base=0.0, jitter=0.0)
+    with FlextApiClient(retry=policy) as client:
+        result = client.post(server.url + "/pay", content=b"x", headers={"Idempotency-Key": "k"})
+    assert result.unwrap().content == b"done"
+    assert lines == [b"POST /pay HTTP/1.1", b"POST /pay HTTP/1.1"]
+
+
+def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreakerMiddleware(
+        CircuitBreaker(failure_threshold=1, open_duration=30.0), clock=clock
+    )
+    request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
+    sent: list[Request] = []
+    codes: list[str | int] = []
+    for step in (0.0, 29.0, 1.0):  # fail once, still open 29 s later, half-open at 30 s
+        clock.now += step
+        result = breaker.handle(request, fake_transport([(503, {})], sent))
+        codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
+    assert codes == [503, "CIRCUIT_OPEN", 503]
+    assert len(sent) == 2
+
+
+def test_a_streamed_body_is_not_resent_and_the_error_says_so() -> None:
+    def body() -> Iterator[bytes]:
+        yield b"once"
+
+    with FlextApiClient(retry=RetryPolicy(backoff_base=0.0, jitter=0.0)) as client:
+        result = client.post("http://127.0.0.1:1/", content=body())
+    assert isinstance(result, Failure) and result.error_code == "CONNECT_ERROR"
+    assert (result.error.attempts, result.error.give_up_reason) == (1, "body_not_replayable")

@@ -13,18 +13,20 @@ from flext_api._sansio.auth import (
     ApiKeyAuth,
     BasicAuth,
     BearerAuth,
-    Challenge,
-    DigestAuth,
-    DigestChallenge,
     OAuth2Flow,
     Secret,
     TokenRequest,
     TokenSet,
     TokenState,
-    digest_authorization,
     parse_token_response,
-    parse_www_authenticate,
     redact_text,
+)
+from flext_api._sansio.digest import (
+    Challenge,
+    DigestAuth,
+    DigestChallenge,
+    digest_authorization,
+    parse_www_authenticate,
 )
 from flext_api._urls import URL
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flext_api._headers import Headers
+from flext_api._sansio import replay
 from flext_api._sansio.retry import (
     GiveUp,
     GiveUpReason,
@@ -261,3 +262,13 @@ def test_replay_rule_idempotent_methods_and_idempotency_key() -> None:
     assert not may_replay("POST", Headers())
     assert may_replay("POST", Headers({"Idempotency-Key": "k-1"}))
     assert not may_replay("PATCH", Headers({"X-Other": "1"}))
+
+
+def test_the_default_retryable_methods_are_the_one_replay_rule() -> None:
+    assert RetryPolicy().methods == replay.IDEMPOTENT_METHODS
+    post = RetryPolicy(jitter=0.0).start(0.0)
+    keyed = RetryPolicy(jitter=0.0).start(0.0, idempotent=True)  # what an Idempotency-Key does
+    assert post.decide("POST", 503, None, None, 0.0, random=lambda: 0.0) == GiveUp(
+        GiveUpReason.NOT_IDEMPOTENT
+    )
+    assert isinstance(keyed.decide("POST", 503, None, None, 0.0, random=lambda: 0.0), Retry)
