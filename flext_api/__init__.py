@@ -5,7 +5,9 @@ Every call that does I/O returns a ``FlextResult`` (``Success | Failure``); erro
 ``FlextApiClient``; ``AsyncFlextApiClient`` runs on asyncio and trio.
 """
 
+import contextlib
 import inspect
+import sys
 from typing import TYPE_CHECKING
 
 from flext_api._async.client import USE_CLIENT_DEFAULT, AsyncFlextApiClient
@@ -115,8 +117,28 @@ def _claim(obj: object) -> object:
     import it from, so reprs, tracebacks, docs and pickles name the path that stays stable
     while the private modules behind it move."""
     if isinstance(obj, type) or inspect.isfunction(obj):
+        if isinstance(obj, type):
+            _pin_annotations(obj)
         obj.__module__ = __name__
     return obj
+
+
+def _pin_annotations(cls: type) -> None:
+    """Resolve a class's own string annotations in the module that defined it, before its
+    ``__module__`` changes: ``typing.get_type_hints`` looks names up in
+    ``sys.modules[cls.__module__]``, which would then be this package, where names such as
+    ``ClassVar`` do not live. A name that does not resolve (a ``TYPE_CHECKING`` import) stays a
+    string, as it was."""
+    own = inspect.get_annotations(cls)
+    if not own:
+        return
+    namespace = vars(sys.modules[cls.__module__])
+    pinned = dict(own)
+    for name, annotation in own.items():
+        if isinstance(annotation, str):
+            with contextlib.suppress(Exception):
+                pinned[name] = eval(annotation, namespace, dict(vars(cls)))
+    cls.__annotations__ = pinned
 
 
 __all__ = [

@@ -90,3 +90,21 @@ def test_errors_pickle_by_the_public_path() -> None:
     assert ("flext_api", "ConnectError") in itertools.pairwise(strings)
     again = pickle.loads(data)
     assert type(again) is flext_api.ConnectError and again.url == error.url
+
+
+def test_type_hints_of_public_classes_resolve() -> None:
+    """Tools that introspect (documentation builders, FastAPI, dataclass helpers) call
+    ``typing.get_type_hints``; reporting ``flext_api`` as the module must not break it."""
+    import typing
+
+    import flext_api
+
+    unresolved = []
+    for name in flext_api.__all__:
+        obj = getattr(flext_api, name)
+        if isinstance(obj, type):
+            try:
+                typing.get_type_hints(obj)
+            except NameError as exc:
+                unresolved.append(f"{name}: {exc}")
+    assert unresolved == []
