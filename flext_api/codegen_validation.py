@@ -28,6 +28,7 @@ __all__ = [
     "decode_percent",
     "documented_error_body",
     "json_depth",
+    "nesting",
     "problem",
 ]
 
@@ -69,6 +70,21 @@ def json_depth(raw: bytes) -> int:
     if not brackets:
         return 0
     return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)))
+
+
+def nesting(value: object) -> int:
+    """How deeply lists and dicts nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((child, depth) for child in item)
+    return deepest
 
 
 def decode_percent(text: str) -> tuple[str, str | None]:

@@ -42,20 +42,26 @@ def _convert(
     content_json: bool = False,
     check: _cv.Check | None = None,
 ) -> Any:
+    if content_json and isinstance(raw, str) and _cv.json_depth(raw.encode()) > JSON_DEPTH_LIMIT:
+        _problem(problems, where, name, f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels")
+        return None
     if raw is None or raw == "" and content_json:
         if required:
             _problem(problems, where, name, "missing required parameter")
+        return None
+    if _cv.nesting(raw) > JSON_DEPTH_LIMIT:  # deepObject keys nest one level per [...]
+        _problem(problems, where, name, f"nested deeper than {JSON_DEPTH_LIMIT} levels")
         return None
     try:
         if content_json:
             value = msgspec.json.decode(str(raw), type=type_)
         else:
             value = msgspec.convert(raw, type_, strict=False)
+        if check is not None:
+            _cv.check(msgspec.to_builtins(value), check, _CHECKS, [where, name], problems)
     except msgspec.DecodeError as exc:
         _problem(problems, where, name, str(exc))
         return None
-    if check is not None:
-        _cv.check(msgspec.to_builtins(value), check, _CHECKS, [where, name], problems)
     return value
 
 

@@ -118,3 +118,22 @@ def test_an_undeclared_content_type_is_refused_before_the_handler(hostile: Stub)
     )
     assert answer.status == 415 and answer.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert len(hostile.handlers.calls) == calls
+
+
+def test_a_text_body_with_invalid_utf8(hostile: Stub) -> None:
+    headers = [("content-type", "text/plain")]
+    answer = call(hostile.app, "POST", "/v1/notes", headers=headers, body=b"caf\xe9")
+    assert details(answer) == [{"loc": ["body", "body"], "msg": "the text body is not valid UTF-8"}]
+    hostile.handlers.reply = (204, None)
+    assert call(hostile.app, "POST", "/v1/notes", headers=headers, body=b"ok").status == 204
+
+
+def test_a_deep_object_parameter_nested_without_end(hostile: Stub) -> None:
+    """deepObject keys nest one level per ``[...]``: a long query line is a deep value."""
+    query = "filter[a]" + "[b]" * 5000 + "=1"
+    problems = details(call(hostile.app, "GET", "/v1/things/5", query=query))
+    limit = hostile.stubs.JSON_DEPTH_LIMIT
+    assert problems == [{"loc": ["query", "filter"], "msg": f"nested deeper than {limit} levels"}]
+    hostile.handlers.reply = (200, VALID)
+    assert call(hostile.app, "GET", "/v1/things/5", query="filter[a][b]=1").status == 200
+    assert hostile.handlers.calls[-1][1]["filter"] == {"a": {"b": "1"}}

@@ -120,7 +120,14 @@ def test_parameters_refused_with_the_parameter_named(hostile: Stub) -> None:
     assert get_thing(hostile, query="limit=100&color=red", x_trace="t" * 10).status == 200
     assert hostile.handlers.calls[-1] == (
         "get_thing",
-        {"thing_id": 5, "limit": 100, "color": "red", "label": None, "x_trace": "t" * 10},
+        {
+            "thing_id": 5,
+            "limit": 100,
+            "color": "red",
+            "label": None,
+            "x_trace": "t" * 10,
+            "filter": None,
+        },
     )
 
 
@@ -168,3 +175,29 @@ def test_3_0_boolean_exclusive_bounds(bounds30: Stub) -> None:
     assert answer.status == 200 and bounds30.handlers.calls[-1][1] == {"x": 0.001, "n": 3}
     problems = details(call(bounds30.app, "GET", "/range", query="x=5&n=4"))
     assert problems == [{"loc": ["query", "n"], "msg": "4 is greater than the maximum 3"}]
+
+
+def test_the_router_mounts_into_an_app_from_the_factory(hostile: Stub) -> None:
+    from flext_api.server import FlextApiConfig, create_fastapi_app
+
+    app = create_fastapi_app(FlextApiConfig(title="mine", expose_docs=False, max_body_bytes=200))
+    app.include_router(hostile.stubs.make_router(hostile.handlers))
+    hostile.handlers.reply = (201, VALID)
+    ok = call(app, "POST", "/v1/things", headers=JSON, body=msgspec.json.encode(VALID))
+    assert ok.status == 201 and "x-request-id" in ok.headers  # the factory's stack ran
+    too_big = call(app, "POST", "/v1/things", headers=JSON, body=b" " * 201)
+    assert too_big.status == 413 and too_big.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+    bad = call(app, "POST", "/v1/things", headers=JSON, body=b'{"name":"ok","kind":"z"}')
+    assert [e.split(":")[0] for e in documented_errors(bad)] == ["body.kind"]
+    assert call(app, "GET", "/health").status == 200
+
+
+def test_make_app_takes_the_factory_config(hostile: Stub) -> None:
+    from flext_api.server import FlextApiConfig
+
+    config = FlextApiConfig(title="small", max_body_bytes=64)
+    app = hostile.stubs.make_app(hostile.handlers, config=config)
+    answer = call(app, "POST", "/v1/things", headers=JSON, body=msgspec.json.encode(VALID))
+    assert answer.status == 413
+    assert answer.json()["details"] == {"max_body_bytes": 64}
+    assert call(app, "GET", "/openapi.json").json()["info"]["title"] == "Hostile"
