@@ -570,4 +570,3 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
                 )
             )
     return parts
-
