@@ -37,7 +37,8 @@ Check: TypeAlias = Mapping[str, Any]
 ``enum`` (allowed values), ``props`` (wire name -> node), ``closed`` (the only allowed property
 names), ``items`` / ``values`` (node of array items / map values), ``any_of`` (nodes; one must
 pass), ``minimum``, ``maximum``, ``exclusive_minimum``, ``exclusive_maximum``, ``min_length``,
-``max_length``, ``pattern`` (Python ``re``, searched), ``min_items``, ``max_items``.
+``max_length``, ``pattern`` (Python ``re``, searched; ``pattern_source`` is the document's
+ECMA-262 text, quoted in messages), ``min_items``, ``max_items``.
 A check only applies to values of the kind it is about (a bound to numbers, a length to
 strings): the value's type itself is msgspec's job, which runs next to it."""
 
@@ -213,7 +214,8 @@ def _check_string(
         if compiled is None:
             compiled = _PATTERNS[pattern] = re.compile(pattern)
         if compiled.search(value) is None:
-            problems.append(problem(loc, f"does not match the pattern {pattern!r}"))
+            shown = node.get("pattern_source", pattern)
+            problems.append(problem(loc, f"does not match the pattern {shown!r}"))
 
 
 def _check_number(

@@ -20,6 +20,7 @@ _CONSTRAINT_KEYS = (
     ("min_length", "min_length"),
     ("max_length", "max_length"),
     ("pattern", "pattern"),
+    ("pattern_source", "pattern_source"),
     ("min_items", "min_items"),
     ("max_items", "max_items"),
 )

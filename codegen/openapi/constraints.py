@@ -55,6 +55,7 @@ def constraints_of(node: dict[str, Any]) -> tuple[ir.Constraints | None, str | N
         min_length=_count(node.get("minLength")),
         max_length=_count(node.get("maxLength")),
         pattern=pattern,
+        pattern_source=raw if pattern is not None else None,
         min_items=_count(node.get("minItems")),
         max_items=_count(node.get("maxItems")),
     )

@@ -35,6 +35,7 @@ class Constraints:
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
+    pattern_source: str | None = None  # the document's own (ECMA-262) text, for messages
     min_items: int | None = None
     max_items: int | None = None
 
