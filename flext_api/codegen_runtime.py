@@ -37,7 +37,6 @@ __all__ = [
     "apply_security",
     "encode_form",
     "multipart_parts",
-    "parse_form",
     "parse_multipart",
     "Shape",
     "StatusError",
@@ -571,9 +570,3 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
                 )
             )
     return parts
-
-
-def parse_form(body: bytes) -> list[tuple[str, str]]:
-    """An urlencoded form body as decoded (key, value) pairs, blanks kept."""
-    text = body.decode("latin-1").replace("+", "%20")
-    return [(k, unquote(v)) for k, v in split_query(text)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from codegen.openapi.checks import CheckPlanner
 from codegen.openapi.clients import ClientEmitter, spec_json
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.load import load, original_pointer
@@ -41,6 +42,7 @@ class GenerationResult:
     exported: tuple[str, ...]
     api_name: str
     operations: tuple[OperationPlan, ...] = ()
+    checks: CheckPlanner | None = None  # what the stubs refuse, per type (tests build inputs)
 
 
 def _progress(stream: TextIO | None, message: str, started: float) -> None:
@@ -87,6 +89,7 @@ def generate(
     planner = Planner(api, emitter, set(exported))
     plans = planner.plan_all()
     clients = ClientEmitter(api, package, planner, plans)
+    stubs = StubEmitter(api, package, planner, plans, clients.name)
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
     lazy[f"{clients.name}Client"] = "client"
@@ -98,7 +101,7 @@ def generate(
         package_dir / "operations.py": clients.operations_module(),
         package_dir / "client.py": clients.client_module(),
         **{package_dir / f"{m}.py": text for m, text in clients.group_modules().items()},
-        package_dir / "stubs.py": StubEmitter(api, package, planner, plans, clients.name).module(),
+        package_dir / "stubs.py": stubs.module(),
         package_dir / "openapi.json": spec_json(document.root),
         package_dir / "__init__.py": _init_source(package, api.title, api.version, lazy),
         package_dir / "py.typed": "",
@@ -125,7 +128,9 @@ def generate(
         translated.report(
             original_pointer(item.pointer, document.family), item.reason, item.action, item.severity
         )
-    return GenerationResult(package_dir, translated, tuple(exported), clients.name, tuple(plans))
+    return GenerationResult(
+        package_dir, translated, tuple(exported), clients.name, tuple(plans), stubs.checks
+    )
 
 
 def _init_source(package: str, title: str, version: str, lazy: dict[str, str]) -> str:

@@ -19,11 +19,34 @@ PrimitiveKind = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class Constraints:
+    """What a schema refuses beyond its type: bounds, lengths, a pattern, item counts.
+
+    Only the server stubs enforce these (clients stay tolerant of what servers send). Bounds are
+    in the 3.1 form whatever the document's version (a 3.0 ``exclusiveMinimum: true`` becomes
+    ``exclusive_minimum`` holding the number); ``pattern`` is already a Python ``re`` pattern
+    (translated from ECMA-262; None when it could not be, with a diagnostic).
+    """
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    pattern_source: str | None = None  # the document's own (ECMA-262) text, for messages
+    min_items: int | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Primitive:
     """A scalar; ``format`` is kept even when it does not change the Python type (``int32``)."""
 
     kind: PrimitiveKind
     format: str | None = None
+    constraints: Constraints | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +70,7 @@ class Ref:
 class ArrayOf:
     item: TypeExpr
     unique: bool = False
+    constraints: Constraints | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +157,7 @@ class SchemaModel:
     deprecated: bool = False
     discriminator: Discriminator | None = None
     source_name: str | None = None
+    closed: bool = False  # ``additionalProperties: false``: the stub refuses unknown properties
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ Strategies (documented here, tested in tests/codegen/openapi):
 * Fields: required ``T``; required+nullable ``T | None``; optional ``T | UnsetType = UNSET``;
   optional+nullable ``T | None | UnsetType = UNSET``. An optional field with a valid scalar
   default uses the default instead of ``UNSET`` (enum defaults as members).
-* Enums tolerate unknown wire values: ``_missing_`` makes (and caches) a pseudo-member that keeps
-  the value, so decoding succeeds and re-encoding writes the same value.
+* Enums tolerate unknown wire values: ``_missing_`` makes a pseudo-member that keeps the value,
+  so decoding succeeds and re-encoding writes the same value. It is not cached (a cache keyed by
+  the peer's values would grow without bound); the server stubs refuse such values instead.
 * Discriminated unions become msgspec tagged unions: the tag property leaves the variant's
   fields and becomes its ``tag_field``/``tag``. A schema tagged differently by two unions (or
   whose tag property is inherited, or which has subclasses) gets a per-union copy named
@@ -552,7 +553,10 @@ class ModelEmitter:
             "",
             "",
             "def _unknown_member(cls: type[_E], value: object) -> _E | None:",
-            '    """Keep an unknown wire value as a cached pseudo-member (tolerant enums)."""',
+            '    """Keep an unknown wire value as a pseudo-member (tolerant enums).',
+            "",
+            "    Made anew each time and never added to the enum's value map: a peer sending",
+            '    endless distinct values must not grow this process\'s memory."""',
             "    if isinstance(value, bool) or issubclass(cls, str) != isinstance(value, str):",
             "        return None",
             "    if not isinstance(value, str | int):",
@@ -563,7 +567,6 @@ class ModelEmitter:
             "    member = cast(_E, new(cls, value))",
             '    member._name_ = "UNKNOWN"',
             "    member._value_ = value",
-            "    cls._value2member_map_.setdefault(value, member)",
             "    return member",
             "",
             "",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from codegen.openapi import ir
+from codegen.openapi.constraints import constraints_of
 from codegen.openapi.diagnostics import Diagnostics, join_pointer
 from codegen.openapi.load import Document, Location, RefResolver
 from codegen.openapi.naming import NameRegistry, pascal, snake
@@ -260,6 +261,7 @@ class _Parser:
                 deprecated,
                 self._discriminator(node, location),
                 hint,
+                closed=node.get("additionalProperties") is False,
             )
         target = self.structural(node, location, name)
         return ir.AliasModel(def_id, name, target, description, deprecated, hint)
@@ -288,7 +290,9 @@ class _Parser:
         if kind == "array" or (kind is None and "items" in node):
             items = node.get("items", True)
             item = self.type_of(items, _at(location, "items"), f"{hint}Item")
-            return ir.ArrayOf(item, node.get("uniqueItems") is True)
+            return ir.ArrayOf(
+                item, node.get("uniqueItems") is True, self.constraints(node, location)
+            )
         if kind == "object" or (
             kind is None and ("properties" in node or "additionalProperties" in node)
         ):
@@ -302,14 +306,25 @@ class _Parser:
             base = _PRIMITIVES[kind]
             fmt = node.get("format")
             fmt_text = str(fmt) if fmt is not None else None
+            limits = self.constraints(node, location)
             if base == "str" and fmt_text in _STRING_FORMATS:
-                return ir.Primitive(_STRING_FORMATS[fmt_text], fmt_text)
+                return ir.Primitive(_STRING_FORMATS[fmt_text], fmt_text, limits)
             if base == "float" and fmt_text in {"int32", "int64"}:
-                return ir.Primitive("int", fmt_text)
-            return ir.Primitive(base, fmt_text)
+                return ir.Primitive("int", fmt_text, limits)
+            return ir.Primitive(base, fmt_text, limits)
         if kind is not None and kind != "object":
             self.report(location, f"unknown type {kind!r}", "used an untyped value")
         return ir.AnyType()
+
+    def constraints(self, node: JSONObject, location: Location) -> ir.Constraints | None:
+        found, problem = constraints_of(node)
+        if problem is not None:
+            self.report(
+                _at(location, "pattern"),
+                f"pattern not expressible in Python ({problem})",
+                "the server stub does not check this pattern",
+            )
+        return found
 
     def _fields(
         self,
@@ -942,6 +957,7 @@ def _with_children(parser: _Parser) -> dict[str, ir.Definition]:
             parent.deprecated,
             ir.Discriminator(parent.discriminator.property, tuple(mapping), implicit=True),
             parent.source_name,
+            parent.closed,
         )
     return dict(sorted(defs.items()))
 

@@ -12,6 +12,7 @@ emits text; the decisions come from plan.py.
 from __future__ import annotations
 
 from codegen.openapi import ir
+from codegen.openapi.checks import CheckPlanner
 from codegen.openapi.clients import (
     TYPING_HEAD,
     doc,
@@ -19,9 +20,14 @@ from codegen.openapi.clients import (
     server_prefix,
 )
 from codegen.openapi.models import BANNER
-from codegen.openapi.plan import OperationPlan, Planner
+from codegen.openapi.plan import OperationPlan, ParamPlan, Planner
 
 _HELPERS = '''
+class _InvalidInput(_RequestRejected):
+    code = "VALIDATION_ERROR"
+    default_status = 422
+
+
 def _problem(problems: list[dict[str, Any]], where: str, name: str, message: str) -> None:
     problems.append({"loc": [where, name], "msg": message})
 
@@ -34,33 +40,72 @@ def _convert(
     type_: Any,
     required: bool,
     content_json: bool = False,
+    check: _cv.Check | None = None,
 ) -> Any:
+    if content_json and isinstance(raw, str) and _cv.json_depth(raw.encode()) > JSON_DEPTH_LIMIT:
+        _problem(problems, where, name, f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels")
+        return None
     if raw is None or raw == "" and content_json:
         if required:
             _problem(problems, where, name, "missing required parameter")
         return None
+    if _cv.nesting(raw) > JSON_DEPTH_LIMIT:  # deepObject keys nest one level per [...]
+        _problem(problems, where, name, f"nested deeper than {JSON_DEPTH_LIMIT} levels")
+        return None
     try:
         if content_json:
-            return msgspec.json.decode(str(raw), type=type_)
-        return msgspec.convert(raw, type_, strict=False)
+            value = msgspec.json.decode(str(raw), type=type_)
+        else:
+            value = msgspec.convert(raw, type_, strict=False)
+        if check is not None:
+            _cv.check(msgspec.to_builtins(value), check, _CHECKS, [where, name], problems)
     except msgspec.DecodeError as exc:
         _problem(problems, where, name, str(exc))
         return None
+    return value
+
+
+def _encoded(problems: list[dict[str, Any]], where: str, name: str, text: str | None) -> None:
+    \"\"\"Refuse invalid percent-encoding (the lenient decoding that follows would pass it).\"\"\"
+    if text is not None:
+        reason = _cv.decode_percent(text)[1]
+        if reason is not None:
+            _problem(problems, where, name, reason)
+
+
+def _query_encoded(problems: list[dict[str, Any]], pairs: list[tuple[str, str]]) -> None:
+    for key, value in pairs:
+        _encoded(problems, "query", key, value)
+
+
+def _once(problems: list[dict[str, Any]], where: str, name: str, count: int) -> None:
+    if count > 1:
+        _problem(problems, where, name, f"given {count} times; this parameter takes one value")
 
 
 async def _json_body(
-    request: _Request, problems: list[dict[str, Any]], type_: Any, required: bool
+    request: _Request,
+    problems: list[dict[str, Any]],
+    type_: Any,
+    required: bool,
+    check: _cv.Check | None = None,
 ) -> Any:
     raw = await request.body()
     if not raw:
         if required:
             _problem(problems, "body", "body", "missing required body")
         return None
+    if _cv.json_depth(raw) > JSON_DEPTH_LIMIT:
+        _problem(problems, "body", "body", f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels")
+        return None
     try:
-        return msgspec.json.decode(raw, type=type_)
+        value = msgspec.json.decode(raw, type=type_)
     except msgspec.DecodeError as exc:
         _problem(problems, "body", "body", str(exc))
         return None
+    if check is not None:
+        _cv.check(msgspec.json.decode(raw), check, _CHECKS, ["body"], problems)
+    return value
 
 
 async def _form_body(
@@ -70,6 +115,7 @@ async def _form_body(
     required: bool,
     arrays: frozenset[str],
     multipart: bool,
+    check: _cv.Check | None = None,
 ) -> Any:
     raw = await request.body()
     if not raw:
@@ -79,20 +125,56 @@ async def _form_body(
     fields: dict[str, Any] = {}
     if multipart:
         for part in _rt.parse_multipart(request.headers.get("content-type", ""), raw):
-            value: Any = part.content
-            if part.content_type == "application/json":
-                value = msgspec.json.decode(part.content)
-            elif part.filename is None:
-                value = part.content.decode()
-            _collect(fields, part.name, value, part.name in arrays)
+            value = _part_value(problems, part)
+            if value is not None:
+                _collect(fields, part.name, value, part.name in arrays)
     else:
-        for key, text in _rt.parse_form(raw):
-            _collect(fields, key, text, key in arrays)
+        for key, text in _rt.split_query(raw.decode("latin-1").replace("+", "%20")):
+            decoded, reason = _cv.decode_percent(text)
+            if reason is not None:
+                _problem(problems, "body", key, reason)
+            _collect(fields, key, decoded, key in arrays)
+    if problems:
+        return None
     try:
-        return msgspec.convert(fields, type_, strict=False)
+        converted = msgspec.convert(fields, type_, strict=False)
     except msgspec.ValidationError as exc:
         _problem(problems, "body", "body", str(exc))
         return None
+    if check is not None:
+        # Raw keys (to see unknown ones) under the converted, typed values.
+        typed = msgspec.to_builtins(converted)
+        merged = {**fields, **typed} if isinstance(typed, dict) else typed
+        _cv.check(merged, check, _CHECKS, ["body"], problems)
+    return converted
+
+
+def _part_value(problems: list[dict[str, Any]], part: _rt.Part) -> Any:
+    \"\"\"A multipart part as the model expects it: JSON parts decoded, text parts as str.\"\"\"
+    if part.content_type == "application/json":
+        if _cv.json_depth(part.content) > JSON_DEPTH_LIMIT:
+            _problem(problems, "body", part.name, "JSON nested too deeply")
+            return None
+        try:
+            return msgspec.json.decode(part.content)
+        except msgspec.DecodeError as exc:
+            _problem(problems, "body", part.name, f"the JSON part is not valid JSON: {exc}")
+            return None
+    if part.filename is None:
+        try:
+            return part.content.decode()
+        except UnicodeDecodeError:
+            _problem(problems, "body", part.name, "the text part is not valid UTF-8")
+            return None
+    return part.content
+
+
+async def _text_body(request: _Request, problems: list[dict[str, Any]]) -> str:
+    try:
+        return (await request.body()).decode()
+    except UnicodeDecodeError:
+        _problem(problems, "body", "body", "the text body is not valid UTF-8")
+        return ""
 
 
 def _collect(fields: dict[str, Any], key: str, value: Any, array: bool) -> None:
@@ -139,8 +221,16 @@ def _present(
     return True
 
 
-def _invalid(problems: list[dict[str, Any]]) -> _Response:
-    return _Response(msgspec.json.encode({"detail": problems}), 422, media_type="application/json")
+def _invalid(problems: list[dict[str, Any]], documented: Any = None) -> _Response:
+    """A 422 naming each bad field: in the document's error schema for it when it has one,
+    else in the server's error shape (``details`` holds the problems)."""
+    names = ", ".join(".".join(str(p) for p in item["loc"]) for item in problems)
+    message = f"invalid request: {names}"
+    if documented is not None:
+        body = _cv.documented_error_body(documented, message, problems)
+        if body is not None:
+            return _Response(msgspec.json.encode(body), 422, media_type="application/json")
+    return _error_response(_InvalidInput(message, details=problems))
 
 
 def _reply(
@@ -188,8 +278,11 @@ def _dispatcher(
                 if method == request.method:
                     return await handler(request)
                 allowed = True
-        status = 405 if allowed else 404
-        return _Response(msgspec.json.encode({"detail": "no such operation"}), status)
+        if allowed:
+            return _error_response(
+                _RequestRejected("the operation does not take this method", status_code=405)
+            )
+        return _error_response(_NotFound("no operation has this path"))
 
     return dispatch
 
@@ -209,11 +302,13 @@ class StubEmitter:
         self.planner = planner
         self.plans = plans
         self.name = name
+        self.checks = CheckPlanner(api, planner.models)
 
     def module(self) -> str:
         texts = [p.annotation for plan in self.plans for p in plan.params]
         texts += [plan.ok_annotation for plan in self.plans]
         texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
+        texts += [e for e in map(_documented_error, self.plans) if e is not None]
         protocol = [
             f"class {self.name}Handlers(_Protocol):",
             doc(
@@ -254,11 +349,25 @@ class StubEmitter:
             "from fastapi import Response as _Response",
             "",
             "from flext_api import codegen_runtime as _rt",
+            "from flext_api import codegen_validation as _cv",
+            "from flext_api.server import FlextApiConfig as _Config",
+            "from flext_api.server import NotFound as _NotFound",
+            "from flext_api.server import RequestRejected as _RequestRejected",
+            "from flext_api.server import Unauthorized as _Unauthorized",
+            "from flext_api.server import create_fastapi_app as _create_app",
+            "from flext_api.server import error_response as _error_response",
             f"from {self.package} import operations as _ops",
             *model_imports(self.package, texts, self.planner.exported),
             "",
             f"SERVER_PREFIX = {prefix!r}",
             '"""The path of the document\'s first server: where ``make_app`` mounts the routes."""',
+            f"REQUEST_MEDIA_TYPES = {self._media_types()!r}",
+            '"""The request body media types the document declares: the only ones ``make_app``',
+            'accepts by default (anything else is a 415 before a handler runs)."""',
+            "JSON_DEPTH_LIMIT = 128",
+            '"""JSON bodies nested deeper are refused (422) before decoding, unknown fields',
+            'included."""',
+            *self._check_table(),
             _HELPERS,
             "",
             *protocol,
@@ -279,12 +388,24 @@ class StubEmitter:
             "    return router",
             "",
             "",
-            f"def make_app(handlers: {self.name}Handlers, *, prefix: str = SERVER_PREFIX) -> "
-            "_FastAPI:",
+            "def make_app(",
+            f"    handlers: {self.name}Handlers,",
+            "    *,",
+            "    prefix: str = SERVER_PREFIX,",
+            "    config: _Config | None = None,",
+            ") -> _FastAPI:",
             doc(
-                "A FastAPI app serving ``make_router(handlers)`` (FastAPI's own docs off).", "    "
+                "``make_router(handlers)`` in an app from ``create_fastapi_app``, so the stub runs "
+                "behind the same guards as any flext-api server: body size and read-time limits "
+                "(413, 408), allowed content types (415; by default ``REQUEST_MEDIA_TYPES``) and "
+                "one JSON error shape. ``config`` replaces the default settings; FastAPI's own "
+                "docs stay off (``/openapi.json`` serves the source document).",
+                "    ",
             ),
-            "    app = _FastAPI(openapi_url=None, docs_url=None, redoc_url=None)",
+            "    if config is None:",
+            f"        config = _Config(title={self.api.title.strip() or 'API'!r}, "
+            "allowed_content_types=REQUEST_MEDIA_TYPES)",
+            "    app = _create_app(config, expose_docs=False)",
             "    app.include_router(make_router(handlers, prefix=prefix))",
             "    if prefix:",
             "        app.add_api_route('/openapi.json', _openapi_json, methods=['GET'], "
@@ -292,6 +413,28 @@ class StubEmitter:
             "    return app",
         ]
         return "\n".join(lines) + "\n"
+
+    def _media_types(self) -> tuple[str, ...]:
+        found = {
+            c.media_type.split(";", 1)[0].strip().lower()
+            for op in self.api.operations
+            if op.body is not None
+            for c in op.body.contents
+        }
+        return tuple(sorted(found)) or ("application/json",)
+
+    def _check_table(self) -> list[str]:
+        rows = self.checks.table()
+        if not rows:
+            return ["_CHECKS: dict[str, _cv.Check] = {}"]
+        return [
+            "_CHECKS: dict[str, _cv.Check] = {",
+            *(f"    {name!r}: {node}," for name, node in rows),
+            "}",
+            '"""What each schema refuses beyond its type (enum values, unknown properties,',
+            "bounds, lengths, patterns, item counts): checked after decoding, since the models",
+            'are tolerant."""',
+        ]
 
     def _protocol_method(self, plan: OperationPlan) -> list[str]:
         args = [f"{p.arg}: {_maybe(p.annotation, p.param.required)}," for p in plan.params]
@@ -315,18 +458,19 @@ class StubEmitter:
             "",
             f"    async def {fn}(request: _Request) -> _Response:",
             f"        if not _authorized(request, _ops.SECURITY_{plan.name.upper()}):",
-            '            return _Response(b\'{"detail":"missing credentials"}\', 401, '
-            "media_type='application/json')",
+            "            return _error_response(_Unauthorized("
+            "'missing credentials: send one of the documented security schemes'))",
             "        _problems: list[dict[str, Any]] = []",
         ]
         where = {p.param.location for p in plan.params}
         if "path" in where:
             out.append(f"        _path = _rt.match_path({op.path!r}, _raw_path(request)) or {{}}")
         if "query" in where:
-            out.append(
+            out += [
                 "        _query = _rt.split_query(request.scope.get('query_string', "
-                "b'').decode('latin-1'))"
-            )
+                "b'').decode('latin-1'))",
+                "        _query_encoded(_problems, _query)",
+            ]
         if "cookie" in where:
             out.append("        _cookies = _rt.parse_cookies(request.headers.get('cookie', ''))")
         names = {p.param.name for p in plan.params if p.param.location == "query"}
@@ -358,31 +502,36 @@ class StubEmitter:
                     if shape == "object" and explode and style == "form"
                     else "_query"
                 )
+            out += self._param_guards(p, shape)
             value = f"_rt.deserialize({param.name!r}, {raw}, {style!r}, {explode!r}, {shape!r})"
+            t = param.content[0].type if param.content and param.content[0].type else param.type
+            node = self.checks.node(t)
             out.append(
                 f"        {p.arg}: {_maybe(p.annotation, param.required)} = "
                 f"_convert(_problems, {param.location!r}, {param.name!r}, "
                 f"{value}, {_maybe(p.annotation, param.required)}, {param.required!r}, "
-                f"{p.content_json!r})"
+                f"{p.content_json!r}{', ' + node if node else ''})"
             )
             call.append(f"{p.arg}={p.arg}")
         if plan.body is not None:
             b = plan.body
             annotation = _maybe(b.annotation, b.required)
+            node = self.checks.node(self.checks.body_type(op, b.media_type))
+            check = f", {node}" if node else ""
             if b.kind == "json":
                 out.append(
                     f"        body: {annotation} = await _json_body(request, _problems, "
-                    f"{annotation}, {b.required!r})"
+                    f"{annotation}, {b.required!r}{check})"
                 )
             elif b.kind in ("form", "multipart"):
                 arrays = self._array_fields(plan)
                 out.append(
                     f"        body: {annotation} = await _form_body(request, _problems, "
                     f"{annotation}, {b.required!r}, "
-                    f"frozenset({sorted(arrays)!r}), {b.kind == 'multipart'!r})"
+                    f"frozenset({sorted(arrays)!r}), {b.kind == 'multipart'!r}{check})"
                 )
             elif b.kind == "text":
-                out.append("        body = (await request.body()).decode()")
+                out.append("        body = await _text_body(request, _problems)")
             else:
                 out.append("        body = await request.body()")
             call.append("body=body")
@@ -395,15 +544,44 @@ class StubEmitter:
             ),
             200,
         )
+        error = _documented_error(plan)
         out += [
             "        if _problems:",
-            "            return _invalid(_problems)",
+            f"            return _invalid(_problems{', ' + error if error else ''})",
             f"        _result = await handlers.{plan.name}({', '.join(call)})",
             f"        return _reply(_result, {default}, {documented!r})",
             "",
             f"    routes.append(({op.method.upper()!r}, {op.path!r}, {fn}))",
         ]
         return out
+
+    def _param_guards(self, p: ParamPlan, shape: str) -> list[str]:
+        """Percent-encoding (query pairs are checked once per route) and repeated scalars."""
+        param = p.param
+        name = param.name
+        if param.location == "path":
+            return [f"        _encoded(_problems, 'path', {name!r}, _path.get({name!r}))"]
+        if param.location == "header":
+            out = [
+                f"        _encoded(_problems, 'header', {name!r}, request.headers.get({name!r}))"
+            ]
+            if shape == "primitive":
+                out.append(
+                    f"        _once(_problems, 'header', {name!r}, "
+                    f"len(request.headers.getlist({name!r})))"
+                )
+            return out
+        if param.location == "cookie":
+            return [
+                f"        _encoded(_problems, 'cookie', {name!r}, "
+                f"next((v for k, v in _cookies if k == {name!r}), None))"
+            ]
+        if shape == "primitive":
+            return [
+                f"        _once(_problems, 'query', {name!r}, "
+                f"sum(1 for k, _ in _query if k == {name!r}))"
+            ]
+        return []
 
     def _array_fields(self, plan: OperationPlan) -> set[str]:
         body = plan.op.body
@@ -419,6 +597,19 @@ class StubEmitter:
                     if self.planner.shape(f.type) == "array":
                         out.add(f.wire_name)
         return out
+
+
+def _documented_error(plan: OperationPlan) -> str | None:
+    """The JSON body type the document gives a 422 (or ``4XX``) of the operation."""
+    return next(
+        (
+            r.annotation
+            for status in ("422", "4XX")
+            for r in plan.responses
+            if r.status == status and r.kind == "json" and r.annotation not in ("Any", "None")
+        ),
+        None,
+    )
 
 
 def _maybe(annotation: str, required: bool) -> str:

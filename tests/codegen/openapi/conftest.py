@@ -16,7 +16,16 @@ from codegen.openapi.generate import GenerationResult, generate
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "openapi"
+# The shared corpus sits next to the checkout (../shared); a git worktree one level deeper
+# (wt/<name>) finds it one folder further up.
+CORPUS = next(
+    (
+        p / "shared" / "corpus" / "openapi"
+        for p in Path(__file__).resolve().parents[4:6]
+        if (p / "shared" / "corpus" / "openapi").is_dir()
+    ),
+    Path(__file__).resolve().parents[4] / "shared" / "corpus" / "openapi",
+)
 CORPUS_FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
 USAGE = Path(__file__).with_name("petstore_usage.py.txt")
 BIN = Path(sys.executable).parent

@@ -131,3 +131,102 @@ def nested(cls: type[msgspec.Struct], levels: int, rng: random.Random) -> msgspe
             inner = msgspec.structs.replace(shell, **{name: [inner] if is_list else inner})
         value = inner
     return value
+
+
+# --- fitting a sample to what a stub refuses (constraints from the generated check table) --------
+
+
+def fit(value: Any, node: Any, table: dict[str, Any]) -> Any:
+    """``value`` changed as little as needed to pass ``node`` (a stub check node): numbers
+    clamped into bounds, strings rebuilt from their pattern or cut/padded to their lengths,
+    arrays cut to ``max_items``, Struct fields fitted one by one."""
+    while isinstance(node, dict) and "ref" in node:
+        node = table.get(node["ref"])
+    if not node or value is None:
+        return value
+    if "any_of" in node:
+        return fit(value, node["any_of"][0], table)
+    if isinstance(value, msgspec.Struct):
+        props = node.get("props", {})
+        changes = {
+            f.name: fit(getattr(value, f.name), props[f.encode_name], table)
+            for f in msgspec.structs.fields(value)
+            if f.encode_name in props and getattr(value, f.name) is not msgspec.UNSET
+        }
+        return msgspec.structs.replace(value, **changes)
+    if isinstance(value, dict):
+        props = node.get("props") or {}
+        return {k: fit(v, props.get(k) or node.get("values"), table) for k, v in value.items()}
+    if isinstance(value, list):
+        high = node.get("max_items")
+        kept = value[:high] if high is not None else value
+        return [fit(v, node.get("items"), table) for v in kept]
+    if isinstance(value, str) and not isinstance(value, enum.Enum):
+        return _fit_text(value, node)
+    if isinstance(value, int | float) and not isinstance(value, bool | enum.Enum):
+        return _fit_number(value, node)
+    return value
+
+
+def _fit_text(value: str, node: dict[str, Any]) -> str:
+    if node.get("pattern") is not None:
+        value = _example(node["pattern"])
+    low, high = node.get("min_length"), node.get("max_length")
+    if high is not None:
+        value = value[:high]
+    if low is not None and len(value) < low:
+        value += "a" * (low - len(value))
+    return value
+
+
+def _fit_number(value: float, node: dict[str, Any]) -> float:
+    step = 1 if isinstance(value, int) else 0.5
+    low, high = node.get("minimum"), node.get("maximum")
+    if node.get("exclusive_minimum") is not None:
+        low = node["exclusive_minimum"] + step
+    if node.get("exclusive_maximum") is not None:
+        high = node["exclusive_maximum"] - step
+    if low is not None and value < low:
+        value = type(value)(low)
+    if high is not None and value > high:
+        value = type(value)(high)
+    return value
+
+
+def _example(pattern: str) -> str:
+    """The shortest string ``re.search(pattern)`` accepts, for the constructs specs use."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    return _render(_parser.parse(pattern))
+
+
+def _render(items: Any) -> str:
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    out = ""
+    for op, arg in items:
+        if op is c.LITERAL:
+            out += chr(arg)
+        elif op is c.ANY or op is c.NOT_LITERAL:
+            out += "a" if arg != ord("a") else "b"
+        elif op is c.IN:
+            out += _class_member(arg, c)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            low, _, sub = arg
+            out += _render(sub) * low
+        elif op is c.SUBPATTERN:
+            out += _render(arg[-1])
+        elif op is c.BRANCH:
+            out += _render(arg[1][0])
+    return out
+
+
+def _class_member(arg: Any, c: Any) -> str:
+    for op, value in arg:
+        if op is c.LITERAL:
+            return chr(value)
+        if op is c.RANGE:
+            return chr(value[0])
+        if op is c.CATEGORY:
+            return {c.CATEGORY_DIGIT: "0", c.CATEGORY_SPACE: " "}.get(value, "a")
+    return "a"

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 import trio
 
-from flext_api import Success
+from flext_api import Failure, Success
 from tests.codegen.openapi.conftest import SPECS, Generated
 from tests.servers.runners import run_uvicorn
 
@@ -61,7 +61,9 @@ def petstore(make_package: Callable[[Path, str], Generated]) -> Iterator[Petstor
         yield Petstore(sdk, server, running.url + stubs.SERVER_PREFIX)
 
 
-def test_unknown_enum_value_decodes_and_is_kept_through_a_round_trip(petstore: Petstore) -> None:
+def test_unknown_enum_value_decodes_and_the_stub_refuses_it(petstore: Petstore) -> None:
+    """The client keeps a value the document does not list (a newer server); the stub, which
+    speaks for the document, refuses it with a 422 naming the field."""
     sdk = petstore.sdk
     with sdk.PetstoreClient(base_url=petstore.base_url, **CREDENTIALS) as api:
         result = api.get_pet_by_id(pet_id=7)
@@ -71,12 +73,22 @@ def test_unknown_enum_value_decodes_and_is_kept_through_a_round_trip(petstore: P
         assert pet.status == "adopted" and pet.status.value == "adopted"
         assert pet.status.name == "UNKNOWN"
         assert pet.status not in list(sdk.PetStatus)  # the documented members are unchanged
-        # Sent back as it came: the value is kept, not replaced by a documented member.
-        assert api.add_pet(body=pet).unwrap() == pet
-        assert msgspec.json.encode(petstore.server.received[-1]["body"]).count(b'"adopted"') == 1
+        # Sent back as it came (the client does not replace it), and refused by the stub.
+        sent = len(petstore.server.received)
+        refused = api.add_pet(body=pet)
+        assert isinstance(refused, Failure) and refused.error.status_code == 422
+        error = msgspec.json.decode(refused.error.response.content)
+        assert error["error_code"] == "VALIDATION_ERROR"
+        assert error["details"][0]["loc"] == ["body", "status"]
+        assert "'adopted' is not one of" in error["details"][0]["msg"]
         status = sdk.FindPetsByStatusStatus("retired")
-        assert api.find_pets_by_status(status=status).unwrap() == []
-        assert petstore.server.received[-1] == {"status": "retired"}
+        refused = api.find_pets_by_status(status=status)
+        assert isinstance(refused, Failure) and refused.error.status_code == 422
+        detail = msgspec.json.decode(refused.error.response.content)["details"]
+        assert detail[0]["loc"] == ["query", "status"] and "'retired'" in detail[0]["msg"]
+        assert len(petstore.server.received) == sent  # no handler saw either request
+        assert api.find_pets_by_status(status=sdk.FindPetsByStatusStatus.SOLD).unwrap() == []
+        assert petstore.server.received[-1] == {"status": "sold"}
 
 
 def test_unknown_enum_value_on_the_async_client(petstore: Petstore) -> None:

@@ -1,0 +1,285 @@
+"""Input checks that generated server stubs run before a handler sees a request.
+
+Public and versioned like :mod:`flext_api.codegen_runtime` (generated ``stubs.py`` modules
+import it). The generated models stay tolerant, because clients decode them and must survive a
+newer server; a stub must instead refuse what its schema refuses. So the generator emits a
+table of *checks* per schema (enum values, ``additionalProperties: false``, bounds, lengths,
+patterns, item counts) and :func:`check` walks a decoded value (builtins: dict, list, str,
+numbers) against it, collecting every problem with the location of the bad field. It also
+holds the pre-decoding guards: JSON nesting depth, percent-encoding, repeated scalars.
+
+Pure functions: no I/O, never raises for any input (a problem is a returned value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
+from typing import Any, TypeAlias
+from urllib.parse import unquote
+
+import msgspec
+
+__all__ = [
+    "Check",
+    "Problem",
+    "check",
+    "decode_percent",
+    "documented_error_body",
+    "json_depth",
+    "nesting",
+    "problem",
+]
+
+Check: TypeAlias = Mapping[str, Any]
+"""One node of a generated check table. Keys (all optional): ``ref`` (name of a table entry),
+``enum`` (allowed values), ``props`` (wire name -> node), ``closed`` (the only allowed property
+names), ``items`` / ``values`` (node of array items / map values), ``any_of`` (nodes; one must
+pass), ``minimum``, ``maximum``, ``exclusive_minimum``, ``exclusive_maximum``, ``min_length``,
+``max_length``, ``pattern`` (Python ``re``, searched; ``pattern_source`` is the document's
+ECMA-262 text, quoted in messages), ``min_items``, ``max_items``.
+A check only applies to values of the kind it is about (a bound to numbers, a length to
+strings): the value's type itself is msgspec's job, which runs next to it."""
+
+Problem: TypeAlias = dict[str, Any]
+"""``{"loc": [where, name, ...path], "msg": text}``, the shape FastAPI's own 422s use."""
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Every byte but the four brackets, for bytes.translate(None, delete=...).
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = [0] * 256
+for _open in b"[{":
+    _BRACKET_STEP[_open] = 1
+for _close in b"]}":
+    _BRACKET_STEP[_close] = -1
+
+
+def problem(loc: Sequence[str | int], message: str) -> Problem:
+    """One problem entry (``loc`` names the parameter or field, outermost first)."""
+    return {"loc": list(loc), "msg": message}
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, strings skipped, without
+    decoding it (so a hostile document nested a million levels deep costs one linear scan,
+    not a recursion error). Unbalanced text gives a meaningless number; the decoder refuses
+    it next."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, delete=_NOT_BRACKETS)
+    if not brackets:
+        return 0
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)))
+
+
+def nesting(value: object) -> int:
+    """How deeply lists and dicts nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((child, depth) for child in item)
+    return deepest
+
+
+def decode_percent(text: str) -> tuple[str, str | None]:
+    """``text`` percent-decoded strictly: ``(decoded, None)``, or ``("", reason)`` for a ``%``
+    not followed by two hex digits or escapes that do not decode as UTF-8 (the lenient
+    ``urllib.parse.unquote`` would silently keep or replace them)."""
+    if "%" not in text:
+        return text, None
+    if _BAD_PERCENT.search(text) is not None:
+        return "", "invalid percent-encoding (a '%' not followed by two hex digits)"
+    try:
+        return unquote(text, errors="strict"), None
+    except UnicodeDecodeError:
+        return "", "percent-encoded bytes are not valid UTF-8"
+
+
+def check(
+    value: object,
+    node: Check | None,
+    table: Mapping[str, Check],
+    loc: Sequence[str | int],
+    problems: list[Problem],
+) -> None:
+    """Append to ``problems`` what ``node`` refuses in ``value`` (builtins), at ``loc``.
+
+    Recursion follows the value, whose depth the stub bounds before decoding.
+    """
+    while node is not None and "ref" in node:
+        node = table.get(node["ref"])
+    if node is None or value is None:
+        return
+    if "enum" in node and _hashable(value) and value not in node["enum"]:
+        allowed = ", ".join(repr(v) for v in node["enum"])
+        problems.append(problem(loc, f"{value!r} is not one of the allowed values ({allowed})"))
+        return
+    if "any_of" in node:
+        _check_any_of(value, node["any_of"], table, loc, problems)
+        return
+    if isinstance(value, dict):
+        _check_object(value, node, table, loc, problems)
+    elif isinstance(value, list):
+        _check_array(value, node, table, loc, problems)
+    elif isinstance(value, str):
+        _check_string(value, node, loc, problems)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        _check_number(value, node, loc, problems)
+
+
+def _hashable(value: object) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _check_any_of(
+    value: object,
+    variants: Iterable[Check],
+    table: Mapping[str, Check],
+    loc: Sequence[str | int],
+    problems: list[Problem],
+) -> None:
+    best: list[Problem] | None = None
+    for variant in variants:
+        found: list[Problem] = []
+        check(value, variant, table, loc, found)
+        if not found:
+            return
+        if best is None or len(found) < len(best):
+            best = found
+    problems.extend(best or ())
+
+
+def _check_object(
+    value: dict[str, Any],
+    node: Check,
+    table: Mapping[str, Check],
+    loc: Sequence[str | int],
+    problems: list[Problem],
+) -> None:
+    closed = node.get("closed")
+    if closed is not None:
+        problems.extend(
+            problem([*loc, key], "unknown property (the schema allows no others)")
+            for key in value
+            if key not in closed
+        )
+    props: Mapping[str, Check] = node.get("props", {})
+    if props:
+        for key, item in value.items():
+            child = props.get(key)
+            if child is not None:
+                check(item, child, table, [*loc, key], problems)
+    values = node.get("values")
+    if values is not None:
+        for key, item in value.items():
+            check(item, values, table, [*loc, key], problems)
+
+
+def _check_array(
+    value: list[Any],
+    node: Check,
+    table: Mapping[str, Check],
+    loc: Sequence[str | int],
+    problems: list[Problem],
+) -> None:
+    low, high = node.get("min_items"), node.get("max_items")
+    if low is not None and len(value) < low:
+        problems.append(problem(loc, f"has {len(value)} items, fewer than the minimum of {low}"))
+    if high is not None and len(value) > high:
+        problems.append(problem(loc, f"has {len(value)} items, more than the maximum of {high}"))
+    items = node.get("items")
+    if items is not None:
+        for index, item in enumerate(value):
+            check(item, items, table, [*loc, index], problems)
+
+
+def _check_string(
+    value: str, node: Check, loc: Sequence[str | int], problems: list[Problem]
+) -> None:
+    low, high = node.get("min_length"), node.get("max_length")
+    if low is not None and len(value) < low:
+        problems.append(problem(loc, f"is {len(value)} characters, shorter than {low}"))
+    if high is not None and len(value) > high:
+        problems.append(problem(loc, f"is {len(value)} characters, longer than {high}"))
+    pattern = node.get("pattern")
+    if pattern is not None:
+        compiled = _PATTERNS.get(pattern)
+        if compiled is None:
+            compiled = _PATTERNS[pattern] = re.compile(pattern)
+        if compiled.search(value) is None:
+            shown = node.get("pattern_source", pattern)
+            problems.append(problem(loc, f"does not match the pattern {shown!r}"))
+
+
+def _check_number(
+    value: float, node: Check, loc: Sequence[str | int], problems: list[Problem]
+) -> None:
+    low, high = node.get("minimum"), node.get("maximum")
+    above, below = node.get("exclusive_minimum"), node.get("exclusive_maximum")
+    for bound, refused, words in (
+        (low, low is not None and value < low, "less than the minimum"),
+        (high, high is not None and value > high, "greater than the maximum"),
+        (above, above is not None and value <= above, "not greater than the exclusive minimum"),
+        (below, below is not None and value >= below, "not less than the exclusive maximum"),
+    ):
+        if refused:
+            problems.append(problem(loc, f"{value!r} is {words} {bound!r}"))
+
+
+def documented_error_body(type_: Any, message: str, problems: list[Problem]) -> object | None:
+    """A body of the document's own error schema ``type_`` describing ``problems``, or None
+    when the schema has required fields this cannot fill (the caller then answers with the
+    server's standard error shape).
+
+    Fields are filled by what they look like: a string named like a code gets
+    ``VALIDATION_ERROR``, other strings the message; an integer gets 422; a list the problems
+    (or their messages, for a list of strings). The result is checked by converting it into
+    ``type_``, so the client decodes exactly its documented error class.
+    """
+    try:
+        info = msgspec.inspect.type_info(type_)
+    except (TypeError, ValueError):
+        return None
+    while isinstance(info, msgspec.inspect.UnionType):
+        structs = [t for t in info.types if isinstance(t, msgspec.inspect.StructType)]
+        if not structs:
+            return None
+        info = structs[0]
+    if not isinstance(info, msgspec.inspect.StructType):
+        return None
+    data: dict[str, Any] = {}
+    for field in info.fields:
+        filled = _fill(field.encode_name, field.type, message, problems)
+        if filled is not None:
+            data[field.encode_name] = filled
+    try:
+        return msgspec.convert(data, info.cls, strict=False)
+    except msgspec.ValidationError:
+        return None
+
+
+def _fill(name: str, info: msgspec.inspect.Type, message: str, problems: list[Problem]) -> Any:
+    while isinstance(info, msgspec.inspect.UnionType):
+        kept = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        if not kept:
+            return None
+        info = kept[0]
+    lowered = name.lower()
+    if isinstance(info, msgspec.inspect.StrType | msgspec.inspect.AnyType):
+        return "VALIDATION_ERROR" if "code" in lowered or "type" in lowered else message
+    if isinstance(info, msgspec.inspect.IntType):
+        return 422
+    if isinstance(info, msgspec.inspect.ListType):
+        if isinstance(info.item_type, msgspec.inspect.StrType):
+            return [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in problems]
+        return problems
+    if isinstance(info, msgspec.inspect.BoolType):
+        return False
+    return None
