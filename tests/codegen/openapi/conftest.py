@@ -27,6 +27,9 @@ CORPUS = next(
     Path(__file__).resolve().parents[4] / "shared" / "corpus" / "openapi",
 )
 CORPUS_FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
+if os.environ.get("CI") and not CORPUS_FILES:
+    # CI lays shared/ beside the checkout: a missing corpus there is a broken run, not a skip.
+    raise RuntimeError(f"the OpenAPI corpus is missing at {CORPUS}; CI must not skip its gates")
 USAGE = Path(__file__).with_name("petstore_usage.py.txt")
 BIN = Path(sys.executable).parent
 
