@@ -34,6 +34,7 @@ from flext_api._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
     WriteError,
+    redact_url,
 )
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
@@ -149,7 +150,9 @@ class HTTP11Connection:
     def send_request(self, request: Request) -> None:
         self._send_request(request)
         if self.trace is not None:
-            self.trace("request.sent", {"method": request.method, "url": request.url})
+            # Trace events are logged: the URL's password stays out of them.
+            url = redact_url(str(request.url))
+            self.trace("request.sent", {"method": request.method, "url": url})
 
     def _send_request(self, request: Request) -> None:
         self.request_count += 1

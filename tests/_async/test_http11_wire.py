@@ -404,3 +404,34 @@ async def test_respond_ok_script_is_reused_between_requests(raw_server: RawServe
         for _ in range(3):
             assert succeeded(await client.get(server.url + "/")).content == RAW_HELLO
         assert server.connections == 1
+
+
+# --- secrets stay out of what is shown --------------------------------------------------------
+
+
+async def test_a_url_password_is_hidden_in_errors_reprs_and_trace_events(
+    raw_server: RawServerFactory,
+) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def trace(event: str, info: Any) -> None:
+        events.append((event, dict(info)))
+
+    failing = raw_server(close_after_head)
+    working = raw_server(respond_ok)
+    async with AsyncFlextApiClient(trace=trace) as client:
+        result = failed(await client.get(f"http://alice:s3cret-pw@127.0.0.1:{failing.port}/x"))
+        error = result.error
+        assert error.url == f"http://alice:[secure]@127.0.0.1:{failing.port}/x"
+        for shown in (str(error), repr(error), str(result), repr(result)):
+            assert "s3cret-pw" not in shown
+        response = succeeded(await client.get(f"http://alice:s3cret-pw@127.0.0.1:{working.port}/"))
+        assert "s3cret-pw" not in repr(response.request)
+        assert "alice:[secure]@" in repr(response.request)
+        # The request still carries the URL as given: the password is only hidden from view.
+        assert response.request.url.password == "s3cret-pw"
+    sent = [info for name, info in events if name == "request.sent"]
+    assert len(sent) == 2
+    for info in sent:
+        assert "s3cret-pw" not in str(info["url"])
+        assert "alice:[secure]@" in str(info["url"])
