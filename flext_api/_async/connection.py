@@ -109,8 +109,8 @@ class AsyncHTTP11Connection:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
-        # The request whose total budget bounds reads (None once a streamed head is returned:
-        # the caller then reads the body at its own pace).
+        # The request whose total budget bounds reads: None without one, and once a streamed
+        # head is returned (the caller then reads the body at its own pace).
         self._budget: Request | None = None
         # While reading a response head: its deadline, set at its first read (see _read).
         self._in_head = False
@@ -167,7 +167,7 @@ class AsyncHTTP11Connection:
         self._write_error = None
         timeout = request.timeout
         self._read_timeout = timeout.read
-        self._budget = request
+        self._budget = None if request.deadline is None else request
         h = self._h11
         url = request.url
         target = url.raw_path
@@ -190,7 +190,8 @@ class AsyncHTTP11Connection:
                 if content:
                     head += h.send(h11.Data(data=content))
                 head += h.send(h11.EndOfMessage())
-                await self._stream.write(head, request.limit(timeout.write))
+                write = timeout.write if request.deadline is None else request.limit(timeout.write)
+                await self._stream.write(head, write)
                 return
             await self._stream.write(head, request.limit(timeout.write))
             if request.headers.get("expect") == "100-continue" and not await self._continue():
@@ -261,7 +262,17 @@ class AsyncHTTP11Connection:
                 self.close()
                 raise self._invalid_response(exc) from exc
             if event is h11.NEED_DATA:
-                data = await self._read()
+                # The common reads inline (a head's first read, a body read, no total budget):
+                # one clock read per response is all the head's deadline costs.
+                wait = self._read_timeout
+                if self._in_head and self._head_deadline is None and self._budget is None:
+                    if wait is not None:
+                        self._head_deadline = time.monotonic() + wait
+                    data = await self._stream.read(READ_SIZE, wait)
+                elif self._in_head or self._budget is not None:
+                    data = await self._read()
+                else:
+                    data = await self._stream.read(READ_SIZE, wait)
                 if data:
                     self.response_bytes_seen = True
                     self._received += len(data)
@@ -300,34 +311,41 @@ class AsyncHTTP11Connection:
 
     async def _receive_head(self) -> ResponseHead:
         self._in_head, self._head_deadline = True, None
-        try:
-            return await self._receive_final_head()
-        except (ReadError, RemoteProtocolError) as exc:
-            if self._write_error is None or self.response_bytes_seen:
-                raise
-            # The request could not be sent whole and nothing came back: say that, not the
-            # read error that followed.
-            self.close()
-            raise self._closed_without_response(" while the request was being sent,") from exc
-        finally:
-            self._in_head = False
-
-    async def _receive_final_head(self) -> ResponseHead:
         informational = 0
         while True:
-            event, self._early_event = self._early_event or await self._next_event(), None
+            try:
+                event, self._early_event = self._early_event or await self._next_event(), None
+            except (ReadError, RemoteProtocolError) as exc:
+                self._in_head = False
+                if self._write_error is None or self.response_bytes_seen:
+                    raise
+                # The request could not be sent whole and nothing came back: say that, not
+                # the read error that followed.
+                self.close()
+                raise self._closed_without_response(" while the request was being sent,") from exc
+            except BaseException:
+                self._in_head = False
+                raise
             # h11 bounds only one incomplete event, so a head that ends in the read crossing
             # the limit, or a stream of 1xx responses, would pass: count every head byte
             # here, measuring only once enough bytes arrived for them to be too many.
             if self._received > self._max_header_bytes:
                 self._check_head_size()
             if type(event) is h11.Response:
-                headers = Headers._from_fields(event.headers._full_items)
-                if "transfer-encoding" in headers and "content-length" in headers:
+                self._in_head = False
+                fields = event.headers._full_items
+                chunked = length = False
+                for _, name, _ in fields:  # a plain loop: no call per response
+                    if name == b"transfer-encoding":
+                        chunked = True
+                    elif name == b"content-length":
+                        length = True
+                if chunked and length:
                     # Chunked wins (RFC 9112 section 6.3), but a message framed two ways may
                     # be a smuggling attempt: what follows it on this connection is not
                     # trusted.
                     self._must_close = True
+                headers = Headers._from_fields(fields)
                 if self.trace is not None:
                     self.trace("response.headers", {"status_code": event.status_code})
                 return ResponseHead(
