@@ -9,16 +9,22 @@ Errors pickle (they cross process pools and logging queues): only plain data tra
 
 Programming errors (a wrong argument type, an impossible combination of options) are *not* in
 this tree: they raise ``TypeError``/``ValueError`` at the call, because no retry can fix them.
+
+Errors are logged, shown and sent to dashboards, so they must never carry a secret: the password
+of a URL (``http://user:pass@host/``) is replaced by ``[secure]`` in ``url`` and in the message,
+here at the root, whatever layer built the error.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 if TYPE_CHECKING:
     from flext_api._models import Response
 
 __all__ = [
+    "REDACTED",
     "AuthError",
     "CircuitOpenError",
     "ConnectError",
@@ -57,7 +63,20 @@ __all__ = [
     "UnsupportedScheme",
     "WriteError",
     "WriteTimeout",
+    "redact_url",
 ]
+
+REDACTED: Final = "[secure]"
+# "//user:" then the password, up to the last "@" before the path: a password may hold a raw
+# "@" in text a user typed (the parsed URL writes it %40).
+_URL_PASSWORD: Final = re.compile(r"(//[^/?#@:\s]*:)[^/?#\s]*@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``[secure]``."""
+    if "@" not in text:
+        return text  # the common case: no userinfo at all, nothing to scan
+    return _URL_PASSWORD.sub(r"\1" + REDACTED + "@", text)
 
 
 class FlextApiError(Exception):
@@ -77,9 +96,21 @@ class FlextApiError(Exception):
     last_status: int | None = None
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
+        message = redact_url(message)
         super().__init__(message)
         self.message = message
         self.url = url
+
+    @property
+    def url(self) -> str | None:
+        """The request target, its password (if any) replaced by ``[secure]``."""
+        url: str | None = self.__dict__.get("_url")
+        return url
+
+    @url.setter
+    def url(self, url: str | None) -> None:
+        # Layers set it after construction (the client fills it in), so redact on every set.
+        self.__dict__["_url"] = None if url is None else redact_url(url)
 
     def __str__(self) -> str:
         return self.message

@@ -14,6 +14,9 @@ Where trust comes from with ``verify=True``:
   but reloads the bundle on every connection (measured: 22 ms per ``wrap_bio`` against
   6 us), a cost no keep-alive pool amortises.
 
+Also here: recognising the alerts a server sends when it refuses the client certificate
+(``client_certificate_refused``), so every backend reports that instead of a bare EOF or reset.
+
 Never: turn verification off without a warning, allow a protocol older than TLS 1.2 on a
 context built here, or modify an ``ssl.SSLContext`` the caller passed in.
 """
@@ -25,8 +28,17 @@ import ssl
 import sys
 import warnings
 from collections.abc import Hashable, Sequence
+from typing import Final
 
-__all__ = ["CertTypes", "InsecureTLSWarning", "VerifyTypes", "create_ssl_context"]
+from flext_api._exceptions import TLSHandshakeError
+
+__all__ = [
+    "CertTypes",
+    "InsecureTLSWarning",
+    "VerifyTypes",
+    "client_certificate_refused",
+    "create_ssl_context",
+]
 
 VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
@@ -34,6 +46,47 @@ CertTypes = str | tuple[str, str] | tuple[str, str, str]
 
 class InsecureTLSWarning(UserWarning):
     """TLS verification is off: the traffic is encrypted, but anyone can pose as the server."""
+
+
+# Alerts a server sends about the client's certificate: TLS 1.3 sends certificate_required
+# (after the client's side of the handshake is done, so it surfaces on the first read or write);
+# TLS 1.2 servers send bad_certificate, unknown_ca... for a certificate they reject.
+_CLIENT_CERT_ALERTS: Final = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+    }
+)
+# OpenSSL servers answer a TLS 1.2 client that sent no certificate with a plain
+# handshake_failure, which can also mean no common protocol or cipher: said as a possibility.
+_AMBIGUOUS_ALERT: Final = "SSLV3_ALERT_HANDSHAKE_FAILURE"
+
+
+def client_certificate_refused(exc: BaseException, origin: str) -> TLSHandshakeError | None:
+    """A ``TLS_HANDSHAKE_FAILED`` error when ``exc`` (or what it wraps, as trio does) is the
+    server's alert about the client certificate; ``None`` for anything else."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if not isinstance(error, ssl.SSLError):
+            continue
+        reason = error.reason or ""
+        if reason in _CLIENT_CERT_ALERTS:
+            return TLSHandshakeError(
+                f"{origin}: the server refused the client certificate (or asked for one and "
+                f"none was given) ({reason}); pass cert= a certificate the server trusts"
+            )
+        if reason == _AMBIGUOUS_ALERT:
+            return TLSHandshakeError(
+                f"TLS handshake with {origin} failed ({reason}): the server refused the client "
+                "certificate (or asked for one and none was given), or it does not speak TLS "
+                "1.2 or newer with a cipher we offer; pass cert= if it requires one"
+            )
+    return None
 
 
 # Keyed by every input that changes the result, environment included. Bounded so that a

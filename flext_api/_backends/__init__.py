@@ -32,6 +32,7 @@ from flext_api._exceptions import (
     WriteError,
     WriteTimeout,
 )
+from flext_api._ssl import client_certificate_refused
 
 __all__ = [
     "connect_error",
@@ -106,6 +107,9 @@ def tls_error(exc: ssl.SSLError, origin: str, server_hostname: str | None) -> TL
             f"the TLS certificate of {origin} is not trusted ({reason}): pass verify= a CA "
             "bundle that contains its issuer, or fix the server's certificate chain"
         )
+    refused = client_certificate_refused(exc, origin)
+    if refused is not None:
+        return refused
     return TLSHandshakeError(
         f"TLS handshake with {origin} failed ({exc.reason or exc}): check that the server "
         "speaks TLS 1.2 or newer on this port"
@@ -153,9 +157,12 @@ def read_timeout(origin: str, timeout: float) -> ReadTimeout:
     )
 
 
-def read_error(origin: str, exc: BaseException | None) -> ReadError:
+def read_error(origin: str, exc: BaseException | None) -> ReadError | TLSHandshakeError:
     if exc is None:
         return ReadError(f"the connection to {origin} was closed on this side while reading")
+    refused = client_certificate_refused(exc, origin)
+    if refused is not None:
+        return refused
     return ReadError(
         f"error reading from {origin} ({_describe(exc)}): the connection is lost; retry on a "
         "new connection"
@@ -169,9 +176,12 @@ def write_timeout(origin: str, timeout: float) -> WriteTimeout:
     )
 
 
-def write_error(origin: str, exc: BaseException | None) -> WriteError:
+def write_error(origin: str, exc: BaseException | None) -> WriteError | TLSHandshakeError:
     if exc is None:
         return WriteError(f"the connection to {origin} is closed: retry on a new connection")
+    refused = client_certificate_refused(exc, origin)
+    if refused is not None:
+        return refused
     return WriteError(
         f"error sending to {origin} ({_describe(exc)}): the connection is lost; retry on a new "
         "connection"

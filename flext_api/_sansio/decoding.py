@@ -10,13 +10,18 @@ the rest is left as is and named in ``Decoder.remaining`` (the shell keeps it as
 Content-Encoding), never silently passed off as decoded.
 
 What must never happen: holding a bomb's output in memory. Every stage asks its decompressor
-for at most the bytes still allowed (zlib ``max_length``, brotli ``output_buffer_limit``;
-zstandard has no output bound, so its input is fed in slices of about budget / 32768 bytes,
-which one call cannot expand much past the budget), and raises ``DecompressionBombError`` (code
-``DECOMPRESSION_LIMIT``) as soon as a stage's output passes ``max_size`` bytes or
-``max_ratio`` times its input (the ratio is checked past ``ratio_floor`` bytes of output, so a
-small body of zeros is fine). A corrupt or truncated stream raises ``DecodingError``. No
-sockets, no clock.
+for at most the bytes still allowed (zlib ``max_length`` with its ``unconsumed_tail``, brotli
+``output_buffer_limit``; zstandard has no output bound, so its input is fed in slices of about
+budget / 32768 bytes, which one call cannot expand much past the budget; brotli's input is fed
+in slices too, because it takes a whole chunk at once and would not say how much it used).
+Every stage's output is measured against the bytes taken *off the wire* so far (what the
+outermost stage consumed, not what it was handed), so stacked encodings (``gzip, gzip``) cannot
+multiply the ratio, and a 1 MB body handed over in one piece is judged by the kilobytes actually
+inflated. ``DecompressionBombError`` (code ``DECOMPRESSION_LIMIT``) is raised as soon as a
+stage's output passes ``max_size`` bytes or ``max_ratio`` times the wire bytes (the ratio is
+checked past ``ratio_floor`` bytes of output, so a small body of zeros is fine): a bomb costs
+about ``ratio_floor`` bytes of memory per stage before it is refused. A corrupt or truncated
+stream raises ``DecodingError``. No sockets, no clock.
 """
 
 from __future__ import annotations
@@ -42,17 +47,24 @@ DEFAULT_RATIO_FLOOR: Final = 8 * 1024 * 1024
 _ZSTD_WORST_RATIO: Final = 32768
 _ZSTD_MIN_SLICE: Final = 16
 _ZSTD_MAX_SLICE: Final = 64 * 1024
+# Brotli takes a whole chunk and keeps what it cannot use yet, without saying how much: feeding
+# it slices bounds how far the wire count can run ahead of what was really inflated.
+_BROTLI_SLICE: Final = 8 * 1024
 
 
 class _Codec(Protocol):
     """One decompressor. ``decompress`` returns at most ``limit`` bytes when it honours a limit
     (``limit < 0``: unlimited) and keeps unconsumed input itself; ``pending`` says whether it
-    may have output without more input."""
+    may have output without more input; ``backlog`` counts the input bytes handed over but not
+    consumed yet (the ratio is measured against what was consumed)."""
 
     def decompress(self, data: bytes, limit: int) -> bytes: ...
 
     @property
     def pending(self) -> bool: ...
+
+    @property
+    def backlog(self) -> int: ...
 
     def finish(self) -> None: ...
 
@@ -73,6 +85,11 @@ class _ZlibCodec:
     @property
     def pending(self) -> bool:
         return self._pending
+
+    @property
+    def backlog(self) -> int:
+        obj = self._obj
+        return len(self._carry) + (len(obj.unconsumed_tail) if obj is not None else 0)
 
     def decompress(self, data: bytes, limit: int) -> bytes:
         if self._carry:
@@ -107,24 +124,35 @@ class _ZlibCodec:
 
 
 class _BrotliCodec:
-    __slots__ = ("_obj", "_pending")
+    __slots__ = ("_obj", "_pending", "_tail")
 
     def __init__(self, module: object) -> None:
         self._obj = module.Decompressor()  # type: ignore[attr-defined]
         self._pending = False
+        self._tail = b""  # input not yet fed (see _BROTLI_SLICE)
 
     @property
     def pending(self) -> bool:
         return self._pending
 
+    @property
+    def backlog(self) -> int:
+        return len(self._tail)
+
     def decompress(self, data: bytes, limit: int) -> bytes:
         obj = self._obj
+        if self._tail:
+            data, self._tail = self._tail + data, b""
         if limit < 0:
             out: bytes = obj.process(data)
             return out
         # Input may be passed only once the decoder drained its output (brotli's own rule).
+        if obj.can_accept_more_data():
+            data, self._tail = data[:_BROTLI_SLICE], data[_BROTLI_SLICE:]
+        else:
+            data, self._tail = b"", data
         out = obj.process(data, output_buffer_limit=max(limit, 1))
-        self._pending = not obj.can_accept_more_data()
+        self._pending = bool(self._tail) or not obj.can_accept_more_data()
         return out
 
     def finish(self) -> None:
@@ -147,6 +175,10 @@ class _ZstdCodec:
     @property
     def pending(self) -> bool:
         return bool(self._tail)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._tail)
 
     def decompress(self, data: bytes, limit: int) -> bytes:
         data = self._tail + data if self._tail else data
@@ -230,7 +262,7 @@ class Decoder:
     """Undo a body's Content-Encoding chunk by chunk. ``remaining`` lists the encodings left
     undone (outermost last, as in the header); empty when the body comes out fully decoded."""
 
-    __slots__ = ("_stages", "max_ratio", "max_size", "ratio_floor", "remaining")
+    __slots__ = ("_stages", "_wire", "max_ratio", "max_size", "ratio_floor", "remaining")
 
     def __init__(
         self,
@@ -242,6 +274,8 @@ class Decoder:
         ratio_floor: int,
     ) -> None:
         self._stages = stages
+        # Bytes the outermost stage consumed: the wire bytes every stage's output is judged by.
+        self._wire = 0
         self.remaining = remaining
         self.max_size = max_size
         self.max_ratio = max_ratio
@@ -272,11 +306,11 @@ class Decoder:
             out = data
         return out
 
-    def _allowed(self, stage: _Stage) -> int:
-        """Total output this stage may have produced so far (-1: no limit)."""
+    def _allowed(self) -> int:
+        """Total output any stage may have produced so far (-1: no limit)."""
         allowed = -1
         if self.max_ratio is not None:
-            allowed = max(self.ratio_floor, int(self.max_ratio * stage.bytes_in))
+            allowed = max(self.ratio_floor, int(self.max_ratio * self._wire))
         if self.max_size is not None:
             allowed = self.max_size if allowed < 0 else min(allowed, self.max_size)
         return allowed
@@ -285,16 +319,22 @@ class Decoder:
         stage.bytes_in += len(data)
         pieces: list[bytes] = []
         codec = stage.codec
+        outermost = stage is self._stages[0]
         try:
             while True:
-                allowed = self._allowed(stage)
-                # Ask for one byte past the allowance: getting it proves the limit is crossed.
+                allowed = self._allowed()
+                # Ask for one byte past the allowance: getting it proves the limit is crossed
+                # (unless the input this call consumed raised the allowance: checked below).
                 limit = -1 if allowed < 0 else allowed - stage.bytes_out + 1
                 out = codec.decompress(data, limit)
                 data = b""
                 stage.bytes_out += len(out)
+                if outermost:
+                    self._wire = stage.bytes_in - codec.backlog
                 if allowed >= 0 and stage.bytes_out > allowed:
-                    raise self._bomb(stage, allowed)
+                    allowed = self._allowed()
+                    if stage.bytes_out > allowed:
+                        raise self._bomb(stage, allowed)
                 pieces.append(out)
                 if not codec.pending:
                     break
@@ -306,7 +346,10 @@ class Decoder:
         if self.max_size is not None and allowed == self.max_size:
             why = f"more than max_size={self.max_size} bytes"
         else:
-            why = f"more than {self.max_ratio:g} times its {stage.bytes_in} compressed bytes"
+            why = (
+                f"more than {self.max_ratio:g} times the {self._wire} compressed bytes "
+                "received so far"
+            )
         return DecompressionBombError(
             f"the {stage.name} body decompressed to {why}; decoding stopped (a decompression "
             "bomb, or raise the limit if the body is legitimately this large)"

@@ -7,6 +7,13 @@ Every h11 exception is converted here, once, into ``LocalProtocolError`` or
 ``RemoteProtocolError`` with the host in the message. Backends already raise flext-api errors
 for the network and TLS.
 
+Waits: the read timeout bounds the whole response head (status line, headers and any
+informational responses) as one deadline computed at its first read, so a server that drips
+the head a byte at a time still times out; in the body it bounds each gap. Informational
+responses are also bounded in count and, with the final head, in bytes. A request's total
+budget (``Request.limit``) caps every write and read of a buffered exchange, and of a streamed
+one up to its response head.
+
 This module must never wait for the pool or touch pool state: it only reports, through
 ``is_reusable()`` and ``response_bytes_seen``, what the pool needs to decide.
 """
@@ -21,7 +28,14 @@ import h11
 from flext_api._backends.base import NetworkStream
 from flext_api._compat import h11_header_fields, h11_headers
 from flext_api._content import sync_body
-from flext_api._exceptions import LocalProtocolError, ReadTimeout, RemoteProtocolError
+from flext_api._exceptions import (
+    LocalProtocolError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    WriteError,
+    redact_url,
+)
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
 
@@ -31,6 +45,8 @@ READ_SIZE: Final = 64 * 1024
 # How long a request with ``Expect: 100-continue`` waits for the server before sending its body.
 EXPECT_TIMEOUT: Final = 1.0
 MAX_HEADER_BYTES: Final = 64 * 1024
+# More informational (1xx) responses than any real server sends before its answer.
+MAX_INFORMATIONAL: Final = 50
 
 Origin = tuple[str, str, int]
 
@@ -51,13 +67,18 @@ class ResponseHead:
 
 class HTTP11Connection:
     __slots__ = (
+        "_budget",
         "_early_event",
         "_h11",
+        "_head_deadline",
+        "_in_head",
         "_max_header_bytes",
+        "_must_close",
         "_proxy_fields",
         "_read_timeout",
         "_received",
         "_stream",
+        "_write_error",
         "closed",
         "origin",
         "request_count",
@@ -84,6 +105,16 @@ class HTTP11Connection:
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
         self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
+        # The request whose total budget bounds reads: None without one, and once a streamed
+        # head is returned (the caller then reads the body at its own pace).
+        self._budget: Request | None = None
+        # While reading a response head: its deadline, set at its first read (see _read).
+        self._in_head = False
+        self._head_deadline: float | None = None
+        # The response was framed two ways (see _receive_head): never reuse the connection.
+        self._must_close = False
+        # Sending failed: the server may still have answered (see _send_request).
+        self._write_error: WriteError | None = None
         # A final response that arrived while waiting for 100 Continue (see _continue).
         self._early_event: h11.Event | type[h11.PAUSED] | None = None
         # Response bytes read since the request was sent (see receive_head).
@@ -119,15 +150,20 @@ class HTTP11Connection:
     def send_request(self, request: Request) -> None:
         self._send_request(request)
         if self.trace is not None:
-            self.trace("request.sent", {"method": request.method, "url": request.url})
+            # Trace events are logged: the URL's password stays out of them.
+            url = redact_url(str(request.url))
+            self.trace("request.sent", {"method": request.method, "url": url})
 
     def _send_request(self, request: Request) -> None:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
         self.trailers = None
+        self._must_close = False
+        self._write_error = None
         timeout = request.timeout
         self._read_timeout = timeout.read
+        self._budget = None if request.deadline is None else request
         h = self._h11
         url = request.url
         target = url.raw_path
@@ -150,14 +186,22 @@ class HTTP11Connection:
                 if content:
                     head += h.send(h11.Data(data=content))
                 head += h.send(h11.EndOfMessage())
-                self._stream.write(head, timeout.write)
+                write = timeout.write if request.deadline is None else request.limit(timeout.write)
+                self._stream.write(head, write)
                 return
-            self._stream.write(head, timeout.write)
+            self._stream.write(head, request.limit(timeout.write))
             if request.headers.get("expect") == "100-continue" and not self._continue():
                 return  # the server answered before the body: it does not want it
-            self._send_stream(request.stream, timeout.write)
+            self._send_stream(request, request.stream)
+        except WriteError as exc:
+            # The server may have answered and closed before reading everything (a 413, a
+            # 401): receive_head reads that answer, or reports that there was none.
+            self._write_error = exc
+            self._must_close = True
         except h11.LocalProtocolError as exc:
             self.close()
+            if h.their_state is h11.CLOSED or h.their_state is h11.ERROR:
+                raise self._closed_without_response() from exc
             raise LocalProtocolError(
                 f"cannot send this request to {url.host}: {exc}; check the method, "
                 "headers and body framing",
@@ -171,26 +215,31 @@ class HTTP11Connection:
         allows). ``False``: a final response came first (401, 413...); it is kept for
         ``receive_head`` and the body is not sent, so the connection is closed afterwards.
         """
+        # One deadline for the whole wait, like a response head (a dripping server cannot
+        # stretch it).
         read_timeout, self._read_timeout = self._read_timeout, EXPECT_TIMEOUT
+        self._in_head, self._head_deadline = True, None
         try:
             event = self._next_event()
         except ReadTimeout:
             return True
         finally:
             self._read_timeout = read_timeout
+            self._in_head = False
         if type(event) is h11.InformationalResponse:
             return True
         self._early_event = event
         return False
 
-    def _send_stream(self, body: RequestStream, timeout: float | None) -> None:
+    def _send_stream(self, request: Request, body: RequestStream) -> None:
         h = self._h11
         stream = self._stream
+        timeout = request.timeout.write
         body = sync_body(body)
         for chunk in body:
             if chunk:
-                stream.write(h.send(h11.Data(data=chunk)), timeout)
-        stream.write(h.send(h11.EndOfMessage()), timeout)
+                stream.write(h.send(h11.Data(data=chunk)), request.limit(timeout))
+        stream.write(h.send(h11.EndOfMessage()), request.limit(timeout))
 
     def _next_event(self) -> h11.Event | type[h11.PAUSED]:
         h = self._h11
@@ -199,13 +248,19 @@ class HTTP11Connection:
                 event = h.next_event()
             except h11.RemoteProtocolError as exc:
                 self.close()
-                host = self.origin[1]
-                raise RemoteProtocolError(
-                    f"{host} sent an invalid HTTP/1.1 response: {exc}; the server or a proxy "
-                    "in between is misbehaving",
-                ) from exc
+                raise self._invalid_response(exc) from exc
             if event is h11.NEED_DATA:
-                data = self._stream.read(READ_SIZE, self._read_timeout)
+                # The common reads inline (a head's first read, a body read, no total budget):
+                # one clock read per response is all the head's deadline costs.
+                wait = self._read_timeout
+                if self._in_head and self._head_deadline is None and self._budget is None:
+                    if wait is not None:
+                        self._head_deadline = time.monotonic() + wait
+                    data = self._stream.read(READ_SIZE, wait)
+                elif self._in_head or self._budget is not None:
+                    data = self._read()
+                else:
+                    data = self._stream.read(READ_SIZE, wait)
                 if data:
                     self.response_bytes_seen = True
                     self._received += len(data)
@@ -213,16 +268,72 @@ class HTTP11Connection:
                 continue
             return event  # type: ignore[return-value]
 
+    def _read(self) -> bytes:
+        """The next bytes of the response, within the wait that applies now."""
+        wait = self._read_timeout
+        deadline = self._head_deadline
+        if self._in_head and wait is not None:
+            if deadline is None:
+                # The head's first read: its deadline starts now (one clock read per response).
+                self._head_deadline = time.monotonic() + wait
+            else:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    raise self._head_timeout()
+        budget = self._budget
+        if budget is not None and budget.deadline is not None:
+            wait = budget.limit(wait)
+        try:
+            return self._stream.read(READ_SIZE, wait)
+        except ReadTimeout as exc:
+            if deadline is not None and self._in_head and time.monotonic() >= deadline:
+                raise self._head_timeout() from exc
+            raise
+
     def receive_head(self) -> ResponseHead:
+        """The response head. A streamed body is then read at the caller's pace: the total
+        budget stops here (a buffered exchange, :meth:`round_trip`, keeps it to the end)."""
+        head = self._receive_head()
+        self._budget = None
+        return head
+
+    def _receive_head(self) -> ResponseHead:
+        self._in_head, self._head_deadline = True, None
+        informational = 0
         while True:
-            event, self._early_event = self._early_event or self._next_event(), None
+            try:
+                event, self._early_event = self._early_event or self._next_event(), None
+            except (ReadError, RemoteProtocolError) as exc:
+                self._in_head = False
+                if self._write_error is None or self.response_bytes_seen:
+                    raise
+                # The request could not be sent whole and nothing came back: say that, not
+                # the read error that followed.
+                self.close()
+                raise self._closed_without_response(" while the request was being sent,") from exc
+            except BaseException:
+                self._in_head = False
+                raise
+            # h11 bounds only one incomplete event, so a head that ends in the read crossing
+            # the limit, or a stream of 1xx responses, would pass: count every head byte
+            # here, measuring only once enough bytes arrived for them to be too many.
+            if self._received > self._max_header_bytes:
+                self._check_head_size()
             if type(event) is h11.Response:
-                # h11 enforces its limit only on a head still incomplete after a read, so a
-                # head that ends in the read that crosses the limit would pass: check it here,
-                # measuring only when enough bytes arrived for the head to be too large.
-                if self._received > self._max_header_bytes:
-                    self._check_head_size(event)
-                headers = Headers._from_fields(h11_header_fields(event.headers))
+                self._in_head = False
+                fields = h11_header_fields(event.headers)
+                chunked = length = False
+                for _, name, _ in fields:  # a plain loop: no call per response
+                    if name == b"transfer-encoding":
+                        chunked = True
+                    elif name == b"content-length":
+                        length = True
+                if chunked and length:
+                    # Chunked wins (RFC 9112 section 6.3), but a message framed two ways may
+                    # be a smuggling attempt: what follows it on this connection is not
+                    # trusted.
+                    self._must_close = True
+                headers = Headers._from_fields(fields)
                 if self.trace is not None:
                     self.trace("response.headers", {"status_code": event.status_code})
                 return ResponseHead(
@@ -232,26 +343,69 @@ class HTTP11Connection:
                     headers,
                 )
             if type(event) is h11.InformationalResponse:
-                continue  # 100 Continue and friends carry nothing for the caller
+                # 100 Continue and friends carry nothing for the caller; a server that sends
+                # them without end would hold the request for ever.
+                informational += 1
+                if informational > MAX_INFORMATIONAL:
+                    self.close()
+                    raise RemoteProtocolError(
+                        f"{self.origin[1]} sent more than {MAX_INFORMATIONAL} informational "
+                        "(1xx) responses without a final one; the server or a proxy in "
+                        "between is misbehaving",
+                    )
+                continue
             self.close()
-            raise RemoteProtocolError(
-                f"{self.origin[1]} closed the connection without sending a response; "
-                "retry the request, or check the server's logs",
-            )
+            raise self._closed_without_response()
 
-    def _check_head_size(self, event: h11.Response) -> None:
-        size = (
-            len(event.reason)
-            + 15
-            + sum(len(name) + len(value) + 4 for name, value in event.headers.raw_items())
-        )
+    def _check_head_size(self) -> None:
+        # Head events are cut out of h11's buffer as they are parsed: what was received minus
+        # what is still buffered is the size of every head so far.
+        size = self._received - len(self._h11.trailing_data[0])
         if size > self._max_header_bytes:
             self.close()
             raise RemoteProtocolError(
-                f"{self.origin[1]} sent {size} bytes of response headers, more than the "
-                f"{self._max_header_bytes} allowed; the server or a proxy in between is "
-                "misbehaving",
+                f"{self.origin[1]} sent {size} bytes of response headers (informational "
+                f"responses included), more than the {self._max_header_bytes} allowed; the "
+                "server or a proxy in between is misbehaving",
             )
+
+    # -- errors that say what happened ----------------------------------------------------------
+
+    def _closed_without_response(self, when: str = "") -> RemoteProtocolError:
+        return RemoteProtocolError(
+            f"{self.origin[1]} closed the connection{when} without sending a response; "
+            "retry the request, or check the server's logs (it may refuse this request or "
+            "its size)",
+        )
+
+    def _invalid_response(self, exc: h11.RemoteProtocolError) -> RemoteProtocolError:
+        """h11's complaint as a sentence about the server (h11's own words name its states)."""
+        h = self._h11
+        host = self.origin[1]
+        partial, closed = h.trailing_data
+        if closed:  # the server closed its side (h11 speaks of states and event types)
+            if not self._in_head:
+                return RemoteProtocolError(
+                    f"{host} closed the connection before the end of the response body; "
+                    "the response is incomplete: retry the request, or check the server's logs",
+                )
+            if not partial:
+                return self._closed_without_response()
+            return RemoteProtocolError(
+                f"{host} closed the connection in the middle of the response head; retry the "
+                "request, or check the server's logs",
+            )
+        return RemoteProtocolError(
+            f"{host} sent an invalid HTTP/1.1 response: {exc}; the server or a proxy in "
+            "between is misbehaving",
+        )
+
+    def _head_timeout(self) -> ReadTimeout:
+        return ReadTimeout(
+            f"{self.origin[1]} did not send a complete response head within the read timeout "
+            f"of {self._read_timeout or 0:g} s; the server is slow, stuck or sending it a byte "
+            "at a time: raise the read timeout if it needs longer",
+        )
 
     def receive_body_chunk(self) -> bytes:
         """The next piece of the body, or ``b""`` once it is complete."""
@@ -282,7 +436,7 @@ class HTTP11Connection:
         """Send ``request`` and read the whole response into memory."""
         started = time.perf_counter()
         self.send_request(request)
-        head = self.receive_head()
+        head = self._receive_head()
         content = self.receive_body()
         response = Response(
             head.status_code,
@@ -299,7 +453,7 @@ class HTTP11Connection:
 
     def _finish_cycle(self) -> None:
         h = self._h11
-        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+        if h.our_state is h11.DONE and h.their_state is h11.DONE and not self._must_close:
             trailing, closed = h.trailing_data
             if trailing or closed:
                 # Bytes after the end of the response: the server sent more than it framed.

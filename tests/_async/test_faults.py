@@ -512,11 +512,45 @@ async def test_client_certificate_is_presented_to_a_server_that_requires_one(
     async with AsyncFlextApiClient(verify=str(tls_certs.ca_pem)) as client:
         refused = failed(await client.get(server.url + "/"))
         # With TLS 1.3 the server rejects the client after the client's side of the handshake
-        # is done, so the refusal surfaces on the first write or read: any transport error.
+        # is done, so the refusal surfaces on the first write or read; when the server's
+        # reset overtakes its alert, only the reset is left to report.
         assert isinstance(refused.error, TransportError), refused
         assert "127.0.0.1" in str(refused.error)
+        if refused.error_code.startswith("TLS_"):
+            assert refused.error_code == "TLS_HANDSHAKE_FAILED"
+            assert REFUSED_CERT in str(refused.error)
         await assert_still_works(client, uvicorn_h11)
     assert len(peers) == 1
+
+
+REFUSED_CERT = "the server refused the client certificate (or asked for one and none was given)"
+
+
+@pytest.mark.parametrize("given", ["none", "untrusted"])
+async def test_a_refused_client_certificate_says_so(
+    raw_server: RawServerFactory,
+    tls_certs: TLSCertificates,
+    uvicorn_h11: RunningServer,
+    given: str,
+) -> None:
+    # TLS 1.2: the refusal is part of the handshake, so every backend sees the server's alert.
+    context = tls_certs.server.server_context()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=str(tls_certs.ca_pem))
+    server = raw_server(respond_ok, ssl_context=context)
+    cert = None
+    if given == "untrusted":
+        # A certificate from a CA the server does not trust.
+        leaf = tls_certs.untrusted
+        cert = (str(leaf.chain_pem), str(leaf.key_pem))
+    async with AsyncFlextApiClient(verify=str(tls_certs.ca_pem), cert=cert) as client:
+        refused = failed(await client.get(server.url + "/"))
+        assert refused.error_code == "TLS_HANDSHAKE_FAILED", refused.error
+        assert REFUSED_CERT in str(refused.error)
+        assert "127.0.0.1" in str(refused.error)
+        assert server.connections == 1
+        await assert_still_works(client, uvicorn_h11)
 
 
 # --- lifecycle and transports -----------------------------------------------------------------

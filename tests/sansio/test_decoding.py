@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import tracemalloc
 import zlib
 from collections.abc import Callable
 
@@ -170,7 +171,7 @@ def test_bomb_stops_at_max_size(encoding: str) -> None:
 @pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
 def test_bomb_stops_at_max_ratio(encoding: str) -> None:
     decoder = make_decoder(encoding, max_ratio=100.0, ratio_floor=64 * 1024)
-    with pytest.raises(DecompressionBombError, match="times its"):
+    with pytest.raises(DecompressionBombError, match=r"times the \d+ compressed bytes"):
         run(decoder, bomb(encoding), 4096)
 
 
@@ -228,3 +229,99 @@ def test_codec_errors_without_optional_packages(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(decoding, "_BROTLI", None)
     monkeypatch.setattr(decoding, "_ZSTD", None)
     assert set(decoding._errors()) == {zlib.error, decoding._Truncated}
+
+
+# --- bombs handed over whole: the memory a refusal costs ---------------------------------------
+
+PEAK_BUDGET = 32 * 1024 * 1024
+
+
+def zeros_member_bomb(mebibytes: int) -> bytes:
+    """A gzip body of ``mebibytes`` MiB of zeros, built from one repeated full-flush block (so
+    a 1 GiB bomb costs milliseconds and 1 MB to build, not a gigabyte)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(1 << 20)
+    first = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first + block * (mebibytes - 2) + compressor.flush()
+
+
+def deflate_bomb(mebibytes: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+    chunk = bytes(1 << 20)
+    first = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first + block * (mebibytes - 2) + compressor.flush()
+
+
+@functools.cache
+def big_bomb(encoding: str) -> bytes:
+    """About 1 MB on the wire that inflates to about 1 GiB (or far more, stacked)."""
+    if encoding == "gzip":
+        return zeros_member_bomb(1024)
+    if encoding == "deflate":
+        return deflate_bomb(1024)
+    if encoding == "gzip, gzip":
+        # 2.1 MB of gzip (2 GiB of zeros) gzipped again: about 5 KB on the wire.
+        return gzip.compress(zeros_member_bomb(2048))
+    if encoding == "br":
+        compressor = brotli.Compressor(quality=1)
+        chunk = bytes(1 << 20)
+        parts: list[bytes] = [compressor.process(chunk) for _ in range(1024)]
+        parts.append(compressor.finish())
+        return b"".join(parts)
+    compressor = zstandard.ZstdCompressor().compressobj()
+    chunk = bytes(1 << 20)
+    frames: list[bytes] = [compressor.compress(chunk) for _ in range(1024)]
+    frames.append(compressor.flush())
+    return b"".join(frames)
+
+
+def peak_while(action: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "gzip, gzip", "br", "zstd"])
+@pytest.mark.parametrize("step", [None, 65536], ids=["whole-body", "64KiB-chunks"])
+def test_bomb_is_refused_within_32_mib_with_default_limits(encoding: str, step: int | None) -> None:
+    data = big_bomb(encoding)
+    decoder = make_decoder(encoding)
+
+    def decode_all() -> None:
+        with pytest.raises(DecompressionBombError) as info:
+            run(decoder, data, step or len(data))
+        assert info.value.code == "DECOMPRESSION_LIMIT"
+        assert "1000 times" in info.value.message
+
+    # Refused after inflating about the 8 MiB ratio floor, not the gigabyte it holds.
+    assert peak_while(decode_all) < PEAK_BUDGET
+
+
+def test_stacked_encodings_are_judged_by_the_wire_bytes() -> None:
+    # 64 MiB of zeros gzipped twice: each layer alone stays under 2000:1 (the inner ~1030:1,
+    # the outer a few hundred), so a ratio per stage lets it all through; measured against
+    # the wire bytes it is thousands of times over, and refused once past the floor.
+    inner = zeros_member_bomb(64)
+    data = gzip.compress(inner)
+    assert len(inner) / len(data) < 2000
+    decoder = make_decoder("gzip, gzip", max_ratio=2000.0, ratio_floor=1024 * 1024)
+    produced = 0
+    with pytest.raises(DecompressionBombError, match=f"the {len(data)} compressed bytes"):
+        produced += len(decoder.decode(data))
+    assert produced == 0
+
+
+def test_a_highly_compressible_body_under_the_ratio_handed_over_whole_is_decoded() -> None:
+    # 40 MiB at ~10:1, given in one piece: the ratio counts the input consumed so far, so the
+    # first 8 MiB asked for (past the floor) is judged by what it really cost, not refused.
+    line = b"%08d some text that compresses about ten to one\n"
+    text = b"".join(line % i for i in range(700_000))
+    data = gzip.compress(text, compresslevel=1)
+    assert len(text) / len(data) < 1000
+    assert run(make_decoder("gzip"), data, len(data)) == text

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from flext_api._exceptions import InvalidURL
-from flext_api._urls import URL, QueryParamTypes, _remove_dot_segments, encode_params
+from flext_api._url_components import _remove_dot_segments
+from flext_api._urls import URL, QueryParamTypes, encode_params
 
 # -- parsing: what each attribute holds ----------------------------------------------------
 
