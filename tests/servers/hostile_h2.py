@@ -26,6 +26,7 @@ stream). Every flood is bounded; `stop()` returns within a few seconds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import selectors
@@ -53,6 +54,14 @@ def _literal_block(headers: list[tuple[bytes, bytes]]) -> bytes:
     """An HPACK block of never-indexed literals (dynamic table untouched)."""
     encoder = hpack.Encoder()
     return encoder.encode([hpack.NeverIndexedHeaderTuple(n, v) for n, v in headers])
+
+
+@functools.cache
+def huge_header_block(size: int) -> bytes:
+    """A response header block of about `size` bytes: `:status: 200` and 1 KiB fillers (cached:
+    a test builds it before measuring the client's memory)."""
+    filler = [(b"x-filler-%d" % i, b"h" * 1000) for i in range(size // 1024)]
+    return _literal_block([(b":status", b"200"), *filler])
 
 
 class _Connection:
@@ -143,8 +152,7 @@ class _Connection:
     # -- the attacks -------------------------------------------------------------------------
 
     def huge_hpack(self, stream_id: int, size: int) -> None:
-        filler = [(b"x-filler-%d" % i, b"h" * 1000) for i in range(size // 1024)]
-        self.raw_headers(stream_id, _literal_block([(b":status", b"200"), *filler]))
+        self.raw_headers(stream_id, huge_header_block(size))
 
     def continuation_flood(self, stream_id: int, frames: int) -> None:
         block = _literal_block([(b":status", b"200")])
@@ -343,4 +351,4 @@ class HostileH2Server:
             raise self.errors[0]
 
 
-__all__ = ["HELLO", "HostileH2Server"]
+__all__ = ["HELLO", "HostileH2Server", "huge_header_block"]
