@@ -15,6 +15,7 @@ Paths:
   frames, none ending the block
 * `/status-nonnumeric`, `/status-missing` -> a response head with `:status: abc` / no `:status`
 * `/no-window` -> never acknowledges the request body: no WINDOW_UPDATE, ever
+* `/close` -> FIN without a response (then the server drains until the client hangs up)
 * `/rst` -> RST_STREAM (INTERNAL_ERROR) instead of a response
 * `/goaway` -> once `goaway_after` such requests are open on a connection: GOAWAY (last stream
   id 0, PROTOCOL_ERROR), then the connection is closed
@@ -181,6 +182,12 @@ class _Connection:
             self.raw_headers(stream_id, block)
         elif path == "/status-missing":
             self.raw_headers(stream_id, _literal_block([(b"content-length", b"0")]))
+        elif path == "/close":
+            # FIN at once, then drain until the client hangs up: a close with unread bytes
+            # would be a reset, which is another attack.
+            self.flush()
+            self.sock.shutdown(socket.SHUT_WR)
+            self.closing = True
         elif path == "/rst":
             self.h2.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
             self.flush()

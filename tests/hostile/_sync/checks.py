@@ -11,6 +11,7 @@ the servers keep their payloads prebuilt so they add little).
 from __future__ import annotations
 
 import contextlib
+import resource
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any, Final
@@ -67,3 +68,24 @@ def traced_peak() -> Iterator[PeakMemory]:
         measured.peak = peak - base
     finally:
         tracemalloc.stop()
+
+
+@contextlib.contextmanager
+def memory_cap(headroom: int) -> Iterator[None]:
+    """Cap this process's address space at its current size plus `headroom` while inside.
+
+    The decompression-bomb cases run on a machine shared with others: a client that does hold a
+    bomb's output would take gigabytes. With the cap it gets MemoryError instead (which fails
+    the test: a request call must never raise), and the machine is spared.
+    """
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + headroom
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
