@@ -44,6 +44,8 @@ from .conftest import H2ServerFactory
 REQUESTS: Final = 200
 STALLED: Final = 5  # of the 200, uploads whose write blocks; always cancelled
 AFTERWARDS: Final = 20
+# Every request of a storm takes milliseconds on loopback: this long means stuck.
+STORM_TIMEOUT: Final = Timeout(5)
 MAX_DELAY_MS: Final = 30
 SEED: Final = 20261204
 # HTTP/1.1: more than loopback's socket buffers hold, so the write blocks; HTTP/2: more than
@@ -177,7 +179,7 @@ async def test_cancellation_storm_every_answer_reaches_its_own_request_async(
     storm: Callable[..., Any] = storm_asyncio if anyio_backend == "asyncio" else storm_trio
     async with AsyncFlextApiClient(
         http2=origin.http2,  # type: ignore[arg-type]
-        timeout=Timeout(10),
+        timeout=STORM_TIMEOUT,
     ) as client:
         with anyio.fail_after(60):
             outcomes = await storm(client, origin.url, plan)
@@ -192,16 +194,16 @@ def test_cancellation_storm_every_answer_reaches_its_own_request_sync(origin: Or
     """The blocking client cannot be cancelled: "cancelled" requests get short timeouts (a read
     timeout inside the server's delay; a write timeout for the stalled uploads)."""
     plan = make_plan(SEED, origin.stall_path)
-    with FlextApiClient(http2=origin.http2, timeout=Timeout(10)) as client:  # type: ignore[arg-type]
+    with FlextApiClient(http2=origin.http2, timeout=STORM_TIMEOUT) as client:  # type: ignore[arg-type]
 
         def one(index: int) -> AnyResult:
             url = origin.url + plan.paths[index]
             if index in plan.stalled:
-                return client.post(url, content=STALLED_BODY, timeout=Timeout(10, write=0.2))
+                return client.post(url, content=STALLED_BODY, timeout=Timeout(5, write=0.2))
             delay = plan.cancel_at.get(index)
             if delay is None:
                 return client.get(url)
-            return client.get(url, timeout=Timeout(10, read=max(delay / 5, 0.001)))
+            return client.get(url, timeout=Timeout(5, read=max(delay / 5, 0.001)))
 
         with ThreadPoolExecutor(max_workers=REQUESTS) as executor:
             done = list(executor.map(one, range(REQUESTS)))
@@ -240,7 +242,8 @@ async def test_cancelled_http2_upload_never_hands_its_body_to_a_later_request(
     server = h2_server()
     rng = random.Random(SEED)
     big = b"A" * (1024 * 1024)
-    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(10)) as client:
+    # Each upload takes milliseconds on loopback: 3 s means stuck.
+    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(3)) as client:
         for round_ in range(15):
             body_b = b"B%d-" % round_ * 5000
             answers: dict[str, AnyResult] = {}
@@ -260,7 +263,7 @@ async def test_cancelled_http2_upload_never_hands_its_body_to_a_later_request(
                 await anyio.sleep(rng.uniform(0.0, 0.02))
                 answers["b"] = await client.post(server.url + f"/echo/b{round_}", content=body_b)
 
-            with anyio.fail_after(20):
+            with anyio.fail_after(10):
                 async with anyio.create_task_group() as group:
                     group.start_soon(upload_a)
                     group.start_soon(upload_b)

@@ -60,10 +60,10 @@ BOMB_PEAK = 32 * MIB
 async def test_head_dripped_byte_by_byte_ends_in_read_timeout(
     raw_server: RawServerFactory,
 ) -> None:
-    # 70 bytes, one every 0.1 s: each byte comes well inside the 0.3 s read timeout, the whole
-    # head takes 7 s. A client whose read timeout bounds the head gives up after about 0.3 s;
+    # 30 bytes, one every 0.1 s: each byte comes well inside the 0.3 s read timeout, the whole
+    # head takes 3 s. A client whose read timeout bounds the head gives up after about 0.3 s;
     # one that restarts it per byte gets the 200 at the end of the drip instead.
-    rest = b"X-Drip: " + b"d" * 40 + b"\r\nContent-Length: 0\r\n\r\n"
+    rest = b"X-Drip: dddd\r\nContent-Length: 0\r\n\r\n"
 
     def attack(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\n")
@@ -78,10 +78,10 @@ async def test_head_dripped_byte_by_byte_ends_in_read_timeout(
 
 
 async def test_endless_100_continue_ends_in_an_error(raw_server: RawServerFactory) -> None:
-    # 30,000 interim responses over 3 s, then a 200: a client that takes them all gets the 200
+    # 20,000 interim responses over 2 s, then a 200: a client that takes them all gets the 200
     # (the test fails); one that bounds interim responses (or the head's time) fails first.
     final = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nlate!"
-    server = raw_server(h1.serve({"/continue": h1.endless_continue(3.0, final)}))
+    server = raw_server(h1.serve({"/continue": h1.endless_continue(2.0, final)}))
     async with AsyncFlextApiClient(timeout=Timeout(10, read=0.5)) as client:
         result = failed(await client.get(server.url + "/continue"))
         assert result.error_code in {"REMOTE_PROTOCOL_ERROR", "READ_TIMEOUT"}, result.error
