@@ -19,6 +19,7 @@ class H2ServerFactory(Protocol):
         max_concurrent_streams: int = 100,
         goaway_after: int = 3,
         bodies: dict[str, tuple[bytes, str]] | None = None,
+        streams_after_first: int | None = None,
     ) -> HostileH2Server: ...
 
 
@@ -32,11 +33,13 @@ def h2_server() -> Iterator[H2ServerFactory]:
         max_concurrent_streams: int = 100,
         goaway_after: int = 3,
         bodies: dict[str, tuple[bytes, str]] | None = None,
+        streams_after_first: int | None = None,
     ) -> HostileH2Server:
         server = HostileH2Server(
             max_concurrent_streams=max_concurrent_streams,
             goaway_after=goaway_after,
             bodies=bodies,
+            streams_after_first=streams_after_first,
         ).start()
         started.append(server)
         return server

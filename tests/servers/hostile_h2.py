@@ -21,7 +21,8 @@ Paths:
   id 0, PROTOCOL_ERROR), then the connection is closed
 
 `max_concurrent_streams` is the server's SETTINGS_MAX_CONCURRENT_STREAMS (0 refuses every
-stream). Every flood is bounded; `stop()` returns within a few seconds.
+stream); with `streams_after_first`, each connection lowers its limit to that after its first
+request. Every flood is bounded; `stop()` returns within a few seconds.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class _Connection:
         self.delays: dict[int, float] = {}
         self.goaway_open: list[int] = []
         self.closing = False
+        self.shrunk = False  # streams_after_first: the new limit was sent
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -260,6 +262,10 @@ class _Connection:
             with self.server.lock:
                 self.server.requests.append(split.path)
             self.on_request(stream_id, split.path, query)
+            later = self.server.streams_after_first
+            if later is not None and not self.shrunk:
+                self.shrunk = True
+                self.h2.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: later})
         elif isinstance(event, h2.events.DataReceived):
             stream_id = event.stream_id
             assert stream_id is not None
@@ -295,8 +301,10 @@ class HostileH2Server:
         max_concurrent_streams: int = 100,
         goaway_after: int = 3,
         bodies: dict[str, tuple[bytes, str]] | None = None,
+        streams_after_first: int | None = None,
     ) -> None:
         self.max_concurrent_streams = max_concurrent_streams
+        self.streams_after_first = streams_after_first
         self.goaway_after = goaway_after
         self.bodies = bodies or {}
         self.stopping = threading.Event()

@@ -177,7 +177,7 @@ async def test_http2_status_that_is_not_a_number_is_a_remote_protocol_error(
         await assert_recovers(client, server.url + "/ok", HELLO_H2)
 
 
-async def test_http2_max_concurrent_streams_zero_leaves_nothing_in_use(
+async def test_http2_max_concurrent_streams_zero_from_the_start_leaves_nothing_in_use(
     h2_server: H2ServerFactory,
 ) -> None:
     refusing = h2_server(max_concurrent_streams=0)
@@ -192,7 +192,29 @@ async def test_http2_max_concurrent_streams_zero_leaves_nothing_in_use(
         assert "127.0.0.1" in str(result.error)
         assert_nothing_in_use(client)
         await assert_recovers(client, healthy.url + "/ok", HELLO_H2)
-        assert client.pool_stats.in_use == 0
+
+
+async def test_http2_max_concurrent_streams_lowered_to_zero_leaves_nothing_in_use(
+    h2_server: H2ServerFactory,
+) -> None:
+    # The server answers the first request, then sets SETTINGS_MAX_CONCURRENT_STREAMS to 0: the
+    # connection is open and idle but can carry no stream. It must not count as in use.
+    refusing = h2_server(streams_after_first=0)
+    healthy = h2_server()
+    async with AsyncFlextApiClient(
+        timeout=Timeout(10, pool=1.0), http2="prior-knowledge", limits=Limits(max_connections=1)
+    ) as client:
+        assert succeeded(await client.get(refusing.url + "/ok")).content == HELLO_H2
+        assert_nothing_in_use(client)
+        again = await client.get(refusing.url + "/ok")
+        # A new connection (whose first stream is allowed) or a clear failure; never a
+        # connection left counted in use.
+        if isinstance(again, Failure):
+            assert again.error_code in {"REMOTE_PROTOCOL_ERROR", "POOL_TIMEOUT"}, again.error
+        else:
+            assert again.value.content == HELLO_H2
+        assert_nothing_in_use(client)
+        await assert_recovers(client, healthy.url + "/ok", HELLO_H2)
 
 
 # --- HTTP/1.1 framing -------------------------------------------------------------------------
