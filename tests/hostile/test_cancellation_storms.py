@@ -54,6 +54,9 @@ STALLED_BODY: Final = b"s" * (16 * 1024 * 1024)
 
 AnyResult = Success[Response] | Failure[FlextApiError]
 
+# The hang guard: a storm that wedges the client fails here instead of stalling the run.
+pytestmark = pytest.mark.timeout(90)
+
 
 @dataclass
 class Plan:

@@ -46,7 +46,9 @@ from .checks import (
     traced_peak,
 )
 
-pytestmark = pytest.mark.anyio  # unasync: remove
+# The hang guard: a client that falls for an attack fails here instead of stalling the run.
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]  # unasync: remove
+# unasync: sync-only: pytestmark = pytest.mark.timeout(60)
 
 TIMEOUT = Timeout(10)
 # Raised by a client that holds a bomb's output: the cap turns gigabytes into MemoryError.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-import pytest  # unasync: remove
+import pytest
 
 from flext_api import AsyncFlextApiClient, Failure, FlextApiError, Response, Success, Timeout
 
@@ -24,7 +24,9 @@ from tests.servers.hostile_h2 import huge_header_block
 from ..conftest import H2ServerFactory
 from .checks import HELLO_H2, MIB, assert_recovers, failed, succeeded, traced_peak
 
-pytestmark = pytest.mark.anyio  # unasync: remove
+# The hang guard: a client that falls for an attack fails here instead of stalling the run.
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]  # unasync: remove
+# unasync: sync-only: pytestmark = pytest.mark.timeout(60)
 
 
 def h2c_client() -> AsyncFlextApiClient:

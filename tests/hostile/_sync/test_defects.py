@@ -48,6 +48,9 @@ from .checks import (
     traced_peak,
 )
 
+# The hang guard: a client that falls for an attack fails here instead of stalling the run.
+pytestmark = pytest.mark.timeout(60)
+
 TIMEOUT = Timeout(10)
 # Raised by a client that holds a bomb's output: the cap turns gigabytes into MemoryError.
 BOMB_HEADROOM = 512 * MIB

@@ -21,6 +21,9 @@ from tests.servers.raw import RawServerFactory, RequestReader, idle_until_closed
 
 from .checks import HELLO_H1, MIB, assert_recovers, failed, traced_peak
 
+# The hang guard: a client that falls for an attack fails here instead of stalling the run.
+pytestmark = pytest.mark.timeout(60)
+
 TIMEOUT = Timeout(10)
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 

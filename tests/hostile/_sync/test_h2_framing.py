@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import functools
 
+import pytest
+
 from flext_api import Failure, FlextApiClient, FlextApiError, Response, Success, Timeout
 from tests.concurrency import gather
 from tests.servers.hostile_h2 import huge_header_block
 
 from ..conftest import H2ServerFactory
 from .checks import HELLO_H2, MIB, assert_recovers, failed, succeeded, traced_peak
+
+# The hang guard: a client that falls for an attack fails here instead of stalling the run.
+pytestmark = pytest.mark.timeout(60)
 
 
 def h2c_client() -> FlextApiClient:
