@@ -1,0 +1,284 @@
+"""Cancellation storms: 200 requests in flight, each carrying its id in the path, which the
+server echoes after a random short delay; a random third is cancelled at random moments, and a
+few are uploads whose body write is blocked (the server stops reading, or never opens the HTTP/2
+flow-control window) and are always cancelled.
+
+What a user would notice if cancellation tore the client: a request that completes with
+ANOTHER request's answer, a connection left counted in use, or a client that no longer works.
+So every request that completes must carry its own id, the pool must have nothing in use
+afterwards, and 20 more requests must succeed with their own ids.
+
+Each runtime cancels its own way: asyncio with ``task.cancel()``, trio with cancel scopes, the
+blocking client with threads whose per-call timeouts are short (it cannot be cancelled). Runs on
+HTTP/1.1 and on HTTP/2 (h2c, prior knowledge). The random choices come from a seeded generator,
+so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+import pytest
+import trio
+
+from flext_api import (
+    AsyncFlextApiClient,
+    Failure,
+    FlextApiClient,
+    FlextApiError,
+    Response,
+    Success,
+    Timeout,
+)
+from tests.servers.hostile_h1 import StallLog, echo_ids
+from tests.servers.raw import RawServerFactory
+
+from .conftest import H2ServerFactory
+
+REQUESTS: Final = 200
+STALLED: Final = 5  # of the 200, uploads whose write blocks; always cancelled
+AFTERWARDS: Final = 20
+# Every request of a storm takes milliseconds on loopback: this long means stuck.
+STORM_TIMEOUT: Final = Timeout(5)
+MAX_DELAY_MS: Final = 30
+SEED: Final = 20261204
+# HTTP/1.1: more than loopback's socket buffers hold, so the write blocks; HTTP/2: more than
+# the 65,535-byte window the server never opens.
+STALLED_BODY: Final = b"s" * (16 * 1024 * 1024)
+
+AnyResult = Success[Response] | Failure[FlextApiError]
+
+# The hang guard: a storm that wedges the client fails here instead of stalling the run.
+pytestmark = pytest.mark.timeout(90)
+
+
+@dataclass
+class Plan:
+    """Who is asked for what, who is cancelled and when (seconds after the start)."""
+
+    paths: list[str]
+    stalled: set[int]
+    cancel_at: dict[int, float]
+
+
+def make_plan(seed: int, stall_path: str) -> Plan:
+    rng = random.Random(seed)
+    stalled = set(rng.sample(range(REQUESTS), STALLED))
+    paths = [
+        f"{stall_path}/{index}"
+        if index in stalled
+        else f"/echo/{index}?delay={rng.randint(0, MAX_DELAY_MS)}"
+        for index in range(REQUESTS)
+    ]
+    echoed = [index for index in range(REQUESTS) if index not in stalled]
+    cancel_at = {index: rng.uniform(0.0, 0.05) for index in rng.sample(echoed, REQUESTS // 3)}
+    # The stalled uploads are cancelled once their write has had time to block.
+    cancel_at.update({index: rng.uniform(0.3, 0.5) for index in sorted(stalled)})
+    return Plan(paths, stalled, cancel_at)
+
+
+@dataclass
+class Origin:
+    url: str
+    http2: bool | str
+    stall_path: str
+
+
+@pytest.fixture(params=["http/1.1", "h2c"])
+def origin(
+    request: pytest.FixtureRequest, raw_server: RawServerFactory, h2_server: H2ServerFactory
+) -> Origin:
+    if request.param == "http/1.1":
+        # A small receive buffer on the server side: a stalled upload blocks sooner.
+        server = raw_server(echo_ids(StallLog()), recv_buffer=4096)
+        return Origin(server.url, False, "/stall")
+    h2 = h2_server()
+    return Origin(h2.url, "prior-knowledge", "/no-window")
+
+
+def check_own_ids(plan: Plan, outcomes: dict[int, Any]) -> None:
+    """Every completed request got its own id; only cancelled ones may be missing."""
+    for index, path in enumerate(plan.paths):
+        outcome = outcomes.get(index)
+        if outcome is None:
+            assert index in plan.cancel_at, f"request {index} vanished without being cancelled"
+            continue
+        assert index not in plan.stalled, f"stalled upload {index} completed: {outcome!r}"
+        assert isinstance(outcome, Success), f"request {index} ({path}): {outcome!r}"
+        assert outcome.value.content == str(index).encode(), (index, outcome.value.content)
+
+
+def assert_nothing_in_use(client: AsyncFlextApiClient | FlextApiClient) -> None:
+    stats = client.pool_stats
+    assert stats.in_use == 0, stats
+    assert stats.waiters == 0, stats
+
+
+async def afterwards(client: AsyncFlextApiClient, url: str) -> None:
+    """20 more requests at once, each with its own id, all succeed."""
+    results: dict[int, AnyResult] = {}
+
+    async def one(index: int) -> None:
+        results[index] = await client.get(f"{url}/echo/{1000 + index}?delay=1")
+
+    async with anyio.create_task_group() as group:
+        for index in range(AFTERWARDS):
+            group.start_soon(one, index)
+    for index in range(AFTERWARDS):
+        result = results[index]
+        assert isinstance(result, Success), result
+        assert result.value.content == str(1000 + index).encode()
+    assert_nothing_in_use(client)
+
+
+def call(client: AsyncFlextApiClient, url: str, plan: Plan, index: int) -> Any:
+    if index in plan.stalled:
+        return client.post(url + plan.paths[index], content=STALLED_BODY)
+    return client.get(url + plan.paths[index])
+
+
+async def storm_asyncio(client: AsyncFlextApiClient, url: str, plan: Plan) -> dict[int, Any]:
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(call(client, url, plan, i)) for i in range(REQUESTS)]
+    for index, delay in plan.cancel_at.items():
+        loop.call_later(delay, tasks[index].cancel)
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    outcomes: dict[int, Any] = {}
+    for index, outcome in enumerate(done):
+        if isinstance(outcome, asyncio.CancelledError):
+            continue
+        assert not isinstance(outcome, BaseException), (index, outcome)
+        outcomes[index] = outcome
+    return outcomes
+
+
+async def storm_trio(client: AsyncFlextApiClient, url: str, plan: Plan) -> dict[int, Any]:
+    outcomes: dict[int, Any] = {}
+
+    async def one(index: int) -> None:
+        with trio.CancelScope() as scope:
+            delay = plan.cancel_at.get(index)
+            if delay is not None:
+                scope.deadline = trio.current_time() + delay
+            outcomes[index] = await call(client, url, plan, index)
+
+    async with trio.open_nursery() as nursery:
+        for index in range(REQUESTS):
+            nursery.start_soon(one, index)
+    return outcomes
+
+
+@pytest.mark.anyio
+async def test_cancellation_storm_every_answer_reaches_its_own_request_async(
+    anyio_backend: str, origin: Origin
+) -> None:
+    plan = make_plan(SEED, origin.stall_path)
+    storm: Callable[..., Any] = storm_asyncio if anyio_backend == "asyncio" else storm_trio
+    async with AsyncFlextApiClient(
+        http2=origin.http2,  # type: ignore[arg-type]
+        timeout=STORM_TIMEOUT,
+    ) as client:
+        with anyio.fail_after(60):
+            outcomes = await storm(client, origin.url, plan)
+        check_own_ids(plan, outcomes)
+        # Cancellation happened: at least the stalled uploads never completed.
+        assert len(outcomes) <= REQUESTS - STALLED
+        assert_nothing_in_use(client)
+        await afterwards(client, origin.url)
+
+
+def test_cancellation_storm_every_answer_reaches_its_own_request_sync(origin: Origin) -> None:
+    """The blocking client cannot be cancelled: "cancelled" requests get short timeouts (a read
+    timeout inside the server's delay; a write timeout for the stalled uploads)."""
+    plan = make_plan(SEED, origin.stall_path)
+    with FlextApiClient(http2=origin.http2, timeout=STORM_TIMEOUT) as client:  # type: ignore[arg-type]
+
+        def one(index: int) -> AnyResult:
+            url = origin.url + plan.paths[index]
+            if index in plan.stalled:
+                return client.post(url, content=STALLED_BODY, timeout=Timeout(5, write=0.2))
+            delay = plan.cancel_at.get(index)
+            if delay is None:
+                return client.get(url)
+            return client.get(url, timeout=Timeout(5, read=max(delay / 5, 0.001)))
+
+        with ThreadPoolExecutor(max_workers=REQUESTS) as executor:
+            done = list(executor.map(one, range(REQUESTS)))
+        outcomes: dict[int, Any] = {}
+        for index, result in enumerate(done):
+            if isinstance(result, Failure) and index in plan.cancel_at:
+                expected = "WRITE_TIMEOUT" if index in plan.stalled else "READ_TIMEOUT"
+                assert result.error_code == expected, (index, result.error)
+                continue
+            outcomes[index] = result
+        check_own_ids(plan, outcomes)
+        assert_nothing_in_use(client)
+        with ThreadPoolExecutor(max_workers=AFTERWARDS) as executor:
+            again = list(
+                executor.map(
+                    lambda i: client.get(f"{origin.url}/echo/{1000 + i}?delay=1"),
+                    range(AFTERWARDS),
+                )
+            )
+        for index, result in enumerate(again):
+            assert isinstance(result, Success), result
+            assert result.value.content == str(1000 + index).encode()
+        assert_nothing_in_use(client)
+
+
+# --- a cancelled HTTP/2 write never leaks into another request -----------------------------------
+
+
+@pytest.mark.anyio
+async def test_cancelled_http2_upload_never_hands_its_body_to_a_later_request(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """Upload A (1 MiB of b"A", paced by flow control) is cancelled at a random moment while
+    upload B (b"B") runs on the same connection; the server echoes what it received on each
+    stream, so B must get back exactly its own body, round after round."""
+    server = h2_server()
+    rng = random.Random(SEED)
+    big = b"A" * (1024 * 1024)
+    # Each upload takes milliseconds on loopback: 3 s means stuck.
+    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(3)) as client:
+        for round_ in range(15):
+            body_b = b"B%d-" % round_ * 5000
+            answers: dict[str, AnyResult] = {}
+
+            async def upload_a(
+                round_: int = round_, answers: dict[str, AnyResult] = answers
+            ) -> None:
+                with anyio.CancelScope() as scope:
+                    scope.deadline = anyio.current_time() + rng.uniform(0.0, 0.03)
+                    answers["a"] = await client.post(server.url + f"/echo/a{round_}", content=big)
+
+            async def upload_b(
+                round_: int = round_,
+                body_b: bytes = body_b,
+                answers: dict[str, AnyResult] = answers,
+            ) -> None:
+                await anyio.sleep(rng.uniform(0.0, 0.02))
+                answers["b"] = await client.post(server.url + f"/echo/b{round_}", content=body_b)
+
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(upload_a)
+                    group.start_soon(upload_b)
+            result_b = answers["b"]
+            assert isinstance(result_b, Success), result_b
+            assert result_b.value.content == b"b%d:" % round_ + body_b
+            if "a" in answers:
+                result_a = answers["a"]
+                assert isinstance(result_a, Success), result_a
+                assert result_a.value.content == b"a%d:" % round_ + big
+            assert_nothing_in_use(client)
+        after = await client.post(server.url + "/echo/last", content=b"mine")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"last:mine"
+        assert_nothing_in_use(client)
