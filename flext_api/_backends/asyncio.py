@@ -24,6 +24,7 @@ from typing import cast
 
 from flext_api._backends import (
     connect_error,
+    fd_is_readable,
     origin_of,
     read_error,
     read_timeout,
@@ -125,6 +126,7 @@ class AsyncioStream(asyncio.Protocol):
         "_deadlines",
         "_eof",
         "_error",
+        "_fd",
         "_loop",
         "_origin",
         "_read_waiter",
@@ -151,11 +153,14 @@ class AsyncioStream(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._alpn: str | None = None
+        self._fd = -1
 
     # --- asyncio.Protocol callbacks ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast("asyncio.Transport", transport)
+        sock = transport.get_extra_info("socket")
+        self._fd = sock.fileno() if sock is not None else -1
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             self._alpn = ssl_object.selected_alpn_protocol()
@@ -291,8 +296,16 @@ class AsyncioStream(asyncio.Protocol):
             self._transport.abort()
 
     def is_readable(self) -> bool:
-        # The transport tells us about EOF and data as they happen: no syscall needed.
-        return self._eof or self._closed or bool(self._chunks)
+        # The transport reports EOF and data only when the loop gets to run: bytes that reached
+        # the kernel while the loop was busy (a stray response, a FIN) are not delivered yet,
+        # and reusing the connection would hand them to the next request. So poll the socket
+        # too: one syscall, only for the connection about to be reused. Over TLS a readable
+        # socket may also be a late session ticket: the connection is then given up for a new
+        # one, which costs a handshake, never an answer.
+        if self._eof or self._closed or self._chunks:
+            return True
+        fd = self._fd
+        return fd >= 0 and fd_is_readable(fd)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str, timeout: float | None
