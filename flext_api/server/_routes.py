@@ -5,6 +5,8 @@ Never use the raw path as a label: ``/pets/1``, ``/pets/2``... would grow withou
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from starlette.routing import Match
@@ -41,16 +43,42 @@ def match_route_template(scope: Scope) -> str:
     scope so that :func:`route_template` knows it even if the router never runs.
     """
     app = scope.get("app")
-    router = getattr(app, "router", None)
-    partial: str | None = None
-    for route in getattr(router, "routes", ()):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            template = str(route.path)
-            scope[MATCHED_TEMPLATE_KEY] = template
-            return template
-        if match is Match.PARTIAL and partial is None:
-            partial = str(route.path)
-    template = UNMATCHED if partial is None else partial
+    full, partial = _walk(getattr(getattr(app, "router", None), "routes", ()), scope)
+    template = full or partial or UNMATCHED
     scope[MATCHED_TEMPLATE_KEY] = template
     return template
+
+
+def _walk(routes: Iterable[object], scope: Scope) -> tuple[str | None, str | None]:
+    """The first full match's template and the first partial one's, among ``routes``."""
+    partial: str | None = None
+    for route in routes:
+        matches = getattr(route, "matches", None)
+        if matches is None:
+            continue
+        match, _ = matches(scope)
+        if match is Match.NONE:
+            continue
+        template = _template(route, scope)
+        if match is Match.FULL:
+            return template, partial
+        if partial is None:
+            partial = template
+    return None, partial
+
+
+def _template(route: object, scope: Scope) -> str:
+    """A matching route's template. FastAPI keeps a router included whole as one route
+    without a ``path``; its ``_match`` (private, so looked up defensively) names the route
+    inside, with the include prefixes applied. Without it, the label stays bounded."""
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    select = getattr(route, "_match", None)
+    if select is not None:
+        with contextlib.suppress(Exception):
+            context = select(scope)[3]
+            inner = getattr(context, "path", None)
+            if isinstance(inner, str):
+                return inner
+    return UNMATCHED

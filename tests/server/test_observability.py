@@ -201,3 +201,28 @@ def test_background_tasks_and_contextvars_survive_the_stack_under_uvicorn() -> N
     assert reply.headers["x-request-id"] == "bg-1"
     # uvicorn runs the background task before the request cycle ends; serve() joined it.
     assert background_seen == [("bg-1", "set-in-handler")]
+
+
+def test_refusals_before_routing_name_the_template_of_an_included_router() -> None:
+    """A 415 or 413 refused before routing is labelled with the route it would have reached,
+    also when that route lives in a router included with a prefix (as generated stubs are)."""
+    from fastapi import APIRouter, FastAPI
+
+    from flext_api.server._routes import UNMATCHED, match_route_template
+
+    inner = APIRouter(prefix="/inner")
+
+    @inner.get("/items/{item_id}")
+    def item(item_id: int) -> int:
+        return item_id
+
+    app = FastAPI()
+    app.include_router(inner, prefix="/api")
+
+    def template(path: str, method: str) -> str:
+        scope = {"type": "http", "path": path, "method": method, "app": app, "root_path": ""}
+        return match_route_template(scope)
+
+    assert template("/api/inner/items/3", "GET") == "/api/inner/items/{item_id}"
+    assert template("/api/inner/items/3", "DELETE") == "/api/inner/items/{item_id}"
+    assert template("/elsewhere", "GET") == UNMATCHED
