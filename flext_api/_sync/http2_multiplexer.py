@@ -430,7 +430,8 @@ class HTTP2Multiplexer:
         """WINDOW_UPDATE or SETTINGS: streams waiting to send may go on."""
         if type(event) is h2.events.RemoteSettingsChanged:
             self._settings_received = True
-        for waiting in self._read_waiters:
+        # ``_wake`` removes each woken stream from the waiters: iterate over a copy.
+        for waiting in list(self._read_waiters):
             if waiting._sending:
                 self._wake(waiting, woken)
 
