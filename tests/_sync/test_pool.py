@@ -56,6 +56,52 @@ def ok(result: Success[Response] | Failure[FlextApiError]) -> Response:
     return result.value
 
 
+class FakeClock:
+    """The pool's injectable clock: keep-alive expiry is tested by moving it, not by sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def get(url: str) -> Request:
+    target = URL(url)
+    return Request("GET", target, Headers({"Host": target.host_header.decode()}))
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1", "h2c"])
+@pytest.mark.parametrize(("idle_for", "reused"), [(59.9, True), (60.0, False), (3600.0, False)])
+def test_keepalive_expiry_follows_the_pool_clock(
+    http2: bool, idle_for: float, reused: bool, hypercorn_tls: RunningServer
+) -> None:
+    """An idle connection (HTTP/1.1, or HTTP/2 with no stream open) is reused within
+    ``keepalive_expiry`` and replaced, not kept next to the new one, from then on."""
+    clock = FakeClock()
+    events: list[str] = []
+    pool = ConnectionPool(
+        limits=Limits(keepalive_expiry=60.0),
+        http2="prior-knowledge" if http2 else False,
+        clock=clock,
+        trace=lambda name, _: events.append(name),
+    )
+    url = f"{hypercorn_tls.insecure_url}/"
+    try:
+        first = pool.round_trip(get(url))
+        assert pool.stats.idle == 1
+        clock.now += idle_for
+        second = pool.round_trip(get(url))
+        stats = pool.stats
+    finally:
+        pool.close()
+    version = "HTTP/2" if http2 else "HTTP/1.1"
+    assert first.http_version == second.http_version == version
+    assert second.content == HELLO
+    assert events.count("connect.start") == (1 if reused else 2)
+    assert (stats.connections, stats.idle, stats.in_use) == (1, 1, 0), stats
+
+
 def test_server_allowing_no_stream_does_not_exhaust_the_pool(
     scripted: Any, tls_certs: TLSCertificates, uvicorn_h11: RunningServer
 ) -> None:
