@@ -16,6 +16,7 @@ from typing import Any, Final
 import pytest
 
 from flext_api import (
+    ConnectTimeout,
     Failure,
     FlextApiClient,
     FlextApiError,
@@ -30,6 +31,7 @@ from flext_api._models import Request
 from flext_api._sync.pool import ConnectionPool
 from flext_api._urls import URL
 from tests.servers.h2peers import H2Script, ScriptedH2Server, server_tls_context
+from tests.servers.raw import RawServerFactory, never_respond
 from tests.servers.runners import RunningServer
 from tests.servers.tls import TLSCertificates
 
@@ -151,4 +153,30 @@ def test_total_budget_bounds_the_wait_for_a_connection(uvicorn_h11: RunningServe
     finally:
         pool.release(held)
         pool.close()
+    assert pool.stats.connections == 0
+
+
+@pytest.mark.timeout(15)  # a hang guard, as above
+def test_total_budget_bounds_the_connect(
+    raw_server: RawServerFactory, tls_certs: TLSCertificates
+) -> None:
+    """A server that accepts but never answers the TLS handshake, with ``Timeout(30,
+    total=0.3)``: the connect fails with CONNECT_TIMEOUT when the budget is spent."""
+    server = raw_server(never_respond)
+    pool = ConnectionPool(ssl_context=tls_certs.client_context())
+    budget = Timeout(30.0, total=0.3)
+    target = URL(f"https://127.0.0.1:{server.port}/")
+    request = Request(
+        "GET",
+        target,
+        Headers({"Host": target.host_header.decode()}),
+        timeout=budget,
+        deadline=time.monotonic() + (budget.total or 0),
+    )
+    try:
+        with pytest.raises(ConnectTimeout) as caught:
+            pool.round_trip(request)
+    finally:
+        pool.close()
+    assert caught.value.code == "CONNECT_TIMEOUT"
     assert pool.stats.connections == 0
