@@ -53,12 +53,12 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from flext_api._sansio.replay import Origin
+
 __all__ = ["Checkout", "OriginStats", "PoolState", "PoolStats", "Waiter"]
 
 C = TypeVar("C", bound=Hashable)
 E = TypeVar("E")
-
-Origin = tuple[str, str, int]
 
 
 class Waiter(Generic[C, E]):
