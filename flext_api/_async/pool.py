@@ -55,7 +55,8 @@ from flext_api._exceptions import (
     ProtocolError,
 )
 from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Trace
-from flext_api._sansio.pool import Checkout, PoolState, PoolStats, Waiter
+from flext_api._sansio.pool import Checkout, PoolState, Waiter
+from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import Proxy
 from flext_api._sansio.replay import Origin, may_replay
 from flext_api._synchronization import AsyncEvent, AsyncThreadLock

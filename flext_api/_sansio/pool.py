@@ -53,9 +53,10 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
 from flext_api._sansio.replay import Origin
 
-__all__ = ["Checkout", "OriginStats", "PoolState", "PoolStats", "Waiter"]
+__all__ = ["Checkout", "PoolState", "Waiter"]
 
 C = TypeVar("C", bound=Hashable)
 E = TypeVar("E")
@@ -103,59 +104,6 @@ class Checkout(Generic[C]):
     @property
     def must_wait(self) -> bool:
         return self.connection is None and not self.may_open
-
-
-class OriginStats:
-    """One origin's connections: ``connections == idle + in_use + opening``."""
-
-    __slots__ = ("connections", "idle", "in_use", "opening")
-
-    def __init__(
-        self, connections: int, idle: int, *, in_use: int | None = None, opening: int = 0
-    ) -> None:
-        self.connections = connections
-        self.idle = idle
-        self.opening = opening  # slots taken by a connect still under way
-        self.in_use = connections - idle - opening if in_use is None else in_use
-
-    def __repr__(self) -> str:
-        return (
-            f"OriginStats(connections={self.connections}, idle={self.idle}, "
-            f"in_use={self.in_use}, opening={self.opening})"
-        )
-
-
-class PoolStats:
-    """A snapshot for monitoring: counts overall and per origin ``(scheme, host, port)``.
-
-    ``connections`` counts every connection open or being opened: ``idle + in_use +
-    opening``. A connection serving a request (or an HTTP/2 stream) is in use; an idle one
-    waits for reuse or expiry."""
-
-    __slots__ = ("connections", "idle", "in_use", "opening", "origins", "waiters")
-
-    def __init__(
-        self,
-        connections: int,
-        idle: int,
-        waiters: int,
-        origins: dict[Origin, OriginStats],
-        *,
-        in_use: int | None = None,
-        opening: int = 0,
-    ) -> None:
-        self.connections = connections
-        self.idle = idle
-        self.waiters = waiters
-        self.origins = origins
-        self.opening = opening
-        self.in_use = connections - idle - opening if in_use is None else in_use
-
-    def __repr__(self) -> str:
-        return (
-            f"PoolStats(connections={self.connections}, idle={self.idle}, "
-            f"in_use={self.in_use}, opening={self.opening}, waiters={self.waiters})"
-        )
 
 
 class PoolState(Generic[C, E]):

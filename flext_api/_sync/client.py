@@ -46,7 +46,7 @@ from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.decoding import make_decoder, supported_encodings
 from flext_api._sansio.multipart import Progress
-from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
