@@ -438,13 +438,20 @@ class AsyncFlextApiClient:
                 origins[origin] = (
                     counts
                     if seen is None
-                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
+                    else OriginStats(
+                        seen.connections + counts.connections,
+                        seen.idle + counts.idle,
+                        in_use=seen.in_use + counts.in_use,
+                        opening=seen.opening + counts.opening,
+                    )
                 )
             stats = PoolStats(
                 stats.connections + more.connections,
                 stats.idle + more.idle,
                 stats.waiters + more.waiters,
                 origins,
+                in_use=stats.in_use + more.in_use,
+                opening=stats.opening + more.opening,
             )
         return stats
 
