@@ -169,13 +169,6 @@ class PoolState(Generic[C, E]):
     def idle_count(self) -> int:
         return len(self._idle_order) + len(self._idle_multiplexed)
 
-    @property
-    def in_use_count(self) -> int:
-        return len(self._in_use)
-
-    @property
-    def opening_count(self) -> int:
-        return sum(self._opening.values())
 
     def is_multiplexed(self, connection: C) -> bool:
         return connection in self._multiplexed
@@ -213,7 +206,7 @@ class PoolState(Generic[C, E]):
             waiting,
             origins,
             in_use=len(self._in_use),
-            opening=self.opening_count,
+            opening=sum(self._opening.values()),
         )
 
     def _expired(self, since: float, now: float) -> bool:
