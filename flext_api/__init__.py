@@ -73,7 +73,7 @@ from flext_api._sansio.circuit import CircuitBreaker, CircuitStatus
 from flext_api._sansio.cookies import Cookie, CookieJar
 from flext_api._sansio.digest import DigestAuth
 from flext_api._sansio.multipart import FormFile, json_part
-from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import InsecureTLSWarning

@@ -53,7 +53,7 @@ from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
 from flext_api._sansio.decoding import make_decoder
 from flext_api._sansio.multipart import Progress
-from flext_api._sansio.pool import PoolStats
+from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context

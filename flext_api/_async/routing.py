@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from flext_api._async.pool import AsyncConnectionPool, HTTP2Mode
 from flext_api._backends.base import AsyncNetworkBackend
 from flext_api._models import Limits, Request, Trace
-from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
 
 __all__ = ["AsyncPoolRouter"]
@@ -86,13 +86,20 @@ class AsyncPoolRouter:
                 origins[origin] = (
                     counts
                     if seen is None
-                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
+                    else OriginStats(
+                        seen.connections + counts.connections,
+                        seen.idle + counts.idle,
+                        in_use=seen.in_use + counts.in_use,
+                        opening=seen.opening + counts.opening,
+                    )
                 )
             stats = PoolStats(
                 stats.connections + more.connections,
                 stats.idle + more.idle,
                 stats.waiters + more.waiters,
                 origins,
+                in_use=stats.in_use + more.in_use,
+                opening=stats.opening + more.opening,
             )
         return stats
 

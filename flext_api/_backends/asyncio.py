@@ -22,6 +22,7 @@ import weakref
 from collections import deque
 from typing import cast
 
+from flext_api import _fork
 from flext_api._backends import (
     connect_error,
     fd_is_readable,
@@ -127,6 +128,7 @@ class AsyncioStream(asyncio.Protocol):
         "_eof",
         "_error",
         "_fd",
+        "_generation",
         "_loop",
         "_origin",
         "_read_waiter",
@@ -138,6 +140,7 @@ class AsyncioStream(asyncio.Protocol):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, origin: str) -> None:
         self._loop = loop
+        self._generation = _fork.generation  # see close()
         self._deadlines = _deadlines(loop)
         self._origin = origin
         self._transport: asyncio.Transport | None = None
@@ -290,10 +293,18 @@ class AsyncioStream(asyncio.Protocol):
             return
         self._closed = True
         self._chunks.clear()
+        transport = self._transport
+        if transport is None:
+            return
+        if self._generation != _fork.generation:
+            # A forked child: the transport belongs to the parent's loop (whose epoll set the
+            # child shares); release the child's descriptor and touch nothing else.
+            sock = transport.get_extra_info("socket")
+            _fork.drop_inherited_descriptor(-1 if sock is None else sock.fileno(), transport)
+            return
         # abort(), not close(): drop unsent data and skip the TLS close_notify exchange, so
         # closing never needs the loop to run again (a cancelled task cannot await it).
-        if self._transport is not None:
-            self._transport.abort()
+        transport.abort()
 
     def is_readable(self) -> bool:
         # The transport reports EOF and data only when the loop gets to run: bytes that reached

@@ -11,6 +11,7 @@ lock). The only thread used is a small shared pool for ``getaddrinfo``, which ha
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import ssl
@@ -24,6 +25,7 @@ from contextlib import suppress
 from functools import partial
 from typing import Any, TypeVar
 
+from flext_api import _fork
 from flext_api._backends import (
     connect_error,
     connect_timeout,
@@ -43,10 +45,25 @@ __all__ = ["SyncBackend", "SyncStream", "SyncTLSInTLSStream", "default_sync_back
 _TLS_READ_SIZE = 64 * 1024
 _T = TypeVar("_T")
 
+
 # getaddrinfo() blocks for as long as the resolver likes; running it here lets the caller
 # stop waiting at its deadline. A lookup that outlives its caller finishes in the background
 # and its result is dropped. Threads start lazily, on the first name (not IP) lookup.
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flext-api-dns")
+def _new_resolver() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="flext-api-dns")
+
+
+_resolver = _new_resolver()
+
+
+def _replace_resolver_in_child() -> None:
+    # A forked child inherits the executor but not its threads: it believes idle workers
+    # exist and queues each lookup for them, so every connect by host name would time out.
+    global _resolver  # noqa: PLW0603 - the process-wide executor, replaced once per fork
+    _resolver = _new_resolver()
+
+
+os.register_at_fork(after_in_child=_replace_resolver_in_child)
 
 # The socket address is passed back to connect() untouched, whatever its family's shape.
 _AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
@@ -126,6 +143,7 @@ class SyncStream:
     __slots__ = (
         "_alpn",
         "_closed",
+        "_generation",
         "_kernel_timeouts",
         "_origin",
         "_pending_error",
@@ -141,6 +159,7 @@ class SyncStream:
         self._sock = sock
         self._origin = origin
         self._closed = False
+        self._generation = _fork.generation  # a forked child's close() must send nothing
         self._tls = isinstance(sock, ssl.SSLSocket)
         # Plain sockets on Linux: the kernel enforces read and write timeouts (SO_RCVTIMEO,
         # SO_SNDTIMEO) on a blocking socket. A Python socket timeout would instead poll()
@@ -264,9 +283,11 @@ class SyncStream:
         sock = self._sock
         # shutdown() sends FIN even if the fd was duplicated (fork) and wakes a thread still
         # blocked in recv() on this socket; close() alone does neither. It fails harmlessly
-        # when the peer already reset the connection.
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+        # when the peer already reset the connection. In a forked child the socket is still
+        # the parent's: only the child's descriptor goes (close() sends no TLS close_notify).
+        if self._generation == _fork.generation:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         with suppress(OSError):
             sock.close()
 

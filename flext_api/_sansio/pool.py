@@ -7,8 +7,13 @@ table and a fake clock.
 
 Invariants (checked by the tests after every step):
 
-* ``total`` counts every connection that is open or being opened: idle + in use + opening.
-* a connection is in exactly one place: an origin's idle stack, or in use, or being closed.
+* ``total`` counts every connection that is open or being opened: idle + in use + opening,
+  overall and per origin. This table is the one record of connections: the I/O pool keeps no
+  set of its own, and shutdown (:meth:`PoolState.close_all`) reads the connections from here.
+* a connection is in exactly one place: an origin's idle stack (or ``_idle_multiplexed``),
+  ``_in_use``, or being closed (returned to the caller, forgotten here).
+* a connection that cannot serve a request (a multiplexed one with no stream open and no room
+  for one: MAX_CONCURRENT_STREAMS = 0) is never counted as in use: it is closed.
 * ``idle[origin]`` is a LIFO stack (warmest connection first): ``dict`` keeps insertion order
   and ``popitem()`` takes the newest in O(1); ``_idle_order`` keeps all idle HTTP/1.1
   connections oldest first and ``_idle_multiplexed`` all idle multiplexed ones (see below), so
@@ -48,12 +53,13 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Checkout", "OriginStats", "PoolState", "PoolStats", "Waiter"]
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
+from flext_api._sansio.replay import Origin
+
+__all__ = ["Checkout", "PoolState", "Waiter"]
 
 C = TypeVar("C", bound=Hashable)
 E = TypeVar("E")
-
-Origin = tuple[str, str, int]
 
 
 class Waiter(Generic[C, E]):
@@ -100,47 +106,6 @@ class Checkout(Generic[C]):
         return self.connection is None and not self.may_open
 
 
-class OriginStats:
-    """One origin's connections in a :class:`PoolStats` snapshot: open, idle, in use."""
-
-    __slots__ = ("connections", "idle")
-
-    def __init__(self, connections: int, idle: int) -> None:
-        self.connections = connections
-        self.idle = idle
-
-    @property
-    def in_use(self) -> int:
-        return self.connections - self.idle
-
-    def __repr__(self) -> str:
-        return f"OriginStats(connections={self.connections}, idle={self.idle})"
-
-
-class PoolStats:
-    """A snapshot for monitoring: counts overall and per origin ``(scheme, host, port)``."""
-
-    __slots__ = ("connections", "idle", "origins", "waiters")
-
-    def __init__(
-        self, connections: int, idle: int, waiters: int, origins: dict[Origin, OriginStats]
-    ) -> None:
-        self.connections = connections
-        self.idle = idle
-        self.waiters = waiters
-        self.origins = origins
-
-    @property
-    def in_use(self) -> int:
-        return self.connections - self.idle
-
-    def __repr__(self) -> str:
-        return (
-            f"PoolStats(connections={self.connections}, idle={self.idle}, "
-            f"in_use={self.in_use}, waiters={self.waiters})"
-        )
-
-
 class PoolState(Generic[C, E]):
     """The pool's state machine. Connections are opaque hashable objects here."""
 
@@ -152,7 +117,9 @@ class PoolState(Generic[C, E]):
         "_idle",
         "_idle_multiplexed",
         "_idle_order",
+        "_in_use",
         "_multiplexed",
+        "_opening",
         "_opening_multiplex",
         "_origin_of",
         "_per_origin",
@@ -178,6 +145,11 @@ class PoolState(Generic[C, E]):
         self._idle_order: dict[C, float] = {}
         self._origin_of: dict[C, Origin] = {}
         self._per_origin: dict[Origin, int] = {}
+        # Connections serving a request (HTTP/1.1) or with a stream reserved (multiplexed),
+        # and per origin the slots taken for a connect still under way: with the idle tables
+        # they account for ``total`` (see the invariants above).
+        self._in_use: dict[C, None] = {}
+        self._opening: dict[Origin, int] = {}
         self.waiters: deque[Waiter[C, E]] = deque()
         # Idle connections evicted by a transition whose answer has no room for them
         # (discard, open_failed): the I/O pool collects them with take_closing().
@@ -200,20 +172,41 @@ class PoolState(Generic[C, E]):
     def is_multiplexed(self, connection: C) -> bool:
         return connection in self._multiplexed
 
+    def owns(self, connection: C) -> bool:
+        """Whether ``connection`` is one of this pool's (idle or in use)."""
+        return connection in self._origin_of
+
     def stats(self) -> PoolStats:
-        idle_multiplexed: dict[Origin, int] = {}
-        for connection in self._idle_multiplexed:
+        """Counts read from the tables themselves (not derived from ``total``), so a test can
+        check ``connections == idle + in_use + opening`` per origin. Scans: monitoring only."""
+        idle: dict[Origin, int] = {}
+        in_use: dict[Origin, int] = {}
+        for table, counts in ((self._idle_order, idle), (self._idle_multiplexed, idle)):
+            for connection in table:
+                origin = self._origin_of[connection]
+                counts[origin] = counts.get(origin, 0) + 1
+        for connection in self._in_use:
             origin = self._origin_of[connection]
-            idle_multiplexed[origin] = idle_multiplexed.get(origin, 0) + 1
+            in_use[origin] = in_use.get(origin, 0) + 1
         origins = {
             origin: OriginStats(
-                count, len(self._idle.get(origin, ())) + idle_multiplexed.get(origin, 0)
+                count,
+                idle.get(origin, 0),
+                in_use=in_use.get(origin, 0),
+                opening=self._opening.get(origin, 0),
             )
             for origin, count in self._per_origin.items()
             if count
         }
         waiting = len(self.waiters) + sum(len(queue) for queue in self._alpn_waiters.values())
-        return PoolStats(self.total, self.idle_count, waiting, origins)
+        return PoolStats(
+            self.total,
+            self.idle_count,
+            waiting,
+            origins,
+            in_use=len(self._in_use),
+            opening=sum(self._opening.values()),
+        )
 
     def _expired(self, since: float, now: float) -> bool:
         return self.keepalive_expiry is not None and now - since >= self.keepalive_expiry
@@ -240,6 +233,7 @@ class PoolState(Generic[C, E]):
                     self._forget(connection)
                     to_close.append(connection)
                     continue
+                self._in_use[connection] = None
                 return Checkout(connection, False, to_close, shared=True)
         stack = self._idle.get(origin)
         while stack:
@@ -249,6 +243,7 @@ class PoolState(Generic[C, E]):
                 self._forget(connection)
                 to_close.append(connection)
                 continue
+            self._in_use[connection] = None
             return Checkout(connection, False, to_close)
         if multiplex and self._awaits_alpn(origin):
             return Checkout(None, False, to_close)
@@ -295,7 +290,9 @@ class PoolState(Generic[C, E]):
         ``multiplex``: the slot was taken with ``multiplex=True`` and the server chose
         HTTP/1.1: the origin is remembered as such, and the requests that waited for this
         open are returned (``retry``) to look again."""
+        self._end_opening(origin)
         self._origin_of[connection] = origin
+        self._in_use[connection] = None
         if not multiplex:
             return []
         self._h1_origins.add(origin)
@@ -306,7 +303,9 @@ class PoolState(Generic[C, E]):
         request that opened it, with ``free`` more streams. Hands it to up to ``free``
         waiters for the origin (``shared``: the I/O layer reserves a stream for each); the
         rest of those that waited for this open look again (``retry``)."""
+        self._end_opening(origin)
         self._origin_of[connection] = origin
+        self._in_use[connection] = None
         self._multiplexed[connection] = None
         self._h1_origins.discard(origin)
         woken = self._share(connection, origin, free)
@@ -327,6 +326,7 @@ class PoolState(Generic[C, E]):
 
     def open_failed(self, origin: Origin, *, multiplex: bool = False) -> list[Waiter[C, E]]:
         """A slot from :meth:`checkout` did not become a connection: free it."""
+        self._end_opening(origin)
         self._release_slot(origin)
         woken = self._end_multiplex_open(origin) if multiplex else []
         return woken + self._grant_free_slots(self._closing)
@@ -334,10 +334,14 @@ class PoolState(Generic[C, E]):
     def multiplexed_full(self, connection: C) -> None:
         """The multiplexed ``connection`` refused a stream (full, or closing): stop offering
         it until :meth:`stream_freed` says it has room again."""
-        available = self._available.get(self._origin_of[connection])
+        origin = self._origin_of.get(connection)
+        if origin is None:
+            return  # close_all() forgot it already
+        available = self._available.get(origin)
         if available is not None:
             available.pop(connection, None)
-        self._idle_multiplexed.pop(connection, None)
+        if self._idle_multiplexed.pop(connection, None) is not None:
+            self._in_use[connection] = None
 
     def stream_freed(
         self, connection: C, free: int, now: float, *, idle: bool
@@ -347,12 +351,22 @@ class PoolState(Generic[C, E]):
         the room first (``shared``), FIFO; what is left makes it available again. An idle
         connection then counts as idle from ``now`` (expiry, ``max_keepalive``, eviction for
         another origin's waiter, exactly like an HTTP/1.1 check-in). Returns waiters to wake
-        and connections to close (possibly ``connection`` itself)."""
-        self._idle_multiplexed.pop(connection, None)
+        and connections to close (possibly ``connection`` itself).
+
+        An idle connection with no room (the server set MAX_CONCURRENT_STREAMS to 0, or it is
+        closing) can serve nobody: it is closed and its slot goes to the waiters, instead of
+        counting as busy for ever."""
+        if self._idle_multiplexed.pop(connection, None) is not None:
+            self._in_use[connection] = None
         woken = self._share(connection, self._origin_of[connection], free)
         to_close: list[C] = []
-        if woken or not idle or not free:
+        if woken or not idle:
             return woken, to_close
+        if not free:
+            self._drop_multiplexed(connection)
+            to_close.append(connection)
+            return self._grant_free_slots(to_close), to_close
+        del self._in_use[connection]
         self._idle_multiplexed[connection] = now
         return self._keep_idle(now, to_close), to_close
 
@@ -391,7 +405,8 @@ class PoolState(Generic[C, E]):
         close (``connection`` itself when it cannot be kept)."""
         to_close: list[C] = []
         if not reusable:
-            self._forget(connection)
+            if connection in self._origin_of:  # else close_all() forgot it already
+                self._forget(connection)
             to_close.append(connection)
             return self._grant_free_slots(to_close), to_close
         origin = self._origin_of[connection]
@@ -400,6 +415,7 @@ class PoolState(Generic[C, E]):
                 self.waiters.remove(waiter)
                 waiter.connection = connection
                 return [waiter], to_close
+        del self._in_use[connection]
         self._idle.setdefault(origin, {})[connection] = now
         self._idle_order[connection] = now
         return self._keep_idle(now, to_close), to_close
@@ -442,6 +458,10 @@ class PoolState(Generic[C, E]):
         closing, self._closing = self._closing, []
         return closing
 
+    def connections(self) -> list[C]:
+        """Every connection this table knows, idle or in use (a forked child drops them)."""
+        return list(self._origin_of)
+
     def all_waiters(self) -> list[Waiter[C, E]]:
         """Every queued waiter (for shutdown)."""
         queued = list(self.waiters)
@@ -449,16 +469,19 @@ class PoolState(Generic[C, E]):
             queued.extend(queue)
         return queued
 
-    def close_all_idle(self) -> list[C]:
-        """Forget every idle connection (for shutdown) and return them to close."""
-        closed = list(self._idle_order)
-        for connection in closed:
-            self._forget(connection)
+    def close_all(self) -> list[C]:
+        """Forget every connection, idle or in use (for shutdown), and return them to close.
+        Slots being opened stay counted until their open ends (:meth:`opened` then
+        :meth:`discard`, or :meth:`open_failed`)."""
+        closed = [*self._idle_order, *self._idle_multiplexed, *self._in_use]
         self._idle.clear()
         self._idle_order.clear()
-        for connection in list(self._idle_multiplexed):
-            self._drop_multiplexed(connection)
-            closed.append(connection)
+        self._idle_multiplexed.clear()
+        self._in_use.clear()
+        self._multiplexed.clear()
+        self._available.clear()
+        for connection in closed:
+            self._release_slot(self._origin_of.pop(connection))
         return closed
 
     def prune(self, now: float) -> list[C]:
@@ -479,7 +502,15 @@ class PoolState(Generic[C, E]):
             self._evict_oldest(to_close)
         self.total += 1
         self._per_origin[origin] = self._per_origin.get(origin, 0) + 1
+        self._opening[origin] = self._opening.get(origin, 0) + 1
         return True
+
+    def _end_opening(self, origin: Origin) -> None:
+        left = self._opening[origin] - 1
+        if left:
+            self._opening[origin] = left
+        else:
+            del self._opening[origin]
 
     def _release_slot(self, origin: Origin) -> None:
         self.total -= 1
@@ -487,6 +518,7 @@ class PoolState(Generic[C, E]):
 
     def _forget(self, connection: C) -> None:
         origin = self._origin_of.pop(connection)
+        self._in_use.pop(connection, None)
         self._release_slot(origin)
 
     def _oldest_idle(self) -> tuple[C, float, bool] | None:
@@ -503,8 +535,8 @@ class PoolState(Generic[C, E]):
         return None
 
     def _drop_multiplexed(self, connection: C) -> None:
-        """Take an idle multiplexed connection out of every table and free its slot."""
-        del self._idle_multiplexed[connection]
+        """Take a multiplexed connection out of every table and free its slot."""
+        self._idle_multiplexed.pop(connection, None)
         del self._multiplexed[connection]
         available = self._available.get(self._origin_of[connection])
         if available is not None:

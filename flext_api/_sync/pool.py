@@ -2,20 +2,25 @@
 # DO NOT EDIT: edit the source and run 'python -m codegen unasync'.
 """The connection pool: check a connection out, run one exchange on it, check it back in.
 
-Decisions come from :class:`flext_api._sansio.pool.PoolState`; this module only acts on them.
-State changes happen under ``self._lock`` in blocks that never await (a no-op lock on an event
-loop, a real one in threads), and closing is synchronous, so a task cancelled anywhere cannot
-leave the pool torn: the ``except BaseException`` arms below give back exactly what was taken.
+Decisions come from :class:`flext_api._sansio.pool.PoolState`, the one record of which
+connection is idle, in use or being opened; this module only acts on them. State changes
+happen under ``self._lock`` in blocks that never await (a no-op lock on an event loop, a real
+one in threads), and closing is synchronous, so a task cancelled anywhere cannot leave the pool
+torn: the ``except BaseException`` arms below give back exactly what was taken.
 
-A request that fails on a *reused* connection before any response byte arrived is retried
-once on a fresh connection when the method is idempotent (RFC 9112 section 9.3.1): the server
-closed the idle connection while we were sending, which is not the caller's fault.
+Buffered and streamed requests run through one loop (:meth:`ConnectionPool._exchange`),
+where the one replay rule lives (:meth:`ConnectionPool._may_replay`, RFC 9112 section
+9.3.1). ``Timeout(total=...)`` bounds the pool wait and the connect (``Request.limit``).
+
+In a process forked after the pool was used, the first call starts from an empty pool and the
+inherited connections lose only the child's descriptors (see :mod:`flext_api._fork`).
 
 HTTP/2 (``http2=``): a multiplexed connection serves many requests at once, one stream each.
 The connection owns its stream count; under the lock the pool asks it for a stream
 (``try_reserve_stream``) and tells :class:`PoolState` when it is full or has room again. A
 request refused by the server without processing (REFUSED_STREAM, above a GOAWAY's last stream
-id) is retried once, on another connection, when idempotent.
+id) is retried once, on another connection, when it may be replayed. A connection that can open
+no stream (the server's MAX_CONCURRENT_STREAMS is 0) is closed once nothing runs on it.
 
 An HTTP/2 connection with no stream open is idle: it expires after ``keepalive_expiry`` and
 may be evicted for another origin like an idle HTTP/1.1 connection (:class:`PoolState`). A
@@ -34,8 +39,9 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Literal
 
+from flext_api import _fork
 from flext_api._backends.base import NetworkBackend
 from flext_api._backends.sync import default_sync_backend
 from flext_api._exceptions import (
@@ -45,9 +51,11 @@ from flext_api._exceptions import (
     PoolTimeout,
     ProtocolError,
 )
-from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Timeout, Trace
-from flext_api._sansio.pool import Checkout, PoolState, PoolStats, Waiter
+from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Trace
+from flext_api._sansio.pool import Checkout, PoolState, Waiter
+from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import Proxy
+from flext_api._sansio.replay import Origin, may_replay
 from flext_api._sync.connection import HTTP11Connection, ResponseHead
 from flext_api._sync.http2 import HTTP2Connection, HTTP2Stream
 from flext_api._sync.proxy import connect_through_proxy
@@ -55,9 +63,6 @@ from flext_api._synchronization import Event, ThreadLock
 
 __all__ = ["ConnectionPool"]
 
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-
-Origin = tuple[str, str, int]
 Connection = HTTP11Connection | HTTP2Connection
 # What an exchange runs on: a whole HTTP/1.1 connection, or one stream of an HTTP/2 one.
 Exchange = HTTP11Connection | HTTP2Stream
@@ -93,22 +98,21 @@ class ConnectionPool:
         self._backend = backend if backend is not None else default_sync_backend()
         self._uds = uds
         self._clock = clock
+        self._limits = limits
         self._lock = ThreadLock()
-        self._state: PoolState[Connection, Event] = PoolState(
-            max_connections=limits.max_connections,
-            max_keepalive=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-        )
-        self._in_use: set[Connection] = set()
+        self._state = self._new_state()
+        self._generation = _fork.generation
         self._closed = False
 
     @property
     def stats(self) -> PoolStats:
         """Connections open, idle, in use and waiting requests, overall and per origin."""
+        if self._generation != _fork.generation:
+            self._after_fork()
         with self._lock:
             return self._state.stats()
 
-    # -- the two ways to run an exchange ----------------------------------------------------
+    # -- the exchange loop ------------------------------------------------------------------
 
     def _pool_key(self, request: Request) -> Origin:
         """The pool key of a request: its origin, or the proxy's for plain-http forwarding
@@ -120,89 +124,85 @@ class ConnectionPool:
 
     def round_trip(self, request: Request) -> Response:
         """Send ``request`` and read the whole response."""
-        retry = request.method in IDEMPOTENT_METHODS and request.stream is None
-        origin = self._pool_key(request)
-        while True:
-            connection = self._acquire(origin, request.timeout)
-            if type(connection) is HTTP2Connection:
-                stream = connection.open_stream()
-                try:
-                    response = stream.round_trip(request)
-                except (NetworkError, ProtocolError):
-                    self._end_stream(stream)
-                    if retry and stream.retryable:
-                        retry = False
-                        continue
-                    raise
-                except BaseException:
-                    self._end_stream(stream)
-                    raise
-                self._end_stream(stream)
-                return response
-            assert type(connection) is HTTP11Connection
-            try:
-                response = connection.round_trip(request)
-            except (NetworkError, ProtocolError) as exc:
-                self._discard(connection)
-                if retry and self._may_retry(connection, exc):
-                    retry = False
-                    continue
-                raise
-            except BaseException:
-                self._discard(connection)
-                raise
-            self._checkin(connection)
-            return response
+        response = (self._exchange(request, streamed=False))[1]
+        assert type(response) is Response
+        return response
 
     def open_stream(self, request: Request) -> tuple[Exchange, ResponseHead]:
         """Send ``request`` and read the response head; the caller reads the body from the
         returned exchange (a connection, or an HTTP/2 stream) and then calls :meth:`release`."""
-        retry = request.method in IDEMPOTENT_METHODS and request.stream is None
+        exchange, head = self._exchange(request, streamed=True)
+        assert type(head) is ResponseHead
+        return exchange, head
+
+    def _exchange(
+        self, request: Request, *, streamed: bool
+    ) -> tuple[Exchange, Response | ResponseHead]:
+        """The one exchange loop: check out, run the exchange (to the end of the body, or
+        to the head when ``streamed``), give back. A failure before any response byte on a
+        reused connection sends the request once more (:meth:`_may_replay`)."""
         origin = self._pool_key(request)
+        replayed = False
         while True:
-            connection = self._acquire(origin, request.timeout)
-            if type(connection) is HTTP2Connection:
-                stream = connection.open_stream()
-                try:
-                    stream.send_request(request)
-                    head = stream.receive_head()
-                except (NetworkError, ProtocolError):
-                    self._end_stream(stream)
-                    if retry and stream.retryable:
-                        retry = False
-                        continue
-                    raise
-                except BaseException:
-                    self._end_stream(stream)
-                    raise
-                return stream, head
-            assert type(connection) is HTTP11Connection
+            connection = self._acquire(origin, request)
+            exchange: Exchange
+            if type(connection) is HTTP11Connection:
+                exchange = connection
+            else:
+                assert type(connection) is HTTP2Connection
+                exchange = connection.open_stream()
             try:
-                connection.send_request(request)
-                head = connection.receive_head()
-            except (NetworkError, ProtocolError) as exc:
-                self._discard(connection)
-                if retry and self._may_retry(connection, exc):
-                    retry = False
-                    continue
-                raise
+                if streamed:
+                    exchange.send_request(request)
+                    return exchange, exchange.receive_head()
+                response = exchange.round_trip(request)
+            except (NetworkError, ProtocolError):
+                self._drop(exchange)
+                if replayed or not self._may_replay(exchange, request):
+                    raise
+                replayed = True
+                continue
             except BaseException:
-                self._discard(connection)
+                self._drop(exchange)
                 raise
-            return connection, head
+            if type(exchange) is HTTP11Connection:
+                self._checkin(exchange)
+            else:
+                assert type(exchange) is HTTP2Stream
+                self._end_stream(exchange)
+            return exchange, response
+
+    @staticmethod
+    def _may_replay(exchange: Exchange, request: Request) -> bool:
+        """May a failed exchange be sent again, on another connection? (RFC 9112 section
+        9.3.1) Only when the server provably did not act on it: a *reused* connection failed
+        before any response byte (it closed the idle connection while we were sending; an
+        HTTP/2 stream also when refused: REFUSED_STREAM, above a GOAWAY's last stream id),
+        and only for a request that :func:`may_replay` allows, with a body that can be sent
+        again (in memory, not a stream already consumed)."""
+        if request.stream is not None:
+            return False
+        if isinstance(exchange, HTTP2Stream):
+            unseen = exchange.retryable
+        else:
+            unseen = exchange.request_count > 1 and not exchange.response_bytes_seen
+        return unseen and may_replay(request.method, request.headers)
+
+    def _drop(self, exchange: Exchange) -> None:
+        """An exchange failed or was cancelled: reset the stream, or close the connection."""
+        if isinstance(exchange, HTTP2Stream):
+            self._end_stream(exchange)
+        else:
+            self._discard(exchange)
 
     def release(self, connection: Exchange) -> None:
         """Give back a connection whose streamed exchange ended (or was abandoned)."""
+        if self._generation != _fork.generation:
+            self._after_fork()
         if isinstance(connection, HTTP2Stream):
             self._end_stream(connection)
-        elif connection.is_reusable():
-            self._checkin(connection)
         else:
-            self._discard(connection)
-
-    @staticmethod
-    def _may_retry(connection: HTTP11Connection, exc: FlextApiError) -> bool:
-        return connection.request_count > 1 and not connection.response_bytes_seen
+            self._checkin(connection)
 
     def _end_stream(self, stream: HTTP2Stream) -> None:
         """An HTTP/2 exchange ended (however): reset it if unfinished, give its slot back,
@@ -229,17 +229,11 @@ class ConnectionPool:
                     if waiter.shared:
                         reserved = connection.try_reserve_stream()
                         assert reserved, "the connection had room for every waiter it was given"
-                self._in_use.difference_update(to_close)
-                drop = False
             else:
                 self._state.multiplexed_full(connection)
-                drop = connection.active_streams == 0
-                if drop:
-                    self._in_use.discard(connection)
+                if connection.active_streams == 0:
                     woken = self._state.discard(connection)
-                    to_close = [*to_close, *self._take_closing()]
-        if drop:
-            connection.close()
+                    to_close = [connection, *self._state.take_closing()]
         for stale in to_close:
             stale.close()
         for waiter in woken:
@@ -263,23 +257,26 @@ class ConnectionPool:
                     self._state.multiplexed_full(connection)
                 return checkout, dead
             self._state.multiplexed_full(connection)
-            if not connection.is_reusable() and connection.active_streams == 0:
-                self._in_use.discard(connection)
+            if connection.active_streams == 0:
+                # Closing, or allowed no stream at all (MAX_CONCURRENT_STREAMS = 0): with
+                # nothing running on it, it serves nobody and must not count as in use.
                 self._state.discard(connection)
                 dead.append(connection)
-                dead.extend(self._take_closing())
-            # Expired idle connections this checkout gave up (closed by the caller).
-            self._in_use.difference_update(checkout.to_close)
-            dead.extend(checkout.to_close)
+                dead.extend(self._state.take_closing())
+            dead.extend(checkout.to_close)  # expired idle connections this checkout gave up
             checkout = self._state.checkout(origin, self._clock(), multiplex=multiplex)
         return checkout, dead
 
     # -- check-out --------------------------------------------------------------------------
 
-    def _acquire(self, origin: Origin, timeout: Timeout) -> Connection:
+    def _acquire(self, origin: Origin, request: Request) -> Connection:
+        if self._generation != _fork.generation:
+            self._after_fork()
         if self._closed:
             raise PoolClosed("the client is closed; create a new client to send requests")
+        # The wait's deadline, computed once however often this request is woken.
         deadline: float | None = None
+        waited = False
         multiplex = self._multiplex(origin)
         while True:
             waiter: Waiter[Connection, Event] | None = None
@@ -292,9 +289,6 @@ class ConnectionPool:
                 if checkout.must_wait:
                     waiter = Waiter(origin, Event(), multiplex=multiplex)
                     self._state.enqueue(waiter)
-                elif connection is not None:
-                    self._in_use.add(connection)
-                self._in_use.difference_update(checkout.to_close)
             for stale in dead + checkout.to_close:
                 stale.close()
             if connection is not None:
@@ -308,11 +302,15 @@ class ConnectionPool:
                     continue
                 return connection
             if checkout.may_open:
-                return self._open(origin, timeout, multiplex)
+                return self._open(origin, request, multiplex)
             assert waiter is not None
-            if deadline is None and timeout.pool is not None:
-                deadline = self._clock() + timeout.pool
-            got = self._wait(waiter, deadline, origin, timeout)
+            if not waited:
+                waited = True
+                # Timeout(total=...) caps the wait by what is left of the call's budget.
+                limit = request.limit(request.timeout.pool)
+                if limit is not None:
+                    deadline = self._clock() + limit
+            got = self._wait(waiter, deadline, origin, request)
             if got is not None:
                 return got
 
@@ -321,7 +319,7 @@ class ConnectionPool:
         waiter: Waiter[Connection, Event],
         deadline: float | None,
         origin: Origin,
-        timeout: Timeout,
+        request: Request,
     ) -> Connection | None:
         """Wait for the pool to serve ``waiter``; ``None`` means look again (the connection
         handed over was stale)."""
@@ -337,14 +335,13 @@ class ConnectionPool:
         with self._lock:
             served = waiter.served or not self._state.remove_waiter(waiter)
             connection = waiter.connection
-            if connection is not None:
-                self._in_use.add(connection)
         if waiter.retry:
             return None
         if not served:
             host = origin[1]
+            budget = "" if request.deadline is None else " (or the call's total budget)"
             raise PoolTimeout(
-                f"no connection to {host} became free within {timeout.pool}s "
+                f"no connection to {host} became free within {request.timeout.pool}s{budget} "
                 f"(all {self._state.max_connections} in use); raise Limits(max_connections=...) "
                 "or Timeout(pool=...), or send fewer requests at once",
             )
@@ -356,7 +353,7 @@ class ConnectionPool:
                 self._discard(connection)
                 return None
             return connection
-        return self._open(origin, timeout, waiter.multiplex)
+        return self._open(origin, request, waiter.multiplex)
 
     def _probe(self, connection: HTTP2Connection) -> bool:
         """A stream slot of ``connection`` is reserved for this request: is the connection
@@ -379,19 +376,19 @@ class ConnectionPool:
             if self._state.remove_waiter(waiter):
                 return
             connection = waiter.connection
-            if connection is not None:
-                self._in_use.add(connection)
         if connection is not None:
-            if type(connection) is HTTP2Connection:
+            if isinstance(connection, HTTP2Connection):
                 self._end_stream(connection.open_stream())
             else:
                 self._checkin(connection)
         elif waiter.may_open:
             self._open_failed(waiter.origin, waiter.multiplex)
 
-    def _open(self, origin: Origin, timeout: Timeout, multiplex: bool) -> Connection:
+    def _open(self, origin: Origin, request: Request, multiplex: bool) -> Connection:
         scheme, host, port = origin
         tls = self._ssl_context if scheme == "https" else None
+        # Timeout(total=...) caps the connect by what is left of the call's budget.
+        timeout = request.limit(request.timeout.connect)
         trace = self._trace
         if trace is not None:
             started = time.perf_counter()
@@ -404,17 +401,17 @@ class ConnectionPool:
                     origin,
                     ssl_context=tls,
                     proxy_ssl_context=self._proxy_ssl_context,
-                    timeout=timeout.connect,
+                    timeout=timeout,
                 )
             elif self._uds is not None:
                 stream = self._backend.connect_unix(
-                    self._uds, timeout=timeout.connect, ssl_context=tls, server_hostname=host
+                    self._uds, timeout=timeout, ssl_context=tls, server_hostname=host
                 )
             else:
                 stream = self._backend.connect_tcp(
                     host,
                     port,
-                    timeout=timeout.connect,
+                    timeout=timeout,
                     ssl_context=tls,
                     server_hostname=host if tls is not None else None,
                 )
@@ -443,7 +440,6 @@ class ConnectionPool:
                 for waiter in woken:
                     if waiter.shared:
                         http2.try_reserve_stream()
-                self._in_use.add(http2)
                 closed = self._closed
         else:
             connection = HTTP11Connection(
@@ -456,7 +452,6 @@ class ConnectionPool:
             )
             with self._lock:
                 woken = self._state.opened(connection, origin, multiplex=multiplex)
-                self._in_use.add(connection)
                 closed = self._closed
         for waiter in woken:
             waiter.event.set()
@@ -470,29 +465,20 @@ class ConnectionPool:
     def _open_failed(self, origin: Origin, multiplex: bool = False) -> None:
         with self._lock:
             woken = self._state.open_failed(origin, multiplex=multiplex)
-            evicted = self._take_closing()
+            evicted = self._state.take_closing()
         for stale in evicted:
             stale.close()
         for waiter in woken:
             waiter.event.set()
 
-    def _take_closing(self) -> list[Connection]:
-        """Under the lock: idle connections the state evicted for a waiter, to close."""
-        evicted = self._state.take_closing()
-        self._in_use.difference_update(evicted)
-        return evicted
-
-    def _checkin(self, connection: Connection) -> None:
+    def _checkin(self, connection: HTTP11Connection) -> None:
+        """An HTTP/1.1 exchange ended: keep the connection if it is reusable, else close it."""
         with self._lock:
-            self._in_use.discard(connection)
             woken, to_close = self._state.checkin(
                 connection,
                 self._clock(),
                 reusable=not self._closed and connection.is_reusable(),
             )
-            self._in_use.difference_update(to_close)
-            if woken and woken[0].connection is connection:
-                self._in_use.add(connection)
         for stale in to_close:
             stale.close()
         for waiter in woken:
@@ -501,24 +487,45 @@ class ConnectionPool:
     def _discard(self, connection: Connection) -> None:
         connection.close()
         with self._lock:
-            self._in_use.discard(connection)
             woken = self._state.discard(connection)
-            evicted = self._take_closing()
+            evicted = self._state.take_closing()
         for stale in evicted:
             stale.close()
         for waiter in woken:
             waiter.event.set()
 
-    # -- shutdown ---------------------------------------------------------------------------
+    # -- shutdown and fork ------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection, idle or in use; waiting requests fail with POOL_CLOSED."""
+        if self._generation != _fork.generation:
+            self._after_fork()
         with self._lock:
             self._closed = True
-            idle = self._state.close_all_idle()
-            busy = list(self._in_use)
+            connections = self._state.close_all()
             waiters = self._state.all_waiters()
-        for connection in idle + busy:
+        for connection in connections:
             connection.close()
         for waiter in waiters:
             waiter.event.set()
+
+    def _new_state(self) -> PoolState[Connection, Event]:
+        limits = self._limits
+        return PoolState(
+            max_connections=limits.max_connections,
+            max_keepalive=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+
+    def _after_fork(self) -> None:
+        """First use in a forked child (see :mod:`flext_api._fork`): start from an empty
+        pool. The parent's connections are its own: each is closed here only in the sense
+        that the child's descriptor goes (streams made before the fork close that way), and
+        the old lock is replaced unheld, since a parent thread may have held it at the fork
+        and no thread of the child will ever release it."""
+        inherited = self._state.connections()
+        self._lock = ThreadLock()
+        self._state = self._new_state()
+        self._generation = _fork.generation
+        for connection in inherited:
+            connection.close()

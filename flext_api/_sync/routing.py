@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from flext_api._backends.base import NetworkBackend
 from flext_api._models import Limits, Request, Trace
-from flext_api._sansio.pool import OriginStats, PoolStats
+from flext_api._sansio.pool_stats import OriginStats, PoolStats
 from flext_api._sansio.proxy import Proxy, ProxyRouter, ProxyTypes, build_router
 from flext_api._sync.pool import ConnectionPool, HTTP2Mode
 
@@ -88,13 +88,20 @@ class PoolRouter:
                 origins[origin] = (
                     counts
                     if seen is None
-                    else OriginStats(seen.connections + counts.connections, seen.idle + counts.idle)
+                    else OriginStats(
+                        seen.connections + counts.connections,
+                        seen.idle + counts.idle,
+                        in_use=seen.in_use + counts.in_use,
+                        opening=seen.opening + counts.opening,
+                    )
                 )
             stats = PoolStats(
                 stats.connections + more.connections,
                 stats.idle + more.idle,
                 stats.waiters + more.waiters,
                 origins,
+                in_use=stats.in_use + more.in_use,
+                opening=stats.opening + more.opening,
             )
         return stats
 

@@ -439,43 +439,6 @@ async def test_total_budget_bounds_the_wait_for_the_response_head(
 # -- idle connections -------------------------------------------------------------------------
 
 
-async def test_idle_connection_past_keepalive_expiry_is_replaced(
-    hypercorn_tls: RunningServer,
-) -> None:
-    events: list[str] = []
-    async with AsyncFlextApiClient(
-        http2="prior-knowledge",
-        limits=Limits(keepalive_expiry=0.2),
-        trace=lambda name, _: events.append(name),
-    ) as client:
-        url = f"{hypercorn_tls.insecure_url}/"
-        first = ok(await client.get(url))
-        assert client.pool_stats.idle == 1
-        await _sleep(0.4)
-        second = ok(await client.get(url))
-        stats = client.pool_stats
-    assert first.http_version == second.http_version == "HTTP/2"
-    assert events.count("connect.start") == 2
-    # The expired connection was closed, not kept next to the new one.
-    assert (stats.connections, stats.idle) == (1, 1), stats
-
-
-async def test_idle_connection_within_keepalive_expiry_is_reused(
-    hypercorn_tls: RunningServer,
-) -> None:
-    events: list[str] = []
-    async with AsyncFlextApiClient(
-        http2="prior-knowledge",
-        limits=Limits(keepalive_expiry=60.0),
-        trace=lambda name, _: events.append(name),
-    ) as client:
-        url = f"{hypercorn_tls.insecure_url}/"
-        for _ in range(3):
-            assert ok(await client.get(url)).http_version == "HTTP/2"
-            await _sleep(0.05)
-    assert events.count("connect.start") == 1
-
-
 async def test_idle_connection_is_evicted_for_another_origin_when_the_pool_is_full(
     hypercorn_tls: RunningServer,
 ) -> None:

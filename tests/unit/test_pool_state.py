@@ -38,10 +38,14 @@ def make(
 
 
 def check_invariants(state: PoolState[Conn, str], in_use: int) -> None:
+    """``in_use``: connections the test holds, or slots it took to open one."""
     stats = state.stats()
     assert stats.connections == state.total
     assert stats.idle == state.idle_count
-    assert stats.in_use == in_use
+    assert stats.in_use + stats.opening == in_use
+    assert stats.connections == stats.idle + stats.in_use + stats.opening
+    for origin in stats.origins.values():
+        assert origin.connections == origin.idle + origin.in_use + origin.opening
     assert sum(o.connections for o in stats.origins.values()) == state.total
     if state.max_connections is not None:
         assert state.total <= state.max_connections
@@ -219,7 +223,7 @@ def test_unbounded_pool_never_waits() -> None:
     assert state.stats().idle == 50
 
 
-def test_close_all_idle_and_stats() -> None:
+def test_close_all_and_stats() -> None:
     state = make(max_connections=3)
     c1, c2 = open_one(state, A, "c1"), open_one(state, B, "c2")
     state.checkin(c1, now=0.0, reusable=True)
@@ -227,10 +231,11 @@ def test_close_all_idle_and_stats() -> None:
     assert (stats.connections, stats.idle, stats.in_use, stats.waiters) == (2, 1, 1, 0)
     assert stats.origins[A].idle == 1 and stats.origins[B].in_use == 1
     assert "in_use=1" in repr(stats) and "idle=1" in repr(stats.origins[A])
-    assert state.close_all_idle() == [c1]
-    assert state.total == 1
-    state.discard(c2)
+    assert state.close_all() == [c1, c2]  # idle and in use alike
     assert state.total == 0 and state.stats().origins == {}
+    state.discard(c2)  # the request that held c2 gives it back afterwards: nothing changes
+    assert state.checkin(c2, now=1.0, reusable=False) == ([], [c2])
+    assert state.total == 0
 
 
 # -- multiplexed (HTTP/2) connections ------------------------------------------------------------
@@ -254,8 +259,11 @@ class Streams:
         self.open[conn] = self.open.get(conn, 0) + 1
         return True
 
+    def release(self, conn: Conn) -> None:
+        self.open[conn] -= 1
+
     def free(self, conn: Conn) -> int:
-        return self.limit - self.open.get(conn, 0)
+        return max(0, self.limit - self.open.get(conn, 0))
 
 
 def checkout_shared(
@@ -384,14 +392,28 @@ def test_closing_multiplexed_connection_leaves_the_table_and_frees_its_slot() ->
     other = Waiter[Conn, str](B, "b")
     assert state.checkout(B, now=0.0).must_wait
     state.enqueue(other)
-    # GOAWAY: the connection refuses streams (room 0), then goes once its last stream ends.
-    assert state.stream_freed(h2, 0, 0.0, idle=True) == ([], [])
-    assert checkout_shared(state, streams, S) == (None, False)
-    woken = state.discard(h2)
-    assert woken == [other] and other.may_open
+    # GOAWAY: the connection refuses streams (room 0) and goes once its last stream ends.
+    streams.release(h2)
+    assert state.stream_freed(h2, 0, 0.0, idle=True) == ([other], [h2])
+    assert other.may_open
     assert not state.is_multiplexed(h2)
     assert state.total == 1  # the slot now belongs to the B request
     assert state.all_waiters() == []
+    check_invariants(state, in_use=1)
+
+
+def test_multiplexed_connection_with_no_room_and_no_stream_is_closed_not_kept_busy() -> None:
+    """MAX_CONCURRENT_STREAMS = 0: a connection that can open no stream serves nobody; it must
+    not count as in use for ever (the pool would end up exhausted for every origin)."""
+    state = make(max_connections=1, keepalive_expiry=5.0)
+    streams = Streams(limit=5)
+    h2 = open_h2(state, streams, S, "h2")
+    streams.limit = 0  # the server's SETTINGS lowered the limit while the stream ran
+    streams.release(h2)
+    assert state.stream_freed(h2, streams.free(h2), 1.0, idle=True) == ([], [h2])
+    assert state.total == 0 and state.stats().in_use == 0
+    assert state.checkout(B, now=100.0).may_open  # another origin is not locked out
+    check_invariants(state, in_use=1)
 
 
 # -- idle multiplexed connections: expiry and eviction, like HTTP/1.1 ----------------------------
@@ -556,15 +578,15 @@ def test_max_keepalive_counts_idle_multiplexed_connections() -> None:
     check_invariants(state, in_use=0)
 
 
-def test_close_all_idle_includes_idle_multiplexed_connections() -> None:
+def test_close_all_includes_idle_multiplexed_connections() -> None:
     state = make(max_connections=4)
     streams = Streams(limit=10)
     h2 = open_h2(state, streams, S, "h2")
     busy = open_h2(state, streams, T, "busy")
     end_stream(state, streams, h2, now=1.0)
-    assert state.close_all_idle() == [h2]
-    assert state.total == 1 and state.is_multiplexed(busy) and not state.is_multiplexed(h2)
-    check_invariants(state, in_use=1)
+    assert state.close_all() == [h2, busy]
+    assert state.total == 0 and not state.is_multiplexed(busy) and not state.is_multiplexed(h2)
+    check_invariants(state, in_use=0)
 
 
 def test_discarded_idle_multiplexed_connection_leaves_every_table() -> None:
