@@ -9,28 +9,38 @@ decoded body with its status and headers. It must never send a request itself.
 
 from __future__ import annotations
 
-import datetime
 import email.parser
 import email.policy
-import enum
 import functools
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Generic, Literal, TypeVar
-from urllib.parse import quote, unquote
+from typing import IO, Any, Generic, TypeVar
+from urllib.parse import unquote
 
 import msgspec
 
-from flext_api._exceptions import DecodingError, HTTPStatusError
+from flext_api._exceptions import DecodingError, HTTPStatusError, InvalidRequest
 from flext_api._headers import Headers
 from flext_api._models import Response
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.multipart import FormFile
+from flext_api.codegen_styles import (
+    Shape,
+    Style,
+    _text,
+    cookie_header,
+    header_value,
+    serialize,
+    to_builtins,
+)
 
 __all__ = [
     "ApiResponse",
+    "AuthMissing",
+    "header_value",
+    "missing_security",
+    "request_line",
     "Credential",
     "Part",
     "RequestParts",
@@ -53,157 +63,8 @@ __all__ = [
     "to_builtins",
 ]
 
-Style = Literal[
-    "matrix", "label", "simple", "form", "spaceDelimited", "pipeDelimited", "deepObject"
-]
-Shape = Literal["primitive", "array", "object"]
 B = TypeVar("B")
 T = TypeVar("T")
-
-_UNRESERVED = "-._~"
-_RESERVED = ":/?#[]@!$&'()*+,;="
-
-
-# --- serialization (client side) ----------------------------------------------------------------
-
-
-def to_builtins(value: object) -> object:
-    """A parameter value as str / list / dict of builtins (Structs and enums unwrapped)."""
-    return msgspec.to_builtins(value, builtin_types=(datetime.datetime, datetime.date, uuid.UUID))
-
-
-def _text(value: object) -> str:
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[return-value]
-    if kind is int:
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, enum.Enum):
-        return _text(value.value)
-    if isinstance(value, datetime.date | datetime.datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return str(value)
-
-
-_PLAIN = re.compile(r"[A-Za-z0-9\-._~]*").fullmatch
-_SAFE = _UNRESERVED
-_SAFE_RESERVED = _UNRESERVED + _RESERVED
-
-
-def _enc(value: object, allow_reserved: bool) -> str:
-    text = _text(value)
-    if _PLAIN(text) is not None:  # nothing to percent-encode (the common case)
-        return text
-    return quote(text, safe=_SAFE_RESERVED if allow_reserved else _SAFE)
-
-
-def serialize(
-    name: str,
-    value: object,
-    style: Style,
-    explode: bool,
-    *,
-    allow_reserved: bool = False,
-) -> str:
-    """One parameter serialized by ``style`` and ``explode``, exactly as the OpenAPI 3.1
-    style-examples table shows it (values percent-encoded; delimiters kept).
-
-    Path styles return the text that replaces ``{name}``; query styles return ``k=v`` pieces
-    joined by ``&``; ``simple`` is also the header form. An empty array or object is the
-    "empty" column. A style the shape cannot take raises ``ValueError`` (a programming error in
-    the caller: the generator never emits one).
-    """
-    kind = type(value)
-    if kind is str or kind is int:  # the common case: no conversion, no container
-        return _primitive(_enc(name, False), _enc(value, allow_reserved), style)
-    data = to_builtins(value)
-    n = _enc(name, False)
-    if isinstance(data, Mapping):
-        pairs = [(_enc(k, False), v) for k, v in data.items()]
-        return _object(n, pairs, style, explode, allow_reserved)
-    if isinstance(data, list | tuple):
-        return _array(n, [_enc(v, allow_reserved) for v in data], style, explode)
-    return _primitive(n, _enc(data, allow_reserved), style)
-
-
-def _primitive(n: str, v: str, style: Style) -> str:
-    if style == "matrix":
-        return f";{n}={v}" if v else f";{n}"
-    if style == "label":
-        return f".{v}"
-    if style == "simple":
-        return v
-    if style == "form":
-        return f"{n}={v}"
-    raise ValueError(f"style {style!r} does not serialize a primitive value")
-
-
-def _array(n: str, items: list[str], style: Style, explode: bool) -> str:
-    if style == "matrix":
-        if not items:
-            return f";{n}"
-        return "".join(f";{n}={v}" for v in items) if explode else f";{n}=" + ",".join(items)
-    if style == "label":
-        return "." + ("." if explode else ",").join(items)
-    if style == "simple":
-        return ",".join(items)
-    if style == "form":
-        if explode and items:
-            return "&".join(f"{n}={v}" for v in items)
-        return f"{n}=" + ",".join(items)
-    if style in ("spaceDelimited", "pipeDelimited") and not explode:
-        return f"{n}=" + ("%20" if style == "spaceDelimited" else "|").join(items)
-    if style in ("spaceDelimited", "pipeDelimited"):
-        return "&".join(f"{n}={v}" for v in items)
-    raise ValueError(f"style {style!r} does not serialize an array")
-
-
-def _object(
-    n: str, pairs: list[tuple[str, object]], style: Style, explode: bool, allow_reserved: bool
-) -> str:
-    if style == "deepObject":
-        return "&".join(_deep(n, pairs, allow_reserved))
-    flat = [(k, _enc(v, allow_reserved)) for k, v in pairs]
-    joined = ",".join(f"{k},{v}" for k, v in flat)
-    if style == "matrix":
-        if not flat:
-            return f";{n}"
-        return "".join(f";{k}={v}" for k, v in flat) if explode else f";{n}={joined}"
-    if style == "label":
-        return "." + (".".join(f"{k}={v}" for k, v in flat) if explode else joined)
-    if style == "simple":
-        return ",".join(f"{k}={v}" for k, v in flat) if explode else joined
-    if style == "form":
-        if explode and flat:
-            return "&".join(f"{k}={v}" for k, v in flat)
-        return f"{n}={joined}"
-    delimiter = "%20" if style == "spaceDelimited" else "|"
-    return f"{n}=" + delimiter.join(f"{k}{delimiter}{v}" for k, v in flat)
-
-
-def _deep(prefix: str, pairs: Iterable[tuple[str, object]], allow_reserved: bool) -> list[str]:
-    out: list[str] = []
-    for key, value in pairs:
-        name = f"{prefix}[{key}]"
-        if isinstance(value, Mapping):
-            out += _deep(name, [(_enc(k, False), v) for k, v in value.items()], allow_reserved)
-        elif isinstance(value, list | tuple):
-            out += [f"{name}={_enc(v, allow_reserved)}" for v in value]
-        else:
-            out.append(f"{name}={_enc(value, allow_reserved)}")
-    return out
-
-
-def cookie_header(pieces: Sequence[str]) -> str:
-    """``Cookie`` header text from form-style pieces (``&`` between cookies becomes ``; ``)."""
-    return "; ".join(p for piece in pieces for p in piece.split("&") if p)
-
 
 # --- deserialization (server side) --------------------------------------------------------------
 
@@ -441,10 +302,48 @@ def apply_security(
     whose token flow must send the request (None when none). No satisfiable alternative leaves
     the request unchanged: the server answers 401, which the caller sees as a typed failure.
     """
+    # ``{}`` (an empty alternative) makes auth optional, not absent: a credential the caller
+    # gave for a listed scheme is still sent, so the empty alternative is the last resort.
     for alternative in alternatives:
-        if all(kind == "mutualTLS" or name in credentials for name, kind, _ in alternative):
+        if alternative and all(
+            kind == "mutualTLS" or name in credentials for name, kind, _ in alternative
+        ):
             return _apply(parts, alternative, credentials)
     return parts, None
+
+
+class AuthMissing(InvalidRequest):
+    """The operation requires credentials and none of its alternatives could be satisfied
+    with those the client was given; nothing was sent."""
+
+    code = "AUTH_MISSING"
+
+
+def missing_security(
+    method: str,
+    path: str,
+    alternatives: Sequence[Sequence[tuple[str, str, str]]],
+    credentials: Mapping[str, Credential],
+) -> AuthMissing | None:
+    """An :class:`AuthMissing` when the operation requires auth (no empty alternative) and no
+    alternative has every credential; None when the request can go (checked before sending,
+    so a missing credential is a typed failure instead of a 401 from a server)."""
+    if not alternatives or any(not a for a in alternatives):
+        return None
+    for alternative in alternatives:
+        if all(kind == "mutualTLS" or name in credentials for name, kind, _ in alternative):
+            return None
+    wanted = " or ".join(" and ".join(name for name, _, _ in a) for a in alternatives)
+    return AuthMissing(
+        f"{method} {path} requires credentials for {wanted}; pass them to the client "
+        "constructor (nothing was sent)"
+    )
+
+
+def request_line(response: Response) -> str:
+    """``GET /todos/42`` of the request that got ``response`` (its real path, not the
+    template), for error messages. The query is left out: it may carry an API key."""
+    return f"{response.request.method} {response.request.url.path}"
 
 
 def _apply(
@@ -491,6 +390,8 @@ def encode_form(value: object) -> bytes:
         raise TypeError(f"a form body is an object, not {type(value).__name__}")
     pieces: list[str] = []
     for key, item in data.items():
+        if item is None or (isinstance(item, list) and not item):
+            continue  # absent, not an empty string or a bare ``key=``
         nested = isinstance(item, Mapping) or (
             isinstance(item, list) and any(isinstance(i, Mapping | list) for i in item)
         )
@@ -509,8 +410,8 @@ def multipart_parts(
     types = content_types or {}
     parts: list[tuple[str, Any]] = []
     for key, item in data.items():
-        if item is msgspec.UNSET:
-            continue
+        if item is msgspec.UNSET or item is None:
+            continue  # absent, not an empty text part
         wire = _wire_name(value, key)
         items = item if isinstance(item, list) else [item]
         parts.extend((wire, _part(wire, one, types.get(wire))) for one in items)
@@ -535,7 +436,7 @@ def _part(name: str, value: object, content_type: str | None) -> FormFile:
         )
     data = to_builtins(value)
     if isinstance(data, Mapping | list) or (content_type or "").endswith("json"):
-        return FormFile(msgspec.json.encode(data), content_type="application/json")
+        return FormFile(msgspec.json.encode(data), content_type=content_type or "application/json")
     return FormFile(_text(data).encode(), content_type=content_type or "text/plain; charset=utf-8")
 
 

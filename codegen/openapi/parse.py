@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from codegen.openapi import ir
 from codegen.openapi.constraints import constraints_of
-from codegen.openapi.diagnostics import Diagnostics, join_pointer
+from codegen.openapi.diagnostics import Diagnostics, Severity, join_pointer
 from codegen.openapi.load import Document, Location, RefResolver
 from codegen.openapi.naming import NameRegistry, pascal, snake
 
@@ -36,6 +36,34 @@ _SIMPLE_MEDIA_SUFFIX = {
     "multipart/form-data": "Multipart",
     "application/x-www-form-urlencoded": "Form",
 }
+
+
+# JSON Schema keywords the generator does not model: a schema using one gets a diagnostic naming
+# it (the value is typed by the rest of the schema, and the keyword is neither typed nor checked).
+_UNMODELED_KEYWORDS = (
+    "$dynamicRef",
+    "$recursiveRef",
+    "if",
+    "then",
+    "else",
+    "not",
+    "patternProperties",
+    "dependentSchemas",
+    "dependentRequired",
+    "dependencies",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "prefixItems",
+    "contains",
+    "propertyNames",
+)
+# Header parameters the specification says to ignore (the client sets them itself).
+_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+
+
+def _is_int_or_string(node: JSONObject) -> bool:
+    """Kubernetes' ``int-or-string`` (as a format or as its vendor extension)."""
+    return node.get("format") == "int-or-string" or node.get("x-kubernetes-int-or-string") is True
 
 
 def _is_json_media(media: str) -> bool:
@@ -73,8 +101,10 @@ class _Parser:
             self.def_names[def_id] = self.names.claim(pascal(hint))
         return self.def_names[def_id]
 
-    def report(self, location: Location, reason: str, action: str) -> None:
-        self.diagnostics.report(self._key(location), reason, action)
+    def report(
+        self, location: Location, reason: str, action: str, severity: Severity = "warning"
+    ) -> None:
+        self.diagnostics.report(self._key(location), reason, action, severity)
 
     def _key(self, location: Location) -> str:
         return location.ref(self.document.path)
@@ -121,6 +151,7 @@ class _Parser:
             if node.get("nullable") is True and not isinstance(target, ir.Nullable | ir.AnyType):
                 return ir.Nullable(target)
             return target
+        self._unmodeled(node, location)
         nullable, rest = self.split_null(self._drop_empty_enum(node, location))
         if self.needs_definition(rest):
             inner: ir.TypeExpr = self.define(rest, location, hint)
@@ -130,10 +161,30 @@ class _Parser:
             return ir.Nullable(inner)
         return inner
 
+    def _unmodeled(self, node: JSONObject, location: Location) -> None:
+        for keyword in _UNMODELED_KEYWORDS:
+            if keyword in node:
+                self.report(
+                    _at(location, keyword),
+                    f"schema keyword {keyword!r} is not modeled",
+                    "typed the value by the rest of its schema; this keyword is neither typed "
+                    "nor checked",
+                )
+
     def _drop_empty_enum(self, node: JSONObject, location: Location) -> JSONObject:
         if node.get("enum") == []:
             self.report(location, "empty enum", "ignored the enum (typed as its base type)")
-            return {k: v for k, v in node.items() if k != "enum"}
+            node = {k: v for k, v in node.items() if k != "enum"}
+        kind = node.get("type")
+        enum = node.get("enum")
+        # ``type: string`` with ``enum: [true, false]`` (YAML reads them as booleans): the wire
+        # values are the strings, so they stay strings.
+        if (kind == "string" or (isinstance(kind, list) and "string" in kind)) and (
+            isinstance(enum, list) and any(isinstance(v, bool) for v in enum)
+        ):
+            node = {**node, "enum": [_bool_text(v) for v in enum]}
+        if kind == "string" and isinstance(node.get("const"), bool):
+            node = {**node, "const": _bool_text(node["const"])}
         return node
 
     @staticmethod
@@ -199,6 +250,7 @@ class _Parser:
             self.report(location, "schema is not an object", "used an untyped value")
             node = {}
         schema: JSONObject = {} if node is True else cast(JSONObject, node)
+        self._unmodeled(schema, location)
         nullable, rest = self.split_null(self._drop_empty_enum(schema, location))
         self.nullable_defs[def_id] = nullable
         self._build(def_id, rest, location, hint)
@@ -268,6 +320,8 @@ class _Parser:
 
     def structural(self, node: JSONObject, location: Location, hint: str) -> ir.TypeExpr:
         """Types that need no named definition: primitives, arrays, maps, literals."""
+        if _is_int_or_string(node):
+            return ir.UnionOf((ir.Primitive("int"), ir.Primitive("str")))
         if "const" in node:
             return _literal((node["const"],), location, self)
         enum = node.get("enum")
@@ -361,6 +415,11 @@ class _Parser:
             if resolved is not None and isinstance(resolved[0], dict):
                 info = {**resolved[0], **info}
         default: object = info.get("default", ir.MISSING) if "default" in info else ir.MISSING
+        if default is ir.MISSING and info.get("const") is not None:
+            # A const property has one possible value: constructing the object without it
+            # must still send it.
+            const = info["const"]
+            default = _bool_text(const) if info.get("type") == "string" else const
         return ir.Field(
             wire_name=wire,
             python_name=names.claim(snake(wire)),
@@ -398,6 +457,25 @@ class _Parser:
                 mapping.append((str(value), resolved.id))
         return ir.Discriminator(prop, tuple(mapping))
 
+    def _tag_of(self, variant: object, location: Location, prop: str) -> object:
+        """The one value a variant allows for its tag property (``const`` or a one-value
+        ``enum``, own or from an allOf part), or None: that value is the tag on the wire."""
+        if not isinstance(variant, dict):
+            return None
+        for part, _ in self._flatten_all_of(variant, location):
+            schema = (part.get("properties") or {}).get(prop)
+            if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+                resolved = self.resolver.deref(schema, location)
+                schema = resolved[0] if resolved is not None else None
+            if not isinstance(schema, dict):
+                continue
+            if isinstance(schema.get("const"), str | int) and not isinstance(schema["const"], bool):
+                return schema["const"]
+            enum = schema.get("enum")
+            if isinstance(enum, list) and len(enum) == 1 and isinstance(enum[0], str | int):
+                return None if isinstance(enum[0], bool) else enum[0]
+        return None
+
     def _union(  # noqa: PLR0917 - internal, called positionally
         self,
         def_id: str,
@@ -415,15 +493,24 @@ class _Parser:
                 "typed as the union of the variants",
             )
         variants: list[ir.TypeExpr] = []
+        tag_values: dict[str, object] = {}
+        disc = self._discriminator(node, location)
         for i, variant in enumerate(node[key]):
             title = variant.get("title") if isinstance(variant, dict) else None
             vhint = f"{name}{pascal(title)}" if isinstance(title, str) else f"{name}Option{i + 1}"
-            variants.append(self.type_of(variant, _at(location, key, i), vhint))
+            variant_type = self.type_of(variant, _at(location, key, i), vhint)
+            variants.append(variant_type)
+            while isinstance(variant_type, ir.Nullable):
+                variant_type = variant_type.inner
+            if disc is not None and isinstance(variant_type, ir.Ref):
+                value = self._tag_of(variant, _at(location, key, i), disc.property)
+                if value is not None:
+                    tag_values.setdefault(variant_type.id, value)
         return ir.UnionModel(
             def_id,
             name,
             tuple(variants),
-            self._discriminator(node, location),
+            _with_tags(disc, tag_values),
             description,
             node.get("deprecated") is True,
             hint,
@@ -633,6 +720,12 @@ class _Parser:
             if cb_resolved is None:
                 continue
             found = self.operations(cb_resolved[0], cb_resolved[1], NameRegistry(), True)
+            self.report(
+                _at(location, "callbacks", name),
+                f"callback {name!r} has no generated client or stub helper",
+                "generated the models of its payloads only",
+                "info",
+            )
             callbacks.extend((str(name), cb_op) for cb_op in found)
         return ir.Operation(
             operation_id=operation_id,
@@ -662,6 +755,15 @@ class _Parser:
         where = param.get("in")
         if not isinstance(name, str) or where not in {"path", "query", "header", "cookie"}:
             self.report(location, "parameter without a valid name or location", "skipped it")
+            return None
+        if where == "header" and name.lower() in _IGNORED_HEADERS:
+            self.report(
+                location,
+                f"header parameter {name!r} is ignored (OpenAPI: Accept, Content-Type and "
+                "Authorization parameters SHALL be ignored)",
+                "the client sets it from the media types and security schemes",
+                "info",
+            )
             return None
         style = param.get("style")
         default_style = "form" if where in {"query", "cookie"} else "simple"
@@ -887,6 +989,27 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _with_tags(
+    disc: ir.Discriminator | None, tag_values: dict[str, object]
+) -> ir.Discriminator | None:
+    """``disc`` with a mapping entry for each variant the mapping leaves out but whose tag
+    property allows one value (without it the emitter would fall back to the schema name)."""
+    if disc is None:
+        return None
+    mapped = {target for _, target in disc.mapping}
+    known = {value for value, _ in disc.mapping}
+    extra = [
+        (str(value), def_id)
+        for def_id, value in tag_values.items()
+        if def_id not in mapped and str(value) not in known
+    ]
+    return disc if not extra else ir.Discriminator(disc.property, (*disc.mapping, *extra))
+
+
+def _bool_text(value: object) -> object:
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
 def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(dict.fromkeys(values))
 
@@ -934,6 +1057,15 @@ def build_api(document: Document, diagnostics: Diagnostics) -> ir.Api:
     )
 
 
+def _literal_tag(parser: _Parser, def_id: str, prop: str) -> str | None:
+    for f in parser._all_fields(def_id):
+        kind = f.type
+        if f.wire_name == prop and isinstance(kind, ir.LiteralOf) and len(kind.values) == 1:
+            value = kind.values[0]
+            return None if isinstance(value, bool) else str(value)
+    return None
+
+
 def _with_children(parser: _Parser) -> dict[str, ir.Definition]:
     """Definitions, with the implicit discriminator mapping of allOf parents filled in."""
     defs = dict(parser.defs)
@@ -947,7 +1079,9 @@ def _with_children(parser: _Parser) -> dict[str, ir.Definition]:
         for child_id in sorted(set(child_ids)):
             child = defs[child_id]
             if child_id not in mapped and child.source_name:
-                mapping.append((child.source_name, child_id))
+                # The child's own one-value tag property is the wire value, not its name.
+                tag = _literal_tag(parser, child_id, parent.discriminator.property)
+                mapping.append((child.source_name if tag is None else tag, child_id))
         defs[parent_id] = ir.SchemaModel(
             parent.id,
             parent.name,

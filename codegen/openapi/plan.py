@@ -171,7 +171,9 @@ class Planner:
     def _response(self, op: ir.Operation, response: ir.Response) -> ResponsePlan:
         success = response.status.startswith("2")
         kind, media, annotation = "none", None, "None"
-        if response.contents:
+        # A 204, a 304 and any answer to HEAD have no body (RFC 9110), whatever schema the
+        # document attaches: decoding one would fail on the empty content.
+        if response.contents and not _bodiless(op.method, response.status):
             ordered = sorted(
                 response.contents, key=lambda c: _RESPONSE_ORDER[media_kind(c.media_type)]
             )
@@ -231,6 +233,10 @@ class Planner:
             error_alias=alias,
             security=security,
         )
+
+
+def _bodiless(method: str, status: str) -> bool:
+    return method.upper() == "HEAD" or status in {"204", "304"}
 
 
 _RESPONSE_ORDER = {"json": 0, "text": 1, "binary": 2, "form": 3, "multipart": 4}

@@ -3,7 +3,8 @@
 
 A readOnly property is only sent by the server, a writeOnly one only by the client. So a schema
 ``S`` that has either keeps its name for the response shape (its writeOnly properties left out),
-and gets a request shape ``SInput`` (its readOnly properties left out); every schema that refers
+and gets a request shape ``SInput`` (its readOnly properties optional, unset unless the caller sets
+them, so an object received can be sent back); every schema that refers
 to such a schema, directly or through arrays, maps, unions, aliases or an allOf base, gets an
 ``Input`` twin too, so a request body never contains a response-only type. Operation bodies and
 parameters use the request shapes; responses, webhooks and callbacks (sent by the server) use the
@@ -173,16 +174,23 @@ def _request_shape(
     definition: ir.Definition, name: str, input_ids: Mapping[str, str], tags: set[str]
 ) -> ir.Definition:
     about = (
-        f"``{definition.name}`` as sent in requests: readOnly properties left out (here or below)."
+        f"``{definition.name}`` as sent in requests: readOnly properties optional and unset "
+        "(here or below), writeOnly ones included."
     )
     description = about + (f"\n\n{definition.description}" if definition.description else "")
     new_id = input_ids[definition.id]
     match definition:
         case ir.SchemaModel():
+            # A readOnly property stays, optional and unset unless the caller sets it: servers
+            # ignore it (the specification), and a client that echoes an object it received
+            # back (PUT of a GET) must be able to.
             fields = tuple(
                 replace(f, type=_rewrite(f.type, input_ids))
-                for f in definition.fields
                 if not f.read_only or f.wire_name in tags
+                else replace(
+                    f, type=_rewrite(f.type, input_ids), required=False, default=ir.MISSING
+                )
+                for f in definition.fields
             )
             base = None if definition.base is None else input_ids.get(definition.base)
             return replace(

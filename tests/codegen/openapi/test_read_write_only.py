@@ -1,5 +1,7 @@
-"""readOnly / writeOnly (G25): request bodies never carry readOnly properties, response models
-never carry writeOnly ones; schemas without either (and nothing below them) stay as they are.
+"""readOnly / writeOnly (G25): request shapes keep readOnly properties as optional fields, unset
+(so never sent) unless the caller sets one, e.g. to send back an object it received; response
+models never carry writeOnly ones; schemas without either (and nothing below them) stay as they
+are.
 The generated text is pinned by the ``read_write_only`` golden; here, what a user notices.
 """
 
@@ -20,8 +22,15 @@ from tests.codegen.openapi.conftest import CORPUS, SPECS, Generated
 def test_request_and_response_shapes(make_package: Callable[[Path, str], Generated]) -> None:
     result, models = make_package(SPECS / "read_write_only.yaml", "t")
     client = importlib.import_module(f"{result.package_dir.name}.client")
-    # The request shape has no readOnly property, the response shape no writeOnly one.
-    assert models.UserInput.__struct_encode_fields__ == ("kind", "name", "password")
+    # The request shape has readOnly properties as optional fields, the response shape no
+    # writeOnly one.
+    assert models.UserInput.__struct_encode_fields__ == (
+        "kind",
+        "id",
+        "name",
+        "password",
+        "createdAt",
+    )
     assert models.User.__struct_encode_fields__ == ("kind", "id", "name", "createdAt")
     sent = models.UserInput(kind="user", name="ada", password="s3cret")
     assert msgspec.json.decode(msgspec.json.encode(sent)) == {
@@ -29,6 +38,9 @@ def test_request_and_response_shapes(make_package: Callable[[Path, str], Generat
         "name": "ada",
         "password": "s3cret",
     }
+    # Set explicitly (a PUT of what a GET returned), a readOnly property is sent.
+    echoed = models.UserInput(kind="user", id=7, name="ada", password="p")
+    assert msgspec.json.decode(msgspec.json.encode(echoed))["id"] == 7
     # A server that echoes the password anyway: tolerated, and not kept in the response model.
     wire = b'{"kind":"user","id":1,"name":"ada","password":"s","createdAt":"2024-01-02T03:04:05Z"}'
     user = msgspec.json.decode(wire, type=models.User)
@@ -37,7 +49,7 @@ def test_request_and_response_shapes(make_package: Callable[[Path, str], Generat
     team = typing.get_type_hints(models.TeamInput)
     assert typing.get_args(team["members"]) == (models.UserInput,)
     assert issubclass(models.AdminInput, models.UserInput)
-    assert "audited_at" not in models.AdminInput.__struct_fields__
+    assert models.AdminInput(kind="admin", name="r", password="p").audited_at is msgspec.UNSET
     assert "audited_at" in models.Admin.__struct_fields__
     # A tagged union keeps its tag (a readOnly discriminator stays on the wire).
     account = msgspec.json.decode(
@@ -55,7 +67,7 @@ def test_request_and_response_shapes(make_package: Callable[[Path, str], Generat
     assert "UserInput" in result.exported and "LabelInput" not in result.exported
 
 
-def test_xero_request_shapes_leave_its_read_only_properties_out(
+def test_xero_request_shapes_keep_read_only_properties_optional(
     make_package: Callable[[Path, str], Generated],
 ) -> None:
     spec = CORPUS / "xero_accounting.yaml"
@@ -74,6 +86,22 @@ def test_xero_request_shapes_leave_its_read_only_properties_out(
             continue
         response, request = getattr(models, name), getattr(models, f"{name}Input")
         assert read_only <= set(response.__struct_encode_fields__), name
-        assert not read_only & set(request.__struct_encode_fields__), name
+        assert read_only <= set(request.__struct_encode_fields__), name
+        # Optional and unset: a request built without them never sends them.
+        defaults = (
+            dict(
+                zip(
+                    request.__struct_fields__[-len(request.__struct_defaults__) :],
+                    request.__struct_defaults__,
+                    strict=True,
+                )
+            )
+            if request.__struct_defaults__
+            else {}
+        )
+        by_wire = dict(
+            zip(request.__struct_encode_fields__, request.__struct_fields__, strict=True)
+        )
+        assert all(defaults.get(by_wire[w]) is msgspec.UNSET for w in read_only), name
         checked += 1
     assert checked >= 15
