@@ -146,6 +146,7 @@ class _Parser:
         if not isinstance(node, dict):
             self.report(location, "schema is not an object", "used an untyped value")
             return ir.AnyType()
+        node = self._open_enum(node)
         if isinstance(node.get("$ref"), str):
             target = self.ref_type(node["$ref"], location)
             if node.get("nullable") is True and not isinstance(target, ir.Nullable | ir.AnyType):
@@ -160,6 +161,35 @@ class _Parser:
         if nullable and not isinstance(inner, ir.Nullable | ir.AnyType | ir.NoneType):
             return ir.Nullable(inner)
         return inner
+
+    def _open_enum(self, node: JSONObject) -> JSONObject:
+        """An open enum (``anyOf``/``oneOf`` of a string enum and a plain string: "these values,
+        or others later") is the enum itself: generated enums already keep unknown values (a
+        member named ``UNKNOWN``), so the known values stay typed members."""
+        for key in ("anyOf", "oneOf"):
+            variants = node.get(key)
+            if not (isinstance(variants, list) and len(variants) == 2):
+                continue
+            plain = [v for v in variants if v == {"type": "string"}]
+            enums = [v for v in variants if isinstance(v, dict) and self._is_string_enum(v)]
+            if len(plain) == 1 and len(enums) == 1 and "discriminator" not in node:
+                rest = {k: v for k, v in node.items() if k not in {key, "type"}}
+                return {**enums[0], **rest}
+        return node
+
+    def _is_string_enum(self, node: JSONObject) -> bool:
+        if isinstance(node.get("$ref"), str):
+            resolved = self.resolver.deref(node, self.root_location)
+            if resolved is None or not isinstance(resolved[0], dict):
+                return False
+            node = cast(JSONObject, resolved[0])
+        enum = node.get("enum")
+        return (
+            isinstance(enum, list)
+            and len(enum) > 1
+            and all(isinstance(v, str) for v in enum)
+            and node.get("type") in (None, "string")
+        )
 
     def _unmodeled(self, node: JSONObject, location: Location) -> None:
         for keyword in _UNMODELED_KEYWORDS:
@@ -238,6 +268,8 @@ class _Parser:
     def define_at(self, node: object, location: Location, hint: str) -> None:
         """Define the schema at a reference target (named after its last pointer token)."""
         def_id = self._key(location)
+        if isinstance(node, dict):
+            node = self._open_enum(node)
         if isinstance(node, dict) and isinstance(node.get("$ref"), str):
             # An alias of another reference: keep the name, point at the target.
             self.in_progress.add(def_id)

@@ -186,6 +186,17 @@ def test_int_or_string_const_default_and_boolean_looking_enum(sdk: Sdk) -> None:
     assert msgspec.json.decode(msgspec.json.encode(m.SearchResponse()))["kind"] == "found"
 
 
+def test_open_enum_keeps_known_members_and_unknown_strings(sdk: Sdk) -> None:
+    m = sdk.models
+    with sdk.client() as api:
+        sdk.oracle.reply = (200, "application/json", b'{"color":"red"}')
+        assert api.search().unwrap().color is m.SearchResponseColor.RED
+        sdk.oracle.reply = (200, "application/json", b'{"color":"mauve"}')
+        later = api.search().unwrap().color
+    assert isinstance(later, m.SearchResponseColor) and later.value == "mauve"
+    assert msgspec.json.encode(m.SearchResponse(color=later)) == b'{"kind":"found","color":"mauve"}'
+
+
 def test_unmodeled_keywords_are_diagnostics() -> None:
     diagnostics = Diagnostics()
     parse_path(SPEC, diagnostics)
