@@ -38,6 +38,7 @@ from flext_api.codegen_styles import (
 __all__ = [
     "ApiResponse",
     "AuthMissing",
+    "header_param",
     "header_value",
     "missing_security",
     "request_line",
@@ -127,6 +128,21 @@ def deserialize(
     if shape == "object" and explode:
         return _kv(parts, "=")
     return _shaped(parts, shape, None, ",")
+
+
+def header_param(raw: str | None, explode: bool, shape: Shape) -> object:
+    """The inverse of :func:`header_value` (server stubs): the header text split by the
+    ``simple`` style and never percent-decoded (a header value is not a URI component)."""
+    if raw is None:
+        return None
+    if shape == "primitive":
+        return raw
+    parts = raw.split(",") if raw else []
+    if shape == "array":
+        return parts
+    if explode:
+        return dict(p.partition("=")[::2] for p in parts)
+    return {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
 
 
 def _shaped(parts: list[str], shape: Shape, kv_sep: str | None, joiner: str) -> object:

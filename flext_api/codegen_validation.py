@@ -233,15 +233,25 @@ def _check_number(
             problems.append(problem(loc, f"{value!r} is {words} {bound!r}"))
 
 
-def documented_error_body(type_: Any, message: str, problems: list[Problem]) -> object | None:
+def documented_error_body(
+    type_: Any,
+    message: str,
+    problems: list[Problem],
+    *,
+    status: int = 422,
+    code: str = "VALIDATION_ERROR",
+) -> object | None:
     """A body of the document's own error schema ``type_`` describing ``problems``, or None
     when the schema has required fields this cannot fill (the caller then answers with the
     server's standard error shape).
 
-    Fields are filled by what they look like: a string named like a code gets
-    ``VALIDATION_ERROR``, other strings the message; an integer gets 422; a list the problems
-    (or their messages, for a list of strings). The result is checked by converting it into
-    ``type_``, so the client decodes exactly its documented error class.
+    Fields are filled by what they look like: a string named like a code gets ``code``
+    (``VALIDATION_ERROR`` for a 422, ``UNAUTHORIZED``, ``NOT_FOUND``...), other strings the
+    message; an integer gets ``status``; a list the problems (or their messages, for a list of
+    strings). The stubs use it for every refusal (401, 404, 405, 415, 422) of an operation
+    that documents a JSON error schema for that status (or its range, or ``default``). The
+    result is checked by converting it into ``type_``, so the client decodes exactly its
+    documented error class.
     """
     try:
         info = msgspec.inspect.type_info(type_)
@@ -256,7 +266,7 @@ def documented_error_body(type_: Any, message: str, problems: list[Problem]) -> 
         return None
     data: dict[str, Any] = {}
     for field in info.fields:
-        filled = _fill(field.encode_name, field.type, message, problems)
+        filled = _fill(field.encode_name, field.type, message, problems, status, code)
         if filled is not None:
             data[field.encode_name] = filled
     try:
@@ -265,7 +275,14 @@ def documented_error_body(type_: Any, message: str, problems: list[Problem]) -> 
         return None
 
 
-def _fill(name: str, info: msgspec.inspect.Type, message: str, problems: list[Problem]) -> Any:
+def _fill(  # noqa: PLR0917 - internal, called positionally
+    name: str,
+    info: msgspec.inspect.Type,
+    message: str,
+    problems: list[Problem],
+    status: int,
+    code: str,
+) -> Any:
     while isinstance(info, msgspec.inspect.UnionType):
         kept = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
         if not kept:
@@ -273,9 +290,9 @@ def _fill(name: str, info: msgspec.inspect.Type, message: str, problems: list[Pr
         info = kept[0]
     lowered = name.lower()
     if isinstance(info, msgspec.inspect.StrType | msgspec.inspect.AnyType):
-        return "VALIDATION_ERROR" if "code" in lowered or "type" in lowered else message
+        return code if "code" in lowered or "type" in lowered else message
     if isinstance(info, msgspec.inspect.IntType):
-        return 422
+        return status
     if isinstance(info, msgspec.inspect.ListType):
         if isinstance(info.item_type, msgspec.inspect.StrType):
             return [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in problems]

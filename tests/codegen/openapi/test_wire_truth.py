@@ -20,7 +20,14 @@ import pytest
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.parse import parse_path
 from flext_api import Failure, Success
-from flext_api.codegen_runtime import AuthMissing, missing_security, serialize
+from flext_api.codegen_runtime import (
+    AuthMissing,
+    header_param,
+    header_value,
+    missing_security,
+    serialize,
+)
+from flext_api.codegen_validation import documented_error_body
 from tests.codegen.openapi.conftest import SPECS, Generated
 from tests.servers.runners import run_uvicorn
 
@@ -202,3 +209,27 @@ def test_unmodeled_keywords_are_diagnostics() -> None:
     parse_path(SPEC, diagnostics)
     reasons = {d.reason: d.pointer for d in diagnostics.sorted()}
     assert reasons["schema keyword 'not' is not modeled"].endswith("/properties/odd/not")
+
+
+def test_header_values_are_never_percent_encoded() -> None:
+    # simple style, as the specification's table shows it, with the text as written.
+    assert header_value("a b/ü%20", False) == "a b/ü%20"
+    assert header_value(["x y", 3], False) == "x y,3"
+    assert header_value({"r": "1 0", "g": None}, True) == "r=1 0"
+    assert header_value({"r": "1 0"}, False) == "r,1 0"
+    # The stub's inverse keeps the text as sent (no percent-decoding).
+    assert header_param("a%20b", False, "primitive") == "a%20b"
+    assert header_param("x y,3", False, "array") == ["x y", "3"]
+    assert header_param("r=1 0,g=2", True, "object") == {"r": "1 0", "g": "2"}
+    assert header_param("r,1 0", False, "object") == {"r": "1 0"}
+
+
+class ApiProblem(msgspec.Struct):
+    code: str
+    status: int
+    message: str
+
+
+def test_documented_error_bodies_carry_the_refusal_status_and_code() -> None:
+    body = documented_error_body(ApiProblem, "no pet 42", [], status=404, code="NOT_FOUND")
+    assert body == ApiProblem(code="NOT_FOUND", status=404, message="no pet 42")
