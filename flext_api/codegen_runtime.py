@@ -42,6 +42,7 @@ __all__ = [
     "header_value",
     "missing_security",
     "request_line",
+    "status_message",
     "Credential",
     "Part",
     "RequestParts",
@@ -354,6 +355,39 @@ def missing_security(
         f"{method} {path} requires credentials for {wanted}; pass them to the client "
         "constructor (nothing was sent)"
     )
+
+
+_MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title", "description")
+
+
+def status_message(response: Response) -> str:
+    """``GET /todos/42 answered 404: <the server's message>``: the real request (not the path
+    template) and what the server said, from the usual message fields of a JSON error body
+    (``message``, ``detail``, ``error``...) or a short text body; cut at 200 characters."""
+    head = f"{request_line(response)} answered {response.status_code}"
+    said = _server_message(response)
+    return f"{head}: {said}" if said else head
+
+
+def _server_message(response: Response) -> str | None:
+    content = response.content
+    if not content or len(content) > 65536:
+        return None
+    media = (response.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    text: str | None = None
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            data = msgspec.json.decode(content)
+        except msgspec.DecodeError:
+            return None
+        if isinstance(data, dict):
+            text = next((data[k] for k in _MESSAGE_KEYS if isinstance(data.get(k), str)), None)
+    elif media.startswith("text/"):
+        text = content.decode("utf-8", "replace")
+    if not text or not text.strip():
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 200 else flat[:199] + "…"
 
 
 def request_line(response: Response) -> str:

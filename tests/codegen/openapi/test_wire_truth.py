@@ -26,6 +26,7 @@ from flext_api.codegen_runtime import (
     header_value,
     missing_security,
     serialize,
+    status_message,
 )
 from flext_api.codegen_validation import documented_error_body
 from tests.codegen.openapi.conftest import SPECS, Generated
@@ -233,3 +234,16 @@ class ApiProblem(msgspec.Struct):
 def test_documented_error_bodies_carry_the_refusal_status_and_code() -> None:
     body = documented_error_body(ApiProblem, "no pet 42", [], status=404, code="NOT_FOUND")
     assert body == ApiProblem(code="NOT_FOUND", status=404, message="no pet 42")
+
+
+def test_error_messages_name_the_request_and_what_the_server_said(sdk: Sdk) -> None:
+    with sdk.client(bearer="t") as api:
+        sdk.oracle.reply = (404, "application/json", b'{"message":"no pet 42"}')
+        response = api.delete_pet(pet_id=42).error.response
+        assert status_message(response) == "DELETE /pets/42 answered 404: no pet 42"
+        sdk.oracle.reply = (503, "text/plain", b"  down\n for   maintenance ")
+        response = api.delete_pet(pet_id=7).error.response
+        assert status_message(response) == "DELETE /pets/7 answered 503: down for maintenance"
+        sdk.oracle.reply = (500, "application/json", b"[1]")
+        response = api.delete_pet(pet_id=7).error.response
+        assert status_message(response) == "DELETE /pets/7 answered 500"
