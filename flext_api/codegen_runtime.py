@@ -4,7 +4,10 @@ Public and versioned like the rest of flext-api: generated code depends on these
 change only with a version bump. Kept small and pure (no I/O): parameter-style serializers and
 their inverse for server stubs (OpenAPI ``style``/``explode``/``allowReserved``), response-status
 matching (exact, ``4XX`` ranges, ``default``), the typed error bases, and the value that pairs a
-decoded body with its status and headers. It must never send a request itself.
+decoded body with its status and headers. It must never send a request itself (the OAuth2
+middleware re-exported from :mod:`flext_api.codegen_auth` sends token requests through the
+client it is given). Serializers live in :mod:`flext_api.codegen_styles`, credentials in
+:mod:`flext_api.codegen_auth`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,18 +16,26 @@ import email.parser
 import email.policy
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
 import msgspec
 
-from flext_api._exceptions import DecodingError, HTTPStatusError, InvalidRequest
+from flext_api._exceptions import DecodingError, HTTPStatusError
 from flext_api._headers import Headers
 from flext_api._models import Response
-from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sansio.multipart import FormFile
+from flext_api.codegen_auth import (
+    AsyncOAuth2,
+    AuthMissing,
+    Credential,
+    OAuth2,
+    RequestParts,
+    apply_security,
+    missing_security,
+)
 from flext_api.codegen_styles import (
     Shape,
     Style,
@@ -37,6 +48,8 @@ from flext_api.codegen_styles import (
 
 __all__ = [
     "ApiResponse",
+    "AsyncOAuth2",
+    "OAuth2",
     "AuthMissing",
     "header_param",
     "header_value",
@@ -288,75 +301,6 @@ class ApiResponse(Generic[T]):
 
 # --- requests -----------------------------------------------------------------------------------
 
-Credential = ApiKeyAuth | BasicAuth | BearerAuth | OAuth2Flow
-
-
-@dataclass(frozen=True, slots=True)
-class RequestParts:
-    """Everything a generated request builder decided, before any I/O: compare two of them to
-    test a builder. ``path`` is relative to the base URL and already percent-encoded; ``query``
-    is a built query string (no ``?``)."""
-
-    method: str
-    path: str
-    query: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    content: bytes | IO[bytes] | None = None
-    files: tuple[tuple[str, Any], ...] | None = None
-
-
-def apply_security(
-    parts: RequestParts,
-    alternatives: Sequence[Sequence[tuple[str, str, str]]],
-    credentials: Mapping[str, Credential],
-) -> tuple[RequestParts, str | None]:
-    """Add the credentials of the first alternative whose every scheme has a credential.
-
-    ``alternatives`` is the operation's security requirement list (OR) of scheme lists (AND),
-    each scheme as ``(scheme name, kind, detail)``; kind is ``apiKey`` (detail: location),
-    ``http``, ``oauth2``, ``openIdConnect`` or ``mutualTLS`` (handled by the client's
-    certificate, so always satisfied). Returns the new parts and the name of the OAuth2 scheme
-    whose token flow must send the request (None when none). No satisfiable alternative leaves
-    the request unchanged: the server answers 401, which the caller sees as a typed failure.
-    """
-    # ``{}`` (an empty alternative) makes auth optional, not absent: a credential the caller
-    # gave for a listed scheme is still sent, so the empty alternative is the last resort.
-    for alternative in alternatives:
-        if alternative and all(
-            kind == "mutualTLS" or name in credentials for name, kind, _ in alternative
-        ):
-            return _apply(parts, alternative, credentials)
-    return parts, None
-
-
-class AuthMissing(InvalidRequest):
-    """The operation requires credentials and none of its alternatives could be satisfied
-    with those the client was given; nothing was sent."""
-
-    code = "AUTH_MISSING"
-
-
-def missing_security(
-    method: str,
-    path: str,
-    alternatives: Sequence[Sequence[tuple[str, str, str]]],
-    credentials: Mapping[str, Credential],
-) -> AuthMissing | None:
-    """An :class:`AuthMissing` when the operation requires auth (no empty alternative) and no
-    alternative has every credential; None when the request can go (checked before sending,
-    so a missing credential is a typed failure instead of a 401 from a server)."""
-    if not alternatives or any(not a for a in alternatives):
-        return None
-    for alternative in alternatives:
-        if all(kind == "mutualTLS" or name in credentials for name, kind, _ in alternative):
-            return None
-    wanted = " or ".join(" and ".join(name for name, _, _ in a) for a in alternatives)
-    return AuthMissing(
-        f"{method} {path} requires credentials for {wanted}; pass them to the client "
-        "constructor (nothing was sent)"
-    )
-
-
 _MESSAGE_KEYS = ("message", "detail", "error_description", "error", "title", "description")
 
 
@@ -394,42 +338,6 @@ def request_line(response: Response) -> str:
     """``GET /todos/42`` of the request that got ``response`` (its real path, not the
     template), for error messages. The query is left out: it may carry an API key."""
     return f"{response.request.method} {response.request.url.path}"
-
-
-def _apply(
-    parts: RequestParts,
-    alternative: Sequence[tuple[str, str, str]],
-    credentials: Mapping[str, Credential],
-) -> tuple[RequestParts, str | None]:
-    headers = list(parts.headers)
-    query = parts.query
-    cookies: list[str] = []
-    oauth: str | None = None
-    for name, kind, _ in alternative:
-        if kind == "mutualTLS":
-            continue
-        credential = credentials[name]
-        if isinstance(credential, ApiKeyAuth):
-            secret = credential.value.reveal()
-            if credential.location == "header":
-                headers.append((credential.name, secret))
-            elif credential.location == "query":
-                piece = serialize(credential.name, secret, "form", True)
-                query = f"{query}&{piece}" if query else piece
-            else:
-                cookies.append(serialize(credential.name, secret, "form", True))
-        elif isinstance(credential, OAuth2Flow):
-            oauth = name
-        else:
-            headers.append(("Authorization", credential.header_value()))
-    if cookies:
-        existing = [v for k, v in headers if k.lower() == "cookie"]
-        headers = [(k, v) for k, v in headers if k.lower() != "cookie"]
-        headers.append(("Cookie", "; ".join([*existing, cookie_header(cookies)])))
-    return (
-        RequestParts(parts.method, parts.path, query, tuple(headers), parts.content, parts.files),
-        oauth,
-    )
 
 
 def encode_form(value: object) -> bytes:
