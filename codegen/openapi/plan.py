@@ -49,6 +49,8 @@ class BodyPlan:
     media_type: str
     annotation: str
     required: bool
+    # multipart: the ``encoding.contentType`` the document gives a property (wire name -> type)
+    part_types: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +168,19 @@ class Planner:
             annotation = "str"
         else:
             annotation = self.render(chosen.type)
-        return BodyPlan(kind, chosen.media_type.split(";")[0].strip(), annotation, op.body.required)
+        part_types = tuple(
+            (prop, enc.content_type.split(",")[0].strip())
+            for prop, enc in chosen.encoding
+            # a wildcard (``image/*``) names no type a part can carry
+            if kind == "multipart" and enc.content_type and "*" not in enc.content_type
+        )
+        return BodyPlan(
+            kind,
+            chosen.media_type.split(";")[0].strip(),
+            annotation,
+            op.body.required,
+            part_types,
+        )
 
     def _response(self, op: ir.Operation, response: ir.Response) -> ResponsePlan:
         success = response.status.startswith("2")
