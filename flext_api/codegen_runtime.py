@@ -72,6 +72,8 @@ __all__ = [
     "deserialize",
     "match_path",
     "match_status",
+    "query_matches",
+    "template_query",
     "parse_cookies",
     "serialize",
     "split_query",
@@ -222,6 +224,7 @@ def match_path(template: str, raw_path: str) -> dict[str, str] | None:
     whole path must match; a value never spans a ``/``), or None when it does not match."""
     pattern = ""
     names: list[str] = []
+    template = template.split("?", 1)[0]  # a path key with a query: see template_query
     for literal, name in re.findall(r"([^{]*)(?:\{([^}]*)\})?", template):
         pattern += re.escape(literal)
         if name:
@@ -231,6 +234,24 @@ def match_path(template: str, raw_path: str) -> dict[str, str] | None:
     if found is None:
         return None
     return dict(zip(names, found.groups(), strict=True))
+
+
+def template_query(template: str) -> tuple[tuple[str, str], ...]:
+    """The query a path key carries (``/items?kind=book``: ``(("kind", "book"),)``, decoded);
+    empty for a plain template. Documents use such keys to give one path several operations,
+    told apart by the query."""
+    _, _, query = template.partition("?")
+    return tuple((key, unquote(value)) for key, value in split_query(query))
+
+
+def query_matches(template: str, pairs: Iterable[tuple[str, str]]) -> bool:
+    """Whether a request's query pairs (as :func:`split_query` gives them) hold every pair of
+    the template's own query (:func:`template_query`)."""
+    wanted = template_query(template)
+    if not wanted:
+        return True
+    present = {(key, unquote(value)) for key, value in pairs}
+    return all(pair in present for pair in wanted)
 
 
 # --- responses ----------------------------------------------------------------------------------
