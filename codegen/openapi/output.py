@@ -63,8 +63,12 @@ def check_inputs(spec: Path, out: Path, package: str) -> None:
     check_package_name(package)
     if spec.is_dir():
         raise UsageError(f"{spec} is a directory; give the path of the OpenAPI document itself")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a directory (it is created if missing)")
+    existing = next((p for p in (out, *out.parents) if p.exists()), out)
+    if existing.exists() and not existing.is_dir():
+        where = "" if existing == out else f" ({existing} is)"
+        raise UsageError(
+            f"--out {out} is a file{where}; give a directory (it is created if missing)"
+        )
     target = out / package
     if target.exists() and not _replaceable(target):
         raise UsageError(
