@@ -202,13 +202,12 @@ def test_generator_imports_are_package_relative() -> None:
     absolute = []
     for path in sorted(CODEGEN.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom) and node.level == 0
-                else []
-            )
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
             absolute += [
                 f"{path.name}:{node.lineno}" for n in names if n.split(".")[0] == "codegen"
             ]
