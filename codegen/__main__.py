@@ -9,6 +9,7 @@ never do a command's work itself.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,12 +26,10 @@ def _unasync(args: argparse.Namespace) -> int:
 
 
 def _add_development_commands(commands: Commands) -> None:
-    try:
-        from . import unasync
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.unasync":
-            return  # an installed wheel: it ships the user commands only
-        raise
+    if importlib.util.find_spec(f"{__package__}.unasync") is None:
+        return  # an installed wheel: it ships the user commands only
+    from . import unasync
+
     command = commands.add_parser(
         "unasync",
         help="(development) generate the blocking _sync trees from the async _async trees",
