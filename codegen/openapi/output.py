@@ -150,7 +150,8 @@ def write_all(out: Path, package: str, files: Mapping[str, str]) -> bool:
     Everything goes to a temporary folder in ``out`` first; then ``out/package`` is swapped in
     (the previous one removed only after the new one is in place) and ``pyproject.toml`` replaced.
     """
-    created_out = not out.exists()
+    # The folders this run creates (out and missing parents), removed again if left empty.
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{package}-", suffix=".partial", dir=out))
@@ -167,8 +168,9 @@ def write_all(out: Path, package: str, files: Mapping[str, str]) -> bool:
         raise OutputError(f"cannot write into {out}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if created_out and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # a failed first run leaves no empty folder behind
+        for folder in created:  # innermost first: a failed first run leaves no empty folder
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     return formatted
 
 

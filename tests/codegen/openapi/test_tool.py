@@ -75,7 +75,7 @@ def test_binary_file_directory_and_file_as_out(
 ) -> None:
     binary = tmp_path / "api.yaml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    assert _generate(binary, tmp_path / "out", "shop") == 1
+    assert _generate(binary, tmp_path / "new" / "out", "shop") == 1
     assert "is a binary file, not a JSON or YAML OpenAPI document" in _error_line(capsys)
     latin1 = tmp_path / "latin1.yaml"
     data = "openapi: 3.0.3\ninfo: {title: Caf\xe9, version: '1'}\n".encode("latin-1")
@@ -147,6 +147,10 @@ def test_formatting_failure_writes_nothing(
     line = _error_line(capsys)
     assert "ruff check failed on the generated code (boom: cannot parse)" in line
     assert _tree(tmp_path) == before  # the earlier package, and no staging folder left over
+    # A first run into folders it had to create removes them again.
+    assert _generate(PETSTORE, tmp_path / "new" / "deeper", "shop", "--quiet") == 1
+    assert "ruff check failed" in _error_line(capsys)
+    assert not (tmp_path / "new").exists()
 
 
 def test_regenerating_replaces_the_whole_package(tmp_path: Path) -> None:
