@@ -9,7 +9,6 @@ never do a command's work itself.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ def _unasync(args: argparse.Namespace) -> int:
 
 
 def _add_development_commands(commands: Commands) -> None:
-    if importlib.util.find_spec(f"{__package__}.unasync") is None:
+    if not Path(__file__).with_name("unasync.py").is_file():
         return  # an installed wheel: it ships the user commands only
     from . import unasync
 
