@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import gzip
 import socket
+from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
 
 from flext_api import Failure, FlextApiClient, Response, Success, Timeout
+from tests.servers.hostile_h2 import HostileH2Server
 from tests.servers.raw import HELLO_RESPONSE, RawServer, RawServerFactory, RequestReader
 
 TEXT: Final = b"The quick brown fox jumps over the lazy dog. " * 2000
@@ -34,6 +36,9 @@ BODIES: Final = {
     "/truncated": GZIPPED[: len(GZIPPED) // 2],
 }
 TIMEOUT: Final = Timeout(10)
+# Twice the client's HTTP/2 stream window: the server cannot finish this body unless the client
+# reads (and acknowledges) it, so a client that stops at the first bytes leaves the stream open.
+NOT_GZIP_8MIB: Final = bytes(8 * 1024 * 1024)
 
 
 def keep_alive_origin(conn: socket.socket) -> None:
@@ -112,3 +117,28 @@ def test_empty_body_labelled_gzip_is_not_decoded(raw_server: RawServerFactory) -
     assert streamed == Success(b"")
     assert after.content == TEXT
     assert server.connections == 1
+
+
+@pytest.fixture
+def h2_origin() -> Iterator[HostileH2Server]:
+    server = HostileH2Server(
+        bodies={"/gzip": (GZIPPED, "gzip"), "/corrupt": (NOT_GZIP_8MIB, "gzip")}
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_http2_body_that_fails_to_decode_resets_only_its_stream(
+    h2_origin: HostileH2Server,
+) -> None:
+    with FlextApiClient(timeout=TIMEOUT, http2="prior-knowledge") as client:
+        result = client.get(h2_origin.url + "/corrupt")
+        assert isinstance(result, Failure), result
+        assert result.error_code == "DECODE_ERROR", result.error
+        assert client.pool_stats.in_use == 0
+        after = ok(client.get(h2_origin.url + "/gzip"))
+    assert after.content == TEXT
+    # Decoding stopped at the first bytes: the client reset the stream it would not read to
+    # the end (RST_STREAM reached the server before the next request), and kept the connection.
+    assert h2_origin.resets == 1
+    assert h2_origin.connections == 1
