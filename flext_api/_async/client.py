@@ -14,9 +14,11 @@ import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._async.building import (
     NO_JSON,
@@ -58,6 +60,7 @@ from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._async.sse import AsyncEventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]
 
@@ -416,6 +419,25 @@ class AsyncFlextApiClient:
         finally:
             if isinstance(result, Success):
                 await result.value.aclose()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractAsyncContextManager[Success[AsyncEventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` once the server answered ``200 text/event-stream``::
+
+            with client.sse("GET", "/events") as result:  # async: ``async with``, ``async for``
+                if result.is_success:
+                    for event in result.value:
+                        print(event.event, event.id, event.data)
+
+        A dropped connection is reopened after the server's ``retry`` (else ``retry=`` ms)
+        with ``Last-Event-ID``, up to ``max_reconnects`` attempts in a row without an event
+        (``reconnect=False``: the drop ends the stream); a ``204`` ends it. Iterating raises
+        the typed ``FlextApiError`` when it must give up (``SSE_RECONNECT_FAILED``,
+        ``SSE_EVENT_TOO_LARGE`` past ``max_event_size`` bytes, ``SSE_NOT_EVENT_STREAM``).
+        """
+        return open_event_stream(self, method, url, **options)
 
     async def get(
         self,

@@ -16,9 +16,11 @@ import os
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._backends.base import NetworkBackend
 from flext_api._content import FilesTypes, RequestContent
@@ -60,6 +62,7 @@ from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._sync.sse import EventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
@@ -414,6 +417,25 @@ class FlextApiClient:
         finally:
             if isinstance(result, Success):
                 result.value.close()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractContextManager[Success[EventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` once the server answered ``200 text/event-stream``::
+
+            with client.sse("GET", "/events") as result:  # async: ``async with``, ``async for``
+                if result.is_success:
+                    for event in result.value:
+                        print(event.event, event.id, event.data)
+
+        A dropped connection is reopened after the server's ``retry`` (else ``retry=`` ms)
+        with ``Last-Event-ID``, up to ``max_reconnects`` attempts in a row without an event
+        (``reconnect=False``: the drop ends the stream); a ``204`` ends it. Iterating raises
+        the typed ``FlextApiError`` when it must give up (``SSE_RECONNECT_FAILED``,
+        ``SSE_EVENT_TOO_LARGE`` past ``max_event_size`` bytes, ``SSE_NOT_EVENT_STREAM``).
+        """
+        return open_event_stream(self, method, url, **options)
 
     def get(
         self,
