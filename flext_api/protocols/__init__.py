@@ -20,7 +20,7 @@ from abc import ABC
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self, overload
 
 if TYPE_CHECKING:
     from flext_api._exceptions import FlextApiError
@@ -78,7 +78,7 @@ class BaseProtocol(ABC):
         if client is not None:
             client.close()
 
-    def __enter__(self) -> BaseProtocol:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -96,9 +96,11 @@ class ProtocolRegistry:
     ``register(name, cls_or_target)`` adds one (a class, or a ``"module:attribute"`` string
     imported on first use); a taken name is refused unless ``replace=True``.
     ``get_protocol(name)`` returns the class (``LookupError`` naming the known ones for an
-    unknown name); ``names()`` lists them. The entry-point group is read once, on the first
-    lookup, and a distribution's protocol is imported only when asked for; a built-in or an
-    explicitly registered name wins over an entry point of the same name.
+    unknown name); it is typed by name for the built-ins, so a replaced built-in is still
+    typed as the built-in: replace one with a subclass of it. ``names()`` lists them. The
+    entry-point group is read once, on the first lookup, and a distribution's protocol is
+    imported only when asked for; a built-in or an explicitly registered name wins over an
+    entry point of the same name.
     """
 
     __slots__ = ("_discovered", "_targets")
