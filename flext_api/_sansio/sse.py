@@ -24,6 +24,7 @@ __all__ = [
     "SSEEventTooLarge",
     "SSENotEventStream",
     "ServerSentEvent",
+    "encode_event",
     "is_event_stream",
     "not_event_stream",
 ]
@@ -236,3 +237,37 @@ class SSEDecoder:
         return ServerSentEvent(
             data="\n".join(data), event=event or "message", id=self.last_event_id, retry=retry
         )
+
+
+def encode_event(
+    data: str | None = None,
+    *,
+    event: str | None = None,
+    id: str | None = None,
+    retry: int | None = None,
+    comment: str | None = None,
+) -> bytes:
+    """One event on the wire (the server side's twin of :class:`SSEDecoder`).
+
+    ``data`` may hold newlines (each line becomes a ``data:`` line, so the client gets the same
+    string back); ``event`` and ``id`` may not, nor may ``id`` hold NUL: a value that cannot
+    round-trip is a programming error (``ValueError``). A comment alone is a keep-alive.
+    """
+    lines: list[str] = []
+    if comment is not None:
+        lines.extend(f": {line}" if line else ":" for line in comment.splitlines() or [""])
+    for name, value in (("event", event), ("id", id)):
+        if value is not None:
+            if "\r" in value or "\n" in value or (name == "id" and "\0" in value):
+                raise ValueError(f"an SSE {name} cannot hold CR, LF or NUL: {value!r}")
+            lines.append(f"{name}: {value}")
+    if retry is not None:
+        if retry < 0:
+            raise ValueError("retry is a non-negative number of milliseconds")
+        lines.append(f"retry: {retry}")
+    if data is not None:
+        # splitlines() would also split on \v, \x1c...: the standard's line ends only.
+        lines.extend(
+            f"data: {line}" for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        )
+    return ("\n".join(lines) + "\n\n").encode()

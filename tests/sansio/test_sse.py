@@ -12,6 +12,7 @@ from flext_api._sansio.sse import (
     ServerSentEvent,
     SSEDecoder,
     SSEEventTooLarge,
+    encode_event,
     is_event_stream,
     not_event_stream,
 )
@@ -165,3 +166,42 @@ def test_not_event_stream_errors_say_what_came_instead() -> None:
     gone = not_event_stream(404, "application/json", b"{}", "http://h/events")
     assert gone.code == "SSE_NOT_EVENT_STREAM"
     assert "status 404" in str(gone) and gone.url == "http://h/events"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        E("plain"),
+        E("two\nlines", event="update", id="42"),
+        E("", event="empty"),
+        E("\n"),
+        E("x", retry=2500),
+        E(" leading space and trailing ", id="\u00e9"),
+    ],
+)
+def test_encoded_events_parse_back_to_themselves(event: ServerSentEvent) -> None:
+    wire = encode_event(
+        event.data,
+        event=None if event.event == "message" else event.event,
+        id=event.id or None,
+        retry=event.retry,
+    )
+    assert SSEDecoder().feed(wire) == [event]
+
+
+def test_encoded_comments_are_keep_alives_that_dispatch_nothing() -> None:
+    assert encode_event(comment="keep-alive") == b": keep-alive\n\n"
+    assert SSEDecoder().feed(encode_event(comment="a\nb") + encode_event("x")) == [E("x")]
+
+
+def test_encoded_crlf_in_data_becomes_lines() -> None:
+    assert encode_event("a\r\nb\rc") == b"data: a\ndata: b\ndata: c\n\n"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"event": "a\nb"}, {"id": "1\r"}, {"id": "1\x002"}, {"retry": -1}],
+)
+def test_encoding_what_cannot_round_trip_is_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"SSE|retry"):
+        encode_event("x", **kwargs)  # type: ignore[arg-type]
