@@ -424,18 +424,9 @@ class AsyncFlextApiClient:
         self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
     ) -> AbstractAsyncContextManager[Success[AsyncEventStream] | Failure[FlextApiError]]:
         """Open a Server-Sent Events stream: a context manager yielding
-        ``FlextResult[EventStream]`` once the server answered ``200 text/event-stream``::
-
-            with client.sse("GET", "/events") as result:  # async: ``async with``, ``async for``
-                if result.is_success:
-                    for event in result.value:
-                        print(event.event, event.id, event.data)
-
-        A dropped connection is reopened after the server's ``retry`` (else ``retry=`` ms)
-        with ``Last-Event-ID``, up to ``max_reconnects`` attempts in a row without an event
-        (``reconnect=False``: the drop ends the stream); a ``204`` ends it. Iterating raises
-        the typed ``FlextApiError`` when it must give up (``SSE_RECONNECT_FAILED``,
-        ``SSE_EVENT_TOO_LARGE`` past ``max_event_size`` bytes, ``SSE_NOT_EVENT_STREAM``).
+        ``FlextResult[EventStream]`` (iterate it for ``ServerSentEvent`` values); dropped
+        connections are reopened with ``Last-Event-ID``. See docs/sse.md and
+        :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
         """
         return open_event_stream(self, method, url, **options)
 

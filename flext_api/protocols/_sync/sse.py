@@ -51,7 +51,18 @@ _ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 class EventStreamOptions(TypedDict, total=False):
-    """The keyword arguments of ``client.sse(...)`` (see :meth:`FlextApiClient.sse`)."""
+    """The keyword arguments of ``client.sse(method, url, ...)``.
+
+    ``params``, ``headers``, ``content``, ``json`` and ``timeout`` are those of
+    ``client.stream`` (the body is sent again on each reconnection, so it is bytes or str).
+    ``last_event_id`` is sent with the first request. A dropped connection is reopened after
+    the server's ``retry`` (else ``retry`` milliseconds) with ``Last-Event-ID``, up to
+    ``max_reconnects`` attempts in a row without an event (``reconnect=False``: the drop ends
+    the stream); a ``204`` answer ends it. Iterating raises the typed ``FlextApiError`` when it
+    must give up: ``SSE_RECONNECT_FAILED``, ``SSE_NOT_EVENT_STREAM``, or
+    ``SSE_EVENT_TOO_LARGE`` past ``max_event_size`` bytes. ``sleep`` waits between attempts
+    (injectable for tests).
+    """
 
     params: QueryParamTypes | None
     headers: HeaderTypes | None
