@@ -14,9 +14,11 @@ import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._async.building import (
     NO_JSON,
@@ -57,6 +59,7 @@ from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._async.sse import AsyncEventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]
 
@@ -406,6 +409,16 @@ class AsyncFlextApiClient:
         finally:
             if isinstance(result, Success):
                 await result.value.aclose()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractAsyncContextManager[Success[AsyncEventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` (iterate it for ``ServerSentEvent`` values); dropped
+        connections are reopened with ``Last-Event-ID``. See docs/sse.md and
+        :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
+        """
+        return open_event_stream(self, method, url, **options)
 
     async def get(
         self,

@@ -16,9 +16,11 @@ import os
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._backends.base import NetworkBackend
 from flext_api._content import FilesTypes, RequestContent
@@ -59,6 +61,7 @@ from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._sync.sse import EventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
@@ -404,6 +407,16 @@ class FlextApiClient:
         finally:
             if isinstance(result, Success):
                 result.value.close()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractContextManager[Success[EventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` (iterate it for ``ServerSentEvent`` values); dropped
+        connections are reopened with ``Last-Event-ID``. See docs/sse.md and
+        :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
+        """
+        return open_event_stream(self, method, url, **options)
 
     def get(
         self,
