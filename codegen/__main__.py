@@ -1,4 +1,6 @@
-"""Command line of the generator: ``python -m codegen <command>`` (also the ``flext-api`` script).
+"""``python -m codegen``: the ``flext-api`` user commands plus this repository's development
+commands (``unasync`` regenerates the ``_sync`` trees; it is not shipped in the wheel, so an
+installed ``python -m flext_api_codegen`` has the user commands only).
 
 This file only parses arguments and dispatches to the module that owns each command; it must
 never do a command's work itself.
@@ -11,23 +13,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from codegen import unasync
-from codegen.openapi import cli as openapi_cli
+from .cli import Commands, build_parser, run
 
 
 def _unasync(args: argparse.Namespace) -> int:
+    from . import unasync
+
     root: Path = args.root
     check_only: bool = args.check
     return unasync.run(root, check_only=check_only, out=sys.stdout)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit status (0: success, 1: problems found)."""
-    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+def _add_development_commands(commands: Commands) -> None:
+    if not Path(__file__).with_name("unasync.py").is_file():
+        return  # an installed wheel: it ships the user commands only
+    from . import unasync
+
     command = commands.add_parser(
         "unasync",
-        help="generate the blocking _sync trees from the async _async trees",
+        help="(development) generate the blocking _sync trees from the async _async trees",
         description=unasync.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,12 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the repository root (default: the one this codegen package sits in)",
     )
     command.set_defaults(handler=_unasync)
-    generate = commands.add_parser("generate", help="generate a typed package from a schema")
-    targets = generate.add_subparsers(dest="target", required=True, metavar="target")
-    openapi_cli.add_parser(targets)
-    args = parser.parse_args(argv)
-    status: int = args.handler(args)
-    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status (0: success, 1: problems found, 2: usage)."""
+    parser, commands = build_parser(prog=f"python -m {__package__}")
+    _add_development_commands(commands)
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ from flext_api._sync.middleware import (
 )
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL
+from flext_api.protocols import ProtocolRegistry
 
 __version__ = "0.1.0"
 """The installed release of flext-api."""
@@ -199,6 +200,7 @@ __all__ = [
     "PoolStats",
     "PoolTimeout",
     "ProtocolError",
+    "ProtocolRegistry",
     "Proxy",
     "ProxyAuthRequired",
     "ProxyError",

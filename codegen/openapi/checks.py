@@ -9,8 +9,8 @@ request time. Emits Python literal text only; it never decides a type (plan.py d
 
 from __future__ import annotations
 
-from codegen.openapi import ir
-from codegen.openapi.models import ModelEmitter
+from . import ir
+from .models import ModelEmitter
 
 _CONSTRAINT_KEYS = (
     ("minimum", "minimum"),

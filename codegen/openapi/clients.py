@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from urllib.parse import urlparse
 
-from codegen.openapi import ir
-from codegen.openapi.models import BANNER
-from codegen.openapi.naming import pascal, snake, words
-from codegen.openapi.plan import BodyPlan, OperationPlan, ParamPlan, Planner, identifiers
+from . import ir
+from .models import BANNER
+from .naming import pascal, snake, words
+from .plan import BodyPlan, OperationPlan, ParamPlan, Planner, identifiers
 
 GROUP_SIZE = 16
 """At most this many operations per lazily imported group module (``_ops_<tag>``)."""

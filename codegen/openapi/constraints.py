@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from codegen.openapi import ir
+from . import ir
 
 _NUMBER = (int, float)
 # ECMA class escapes, as Python class bodies (used inside and outside brackets).

@@ -1,27 +1,26 @@
-"""Write a generated package to disk: models, ``__init__`` (lazy exports), ``py.typed``,
-``pyproject.toml``; format with ruff. Returns the diagnostics; never raises for a document defect.
+"""Generate a package from a document: models, clients, stubs, ``__init__`` (lazy exports),
+``py.typed``, ``pyproject.toml``, written all-or-nothing by `output`. Returns the diagnostics;
+never raises for a defect inside the document (only for arguments or a document that cannot be
+used at all, or for diagnostics under ``strict``).
 """
 
 from __future__ import annotations
 
-import keyword
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from codegen.openapi.checks import CheckPlanner
-from codegen.openapi.clients import ClientEmitter, spec_json
-from codegen.openapi.diagnostics import Diagnostics
-from codegen.openapi.load import load, original_pointer
-from codegen.openapi.models import BANNER, ModelEmitter
-from codegen.openapi.parse import build_api
-from codegen.openapi.plan import OperationPlan, Planner
-from codegen.openapi.readwrite import split_read_write
-from codegen.openapi.stubs import StubEmitter
+from .checks import CheckPlanner
+from .clients import ClientEmitter, spec_json
+from .diagnostics import Diagnostics
+from .load import load, original_pointer
+from .models import BANNER, ModelEmitter
+from .output import OutputError, check_inputs, check_not_binary, write_all
+from .parse import build_api
+from .plan import OperationPlan, Planner
+from .readwrite import split_read_write
+from .stubs import StubEmitter
 
 _RUFF_CONFIG = """\
 [tool.ruff]
@@ -43,6 +42,18 @@ class GenerationResult:
     api_name: str
     operations: tuple[OperationPlan, ...] = ()
     checks: CheckPlanner | None = None  # what the stubs refuse, per type (tests build inputs)
+    formatted: bool = True  # False: ruff was not found, the files are as rendered
+
+
+class StrictError(OutputError):
+    """``strict`` and the document has diagnostics: nothing was written."""
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        super().__init__(
+            f"{len(diagnostics)} diagnostic(s) and --strict: nothing written; "
+            "fix the document or drop --strict"
+        )
+        self.diagnostics = diagnostics
 
 
 def _progress(stream: TextIO | None, message: str, started: float) -> None:
@@ -51,27 +62,22 @@ def _progress(stream: TextIO | None, message: str, started: float) -> None:
         stream.flush()
 
 
-def _ruff() -> list[str]:
-    sibling = Path(sys.executable).with_name("ruff")
-    if sibling.exists():
-        return [str(sibling)]
-    found = shutil.which("ruff")
-    return [found] if found else [sys.executable, "-m", "ruff"]
-
-
-def check_package_name(package: str) -> None:
-    """Refuse a package name that cannot be imported (a usage error, raised at once)."""
-    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in package.split(".")):
-        raise ValueError(f"package name {package!r} is not an importable Python name")
-    if "." in package:
-        raise ValueError(f"package name {package!r} must be a top-level name (no dots)")
-
-
 def generate(
-    spec: Path, out: Path, package: str, progress: TextIO | None = None
+    spec: Path,
+    out: Path,
+    package: str,
+    progress: TextIO | None = None,
+    *,
+    strict: bool = False,
 ) -> GenerationResult:
-    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``."""
-    check_package_name(package)
+    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``.
+
+    Raises `output.UsageError` for arguments that cannot work, `load.LoadError` for a document
+    that cannot be used, `output.OutputError` when writing failed (`StrictError` for diagnostics
+    under ``strict``); in every such case the target is left as it was.
+    """
+    check_inputs(spec, out, package)
+    check_not_binary(spec)
     started = time.perf_counter()
     diagnostics = Diagnostics()
     document = load(spec)
@@ -93,43 +99,36 @@ def generate(
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
     lazy[f"{clients.name}Client"] = "client"
-    package_dir = out / package
-    package_dir.mkdir(parents=True, exist_ok=True)
     files = {
-        package_dir / "models.py": models_source,
-        package_dir / "errors.py": clients.errors_module(),
-        package_dir / "operations.py": clients.operations_module(),
-        package_dir / "client.py": clients.client_module(),
-        **{package_dir / f"{m}.py": text for m, text in clients.group_modules().items()},
-        package_dir / "stubs.py": stubs.module(),
-        package_dir / "openapi.json": spec_json(document.root),
-        package_dir / "__init__.py": _init_source(package, api.title, api.version, lazy),
-        package_dir / "py.typed": "",
-        out / "pyproject.toml": _pyproject(package, api.version),
+        f"{package}/models.py": models_source,
+        f"{package}/errors.py": clients.errors_module(),
+        f"{package}/operations.py": clients.operations_module(),
+        f"{package}/client.py": clients.client_module(),
+        **{f"{package}/{m}.py": text for m, text in clients.group_modules().items()},
+        f"{package}/stubs.py": stubs.module(),
+        f"{package}/openapi.json": spec_json(document.root),
+        f"{package}/__init__.py": _init_source(package, api.title, api.version, lazy),
+        f"{package}/py.typed": "",
+        "pyproject.toml": _pyproject(package, api.version),
     }
-    for stale in package_dir.glob("_ops*.py"):  # groups of an earlier run into the same folder
-        if stale not in files:
-            stale.unlink()
-    for path, text in files.items():
-        path.write_text(text, encoding="utf-8")
-    python_files = [str(p) for p in files if p.suffix == ".py"]
-    subprocess.run(
-        [*_ruff(), "check", "--fix-only", "--quiet", "--exit-zero", *python_files],
-        check=True,
-        cwd=out,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*_ruff(), "format", "--quiet", *python_files], check=True, cwd=out, capture_output=True
-    )
-    _progress(progress, f"wrote {package_dir} ({len(diagnostics)} diagnostics)", started)
     translated = Diagnostics()
     for item in diagnostics.sorted():
         translated.report(
             original_pointer(item.pointer, document.family), item.reason, item.action, item.severity
         )
+    if strict and len(translated):
+        raise StrictError(translated)
+    formatted = write_all(out, package, files)
+    package_dir = out / package
+    _progress(progress, f"wrote {package_dir} ({len(diagnostics)} diagnostics)", started)
     return GenerationResult(
-        package_dir, translated, tuple(exported), clients.name, tuple(plans), stubs.checks
+        package_dir,
+        translated,
+        tuple(exported),
+        clients.name,
+        tuple(plans),
+        stubs.checks,
+        formatted,
     )
 
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import yaml
 
-from codegen.openapi.diagnostics import Diagnostics, join_pointer
+from .diagnostics import Diagnostics, join_pointer
 
 Family = Literal["2.0", "3.0", "3.1"]
 JSONObject = dict[str, Any]

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from codegen.openapi import ir
-from codegen.openapi.constraints import constraints_of
-from codegen.openapi.diagnostics import Diagnostics, Severity, join_pointer
-from codegen.openapi.load import Document, Location, RefResolver
-from codegen.openapi.naming import NameRegistry, pascal, snake
+from . import ir
+from .constraints import constraints_of
+from .diagnostics import Diagnostics, Severity, join_pointer
+from .load import Document, Location, RefResolver
+from .naming import NameRegistry, pascal, snake
 
 JSONObject = dict[str, Any]
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -1130,6 +1130,6 @@ def _with_children(parser: _Parser) -> dict[str, ir.Definition]:
 
 def parse_path(path: Path, diagnostics: Diagnostics) -> ir.Api:
     """Load and parse a document file (convenience for callers and tests)."""
-    from codegen.openapi.load import load
+    from .load import load
 
     return build_api(load(path), diagnostics)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from codegen.openapi import ir
-from codegen.openapi.models import ModelEmitter
-from codegen.openapi.naming import NameRegistry, pascal, snake
+from . import ir
+from .models import ModelEmitter
+from .naming import NameRegistry, pascal, snake
 
 BodyKind = str  # "json" | "form" | "multipart" | "binary" | "text"
 # Names every generated method already takes; a parameter named like one is renamed.

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
-from codegen.openapi import ir
+from . import ir
 
 INPUT_SUFFIX = "Input"
 _INPUT_ID = "#input"

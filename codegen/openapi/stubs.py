@@ -11,16 +11,16 @@ emits text; the decisions come from plan.py.
 
 from __future__ import annotations
 
-from codegen.openapi import ir
-from codegen.openapi.checks import CheckPlanner
-from codegen.openapi.clients import (
+from . import ir
+from .checks import CheckPlanner
+from .clients import (
     TYPING_HEAD,
     doc,
     model_imports,
     server_prefix,
 )
-from codegen.openapi.models import BANNER
-from codegen.openapi.plan import OperationPlan, ParamPlan, Planner
+from .models import BANNER
+from .plan import OperationPlan, ParamPlan, Planner
 
 _HELPERS = '''
 class _InvalidInput(_RequestRejected):

@@ -14,9 +14,11 @@ import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._async.building import (
     NO_JSON,
@@ -51,27 +53,18 @@ from flext_api._models import (
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
-from flext_api._sansio.decoding import make_decoder
 from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._async.sse import AsyncEventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]
 
 VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
-
-
-def _decode(content: bytes, content_encoding: str, max_size: int | None) -> bytes:
-    """Undo a buffered body's Content-Encoding (bomb-limited; errors are DECODE_ERROR or
-    DECOMPRESSION_LIMIT)."""
-    decoder = make_decoder(content_encoding, max_size=max_size)
-    if decoder.is_identity:
-        return content
-    return decoder.decode(content) + decoder.flush()
 
 
 class AsyncFlextApiClient:
@@ -331,10 +324,10 @@ class AsyncFlextApiClient:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
             pool = self._router.pool_for(request) if self._proxied else self._pool
-            response = await pool.round_trip(request)
-            encoding = response.headers.get("content-encoding")
-            if encoding is not None and response.content:
-                response.content = _decode(response.content, encoding, self._max_decoded_size)
+            # The body's Content-Encoding is undone inside the exchange, as it is read: a body
+            # that will not decode ends it like any failed exchange (the connection is not
+            # reused, the HTTP/2 stream is reset).
+            response = await pool.round_trip(request, self._max_decoded_size)
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
@@ -416,6 +409,16 @@ class AsyncFlextApiClient:
         finally:
             if isinstance(result, Success):
                 await result.value.aclose()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractAsyncContextManager[Success[AsyncEventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` (iterate it for ``ServerSentEvent`` values); dropped
+        connections are reopened with ``Last-Event-ID``. See docs/sse.md and
+        :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
+        """
+        return open_event_stream(self, method, url, **options)
 
     async def get(
         self,

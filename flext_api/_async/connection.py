@@ -28,6 +28,7 @@ from typing import Final
 
 import h11
 
+from flext_api._async.streaming import receive_decoded_body
 from flext_api._backends.base import AsyncNetworkStream
 from flext_api._compat import h11_header_fields, h11_headers
 from flext_api._exceptions import (
@@ -40,6 +41,7 @@ from flext_api._exceptions import (
 )
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
+from flext_api._sansio.decoding import make_decoder
 
 # unasync: sync-only: from flext_api._content import sync_body
 
@@ -444,12 +446,20 @@ class AsyncHTTP11Connection:
             chunks.append(chunk)
         return first if len(chunks) == 1 else b"".join(chunks)
 
-    async def round_trip(self, request: Request) -> Response:
-        """Send ``request`` and read the whole response into memory."""
+    async def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response into memory, its Content-Encoding
+        undone as the body is read (:func:`~flext_api._async.streaming.receive_decoded`): a
+        body that does not decode raises before its end, and the pool discards the
+        connection, cut mid-body."""
         started = time.perf_counter()
         await self.send_request(request)
         head = await self._receive_head()
-        content = await self.receive_body()
+        encoding = head.headers.get("content-encoding")
+        if encoding is None:
+            content = await self.receive_body()
+        else:
+            decoder = make_decoder(encoding, max_size=max_decoded_size)
+            content = await receive_decoded_body(self.receive_body_chunk, decoder)
         response = Response(
             head.status_code,
             head.headers,

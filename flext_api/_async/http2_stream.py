@@ -20,9 +20,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Final
 
 from flext_api._async.connection import ResponseHead
+from flext_api._async.streaming import receive_decoded_body
 from flext_api._exceptions import FlextApiError, RemoteProtocolError
 from flext_api._headers import Headers
 from flext_api._models import Request, Response
+from flext_api._sansio.decoding import make_decoder
 from flext_api._synchronization import AsyncEvent
 
 if TYPE_CHECKING:
@@ -190,12 +192,20 @@ class AsyncHTTP2Stream:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def round_trip(self, request: Request) -> Response:
+    async def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response, its Content-Encoding undone as the
+        body is read (:func:`~flext_api._async.streaming.receive_decoded`): a body that does
+        not decode raises before its end, and the pool resets the stream."""
         started = time.perf_counter()
         self._buffered = True
         await self.send_request(request)
         head = await self.receive_head()
-        content = await self.receive_body()
+        encoding = head.headers.get("content-encoding")
+        if encoding is None:
+            content = await self.receive_body()
+        else:
+            decoder = make_decoder(encoding, max_size=max_decoded_size)
+            content = await receive_decoded_body(self.receive_body_chunk, decoder)
         response = Response(
             head.status_code,
             head.headers,

@@ -122,9 +122,12 @@ class AsyncConnectionPool:
             return self._forward_key
         return origin
 
-    async def round_trip(self, request: Request) -> Response:
-        """Send ``request`` and read the whole response."""
-        response = (await self._exchange(request, streamed=False))[1]
+    async def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response, its Content-Encoding undone (the
+        decoded body bounded by ``max_decoded_size`` bytes and the decoder's ratio limit)."""
+        response = (
+            await self._exchange(request, streamed=False, max_decoded_size=max_decoded_size)
+        )[1]
         assert type(response) is Response
         return response
 
@@ -136,11 +139,13 @@ class AsyncConnectionPool:
         return exchange, head
 
     async def _exchange(
-        self, request: Request, *, streamed: bool
+        self, request: Request, *, streamed: bool, max_decoded_size: int | None = None
     ) -> tuple[Exchange, Response | ResponseHead]:
         """The one exchange loop: check out, run the exchange (to the end of the body, or
         to the head when ``streamed``), give back. A failure before any response byte on a
-        reused connection sends the request once more (:meth:`_may_replay`)."""
+        reused connection sends the request once more (:meth:`_may_replay`). A buffered body
+        is decoded inside the exchange, so one that does not decode (``DECODE_ERROR``,
+        ``DECOMPRESSION_LIMIT``) is dropped here like any failed exchange, never given back."""
         origin = self._pool_key(request)
         replayed = False
         while True:
@@ -155,7 +160,7 @@ class AsyncConnectionPool:
                 if streamed:
                     await exchange.send_request(request)
                     return exchange, await exchange.receive_head()
-                response = await exchange.round_trip(request)
+                response = await exchange.round_trip(request, max_decoded_size)
             except (NetworkError, ProtocolError):
                 self._drop(exchange)
                 if replayed or not self._may_replay(exchange, request):

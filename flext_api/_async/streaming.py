@@ -13,7 +13,12 @@ stream only. ``trailers`` is filled in once the body has been read to its end.
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterator, Callable
+
+# unasync: begin-async-only
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+# unasync: end-async-only
+# unasync: sync-only: from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flext_api._exceptions import FlextApiError, StreamError
@@ -26,7 +31,12 @@ if TYPE_CHECKING:
     from flext_api._async.connection import ResponseHead
     from flext_api._async.pool import AsyncConnectionPool, Exchange
 
-__all__ = ["AsyncStreamingResponse"]
+__all__ = ["AsyncStreamingResponse", "receive_decoded", "receive_decoded_body"]
+
+# unasync: begin-async-only
+Receive = Callable[[], Awaitable[bytes]]
+# unasync: end-async-only
+# unasync: sync-only: Receive = Callable[[], bytes]
 
 
 class AsyncStreamingResponse:
@@ -86,14 +96,7 @@ class AsyncStreamingResponse:
         Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
         connection fails mid-body, and ``STREAM_ERROR`` if the body was already consumed.
         """
-        connection = self._connection
-        if connection is None or self._consumed:
-            raise StreamError(
-                "this response body was already read or closed; "
-                "read it once, inside the 'with client.stream(...)' block"
-            )
-        self._consumed = True
-        return _AsyncBodyChunks(self, connection)
+        return _AsyncBodyChunks(self, self._take_connection(), None)
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         """Body chunks as they arrive, with any Content-Encoding (gzip, deflate, br, zstd)
@@ -102,14 +105,22 @@ class AsyncStreamingResponse:
         Raises :class:`FlextApiError` if the connection fails mid-body, ``DECODE_ERROR`` for a
         corrupt encoding and ``DECOMPRESSION_LIMIT`` for a body that inflates past the limit.
         """
-        raw = self.aiter_raw()
+        connection = self._take_connection()
         content_encoding = self.headers.get("content-encoding")
-        if content_encoding is None:
-            return raw
-        decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
-        if decoder.is_identity:
-            return raw
-        return _AsyncDecodedChunks(self, raw, decoder)
+        decoder = None
+        if content_encoding is not None:
+            decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
+        return _AsyncBodyChunks(self, connection, decoder)
+
+    def _take_connection(self) -> Exchange:
+        connection = self._connection
+        if connection is None or self._consumed:
+            raise StreamError(
+                "this response body was already read or closed; "
+                "read it once, inside the 'with client.stream(...)' block"
+            )
+        self._consumed = True
+        return connection
 
     def aiter_text(self) -> AsyncIterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
@@ -157,63 +168,62 @@ class AsyncStreamingResponse:
 
 
 class _AsyncBodyChunks:
-    __slots__ = ("_connection", "_response")
+    __slots__ = ("_connection", "_decoder", "_response")
 
-    def __init__(self, response: AsyncStreamingResponse, connection: Exchange) -> None:
+    def __init__(
+        self, response: AsyncStreamingResponse, connection: Exchange, decoder: Decoder | None
+    ) -> None:
         self._response = response
         self._connection = connection
+        self._decoder = decoder
 
     def __aiter__(self) -> _AsyncBodyChunks:
         return self
 
     async def __anext__(self) -> bytes:
+        connection = self._connection
         try:
-            chunk = await self._connection.receive_body_chunk()
+            if self._decoder is None:
+                chunk = await connection.receive_body_chunk()
+            else:
+                chunk = await receive_decoded(connection.receive_body_chunk, self._decoder)
         except BaseException:
-            self._response._detach()
+            # Cut mid-body (a network error, a cancelled read) or undecodable: whatever is
+            # left of the body would corrupt the next exchange, so the connection goes.
+            self._response._abandon()
             raise
         if not chunk:
-            self._response.trailers = self._connection.trailers
+            self._response.trailers = connection.trailers
             self._response._detach()
             raise StopAsyncIteration
         return chunk
 
 
-class _AsyncDecodedChunks:
-    __slots__ = ("_decoder", "_done", "_raw", "_response")
+async def receive_decoded(receive: Receive, decoder: Decoder) -> bytes:
+    """The next decoded piece of a body whose raw pieces come from ``receive`` (``b""`` once
+    the body is complete), or ``b""`` once the body is complete and ``decoder`` flushed.
 
-    def __init__(
-        self, response: AsyncStreamingResponse, raw: AsyncIterator[bytes], decoder: Decoder
-    ) -> None:
-        self._response = response
-        self._raw = raw
-        self._decoder = decoder
-        self._done = False
+    The one decode loop, for streamed bodies (chunk by chunk, as the caller iterates) and
+    buffered ones (inside the exchange, :meth:`AsyncHTTP11Connection.round_trip` and
+    :meth:`AsyncHTTP2Stream.round_trip`): reading stops as soon as the decoder refuses a chunk
+    (``DECODE_ERROR``, ``DECOMPRESSION_LIMIT``), so a bomb is never read, let alone inflated,
+    past its limit, and the error ends the exchange before the connection is given back.
+    """
+    while not decoder.finished:
+        chunk = await receive()
+        if not chunk:
+            return decoder.flush()
+        if data := decoder.decode(chunk):
+            return data
+    return b""
 
-    def __aiter__(self) -> _AsyncDecodedChunks:
-        return self
 
-    async def __anext__(self) -> bytes:
-        decoder = self._decoder
-        while not self._done:
-            try:
-                chunk = await self._raw.__anext__()
-            except StopAsyncIteration:
-                self._done = True
-                if tail := self._run(decoder.flush, None):
-                    return tail
-                break
-            if data := self._run(decoder.decode, chunk):
-                return data
-        raise StopAsyncIteration
-
-    def _run(self, step: Callable[..., bytes], chunk: bytes | None) -> bytes:
-        try:
-            return step() if chunk is None else step(chunk)
-        except FlextApiError:
-            # The rest of the body is unread garbage: the connection cannot be reused.
-            self._response._abandon()
-            raise
+async def receive_decoded_body(receive: Receive, decoder: Decoder) -> bytes:
+    """A whole body through :func:`receive_decoded`."""
+    pieces: list[bytes] = []
+    while piece := await receive_decoded(receive, decoder):
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 class _AsyncTextChunks:

@@ -262,7 +262,15 @@ class Decoder:
     """Undo a body's Content-Encoding chunk by chunk. ``remaining`` lists the encodings left
     undone (outermost last, as in the header); empty when the body comes out fully decoded."""
 
-    __slots__ = ("_stages", "_wire", "max_ratio", "max_size", "ratio_floor", "remaining")
+    __slots__ = (
+        "_stages",
+        "_wire",
+        "finished",
+        "max_ratio",
+        "max_size",
+        "ratio_floor",
+        "remaining",
+    )
 
     def __init__(
         self,
@@ -280,6 +288,9 @@ class Decoder:
         self.max_size = max_size
         self.max_ratio = max_ratio
         self.ratio_floor = ratio_floor
+        # ``flush`` ran: the body is complete and nothing more comes out (see
+        # ``flext_api._async.streaming.receive_decoded``, which reads until then).
+        self.finished = False
 
     @property
     def is_identity(self) -> bool:
@@ -294,8 +305,14 @@ class Decoder:
         return chunk
 
     def flush(self) -> bytes:
-        """The last decoded bytes; raises ``DecodingError`` for a truncated stream."""
+        """The last decoded bytes; raises ``DecodingError`` for a truncated stream.
+
+        An empty body is not checked: it holds no encoded stream (a HEAD answer, a 304 or a 204
+        keep the Content-Encoding the full response would have had)."""
+        self.finished = True
         out = b""
+        if not self._stages or not self._stages[0].bytes_in:
+            return out
         for stage in self._stages:
             # What the previous stage released last goes through this one, then it finishes.
             data = self._run(stage, out) if out or stage.codec.pending else b""

@@ -16,9 +16,11 @@ import os
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Literal
+
+from typing_extensions import Unpack
 
 from flext_api._backends.base import NetworkBackend
 from flext_api._content import FilesTypes, RequestContent
@@ -37,7 +39,6 @@ from flext_api._models import (
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
-from flext_api._sansio.decoding import make_decoder
 from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import ProxyTypes
@@ -60,20 +61,12 @@ from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._sync.sse import EventStream, EventStreamOptions, open_event_stream
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
 VerifyTypes = bool | str | os.PathLike[str] | ssl.SSLContext
 CertTypes = str | tuple[str, str] | tuple[str, str, str]
-
-
-def _decode(content: bytes, content_encoding: str, max_size: int | None) -> bytes:
-    """Undo a buffered body's Content-Encoding (bomb-limited; errors are DECODE_ERROR or
-    DECOMPRESSION_LIMIT)."""
-    decoder = make_decoder(content_encoding, max_size=max_size)
-    if decoder.is_identity:
-        return content
-    return decoder.decode(content) + decoder.flush()
 
 
 class FlextApiClient:
@@ -331,10 +324,10 @@ class FlextApiClient:
         """The innermost handler: one exchange through the pool, errors as values."""
         try:
             pool = self._router.pool_for(request) if self._proxied else self._pool
-            response = pool.round_trip(request)
-            encoding = response.headers.get("content-encoding")
-            if encoding is not None and response.content:
-                response.content = _decode(response.content, encoding, self._max_decoded_size)
+            # The body's Content-Encoding is undone inside the exchange, as it is read: a body
+            # that will not decode ends it like any failed exchange (the connection is not
+            # reused, the HTTP/2 stream is reset).
+            response = pool.round_trip(request, self._max_decoded_size)
         except FlextApiError as error:
             if error.url is None:
                 error.url = str(request.url)
@@ -414,6 +407,16 @@ class FlextApiClient:
         finally:
             if isinstance(result, Success):
                 result.value.close()
+
+    def sse(
+        self, method: str, url: str | URL, **options: Unpack[EventStreamOptions]
+    ) -> AbstractContextManager[Success[EventStream] | Failure[FlextApiError]]:
+        """Open a Server-Sent Events stream: a context manager yielding
+        ``FlextResult[EventStream]`` (iterate it for ``ServerSentEvent`` values); dropped
+        connections are reopened with ``Last-Event-ID``. See docs/sse.md and
+        :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
+        """
+        return open_event_stream(self, method, url, **options)
 
     def get(
         self,

@@ -38,6 +38,8 @@ from flext_api._exceptions import (
 )
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
+from flext_api._sansio.decoding import make_decoder
+from flext_api._sync.streaming import receive_decoded_body
 
 __all__ = ["HTTP11Connection", "ResponseHead"]
 
@@ -432,12 +434,20 @@ class HTTP11Connection:
             chunks.append(chunk)
         return first if len(chunks) == 1 else b"".join(chunks)
 
-    def round_trip(self, request: Request) -> Response:
-        """Send ``request`` and read the whole response into memory."""
+    def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response into memory, its Content-Encoding
+        undone as the body is read (:func:`~flext_api._sync.streaming.receive_decoded`): a
+        body that does not decode raises before its end, and the pool discards the
+        connection, cut mid-body."""
         started = time.perf_counter()
         self.send_request(request)
         head = self._receive_head()
-        content = self.receive_body()
+        encoding = head.headers.get("content-encoding")
+        if encoding is None:
+            content = self.receive_body()
+        else:
+            decoder = make_decoder(encoding, max_size=max_decoded_size)
+            content = receive_decoded_body(self.receive_body_chunk, decoder)
         response = Response(
             head.status_code,
             head.headers,

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Final
 from flext_api._exceptions import FlextApiError, RemoteProtocolError
 from flext_api._headers import Headers
 from flext_api._models import Request, Response
+from flext_api._sansio.decoding import make_decoder
 from flext_api._sync.connection import ResponseHead
+from flext_api._sync.streaming import receive_decoded_body
 from flext_api._synchronization import Event
 
 if TYPE_CHECKING:
@@ -192,12 +194,20 @@ class HTTP2Stream:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def round_trip(self, request: Request) -> Response:
+    def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response, its Content-Encoding undone as the
+        body is read (:func:`~flext_api._sync.streaming.receive_decoded`): a body that does
+        not decode raises before its end, and the pool resets the stream."""
         started = time.perf_counter()
         self._buffered = True
         self.send_request(request)
         head = self.receive_head()
-        content = self.receive_body()
+        encoding = head.headers.get("content-encoding")
+        if encoding is None:
+            content = self.receive_body()
+        else:
+            decoder = make_decoder(encoding, max_size=max_decoded_size)
+            content = receive_decoded_body(self.receive_body_chunk, decoder)
         response = Response(
             head.status_code,
             head.headers,

@@ -122,9 +122,10 @@ class ConnectionPool:
             return self._forward_key
         return origin
 
-    def round_trip(self, request: Request) -> Response:
-        """Send ``request`` and read the whole response."""
-        response = (self._exchange(request, streamed=False))[1]
+    def round_trip(self, request: Request, max_decoded_size: int | None = None) -> Response:
+        """Send ``request`` and read the whole response, its Content-Encoding undone (the
+        decoded body bounded by ``max_decoded_size`` bytes and the decoder's ratio limit)."""
+        response = (self._exchange(request, streamed=False, max_decoded_size=max_decoded_size))[1]
         assert type(response) is Response
         return response
 
@@ -136,11 +137,13 @@ class ConnectionPool:
         return exchange, head
 
     def _exchange(
-        self, request: Request, *, streamed: bool
+        self, request: Request, *, streamed: bool, max_decoded_size: int | None = None
     ) -> tuple[Exchange, Response | ResponseHead]:
         """The one exchange loop: check out, run the exchange (to the end of the body, or
         to the head when ``streamed``), give back. A failure before any response byte on a
-        reused connection sends the request once more (:meth:`_may_replay`)."""
+        reused connection sends the request once more (:meth:`_may_replay`). A buffered body
+        is decoded inside the exchange, so one that does not decode (``DECODE_ERROR``,
+        ``DECOMPRESSION_LIMIT``) is dropped here like any failed exchange, never given back."""
         origin = self._pool_key(request)
         replayed = False
         while True:
@@ -155,7 +158,7 @@ class ConnectionPool:
                 if streamed:
                     exchange.send_request(request)
                     return exchange, exchange.receive_head()
-                response = exchange.round_trip(request)
+                response = exchange.round_trip(request, max_decoded_size)
             except (NetworkError, ProtocolError):
                 self._drop(exchange)
                 if replayed or not self._may_replay(exchange, request):

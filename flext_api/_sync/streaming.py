@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from flext_api._sync.connection import ResponseHead
     from flext_api._sync.pool import ConnectionPool, Exchange
 
-__all__ = ["StreamingResponse"]
+__all__ = ["StreamingResponse", "receive_decoded", "receive_decoded_body"]
+
+Receive = Callable[[], bytes]
 
 
 class StreamingResponse:
@@ -88,14 +90,7 @@ class StreamingResponse:
         Raises :class:`FlextApiError` (``READ_TIMEOUT``, ``REMOTE_PROTOCOL_ERROR``...) if the
         connection fails mid-body, and ``STREAM_ERROR`` if the body was already consumed.
         """
-        connection = self._connection
-        if connection is None or self._consumed:
-            raise StreamError(
-                "this response body was already read or closed; "
-                "read it once, inside the 'with client.stream(...)' block"
-            )
-        self._consumed = True
-        return _AsyncBodyChunks(self, connection)
+        return _AsyncBodyChunks(self, self._take_connection(), None)
 
     def iter_bytes(self) -> Iterator[bytes]:
         """Body chunks as they arrive, with any Content-Encoding (gzip, deflate, br, zstd)
@@ -104,14 +99,22 @@ class StreamingResponse:
         Raises :class:`FlextApiError` if the connection fails mid-body, ``DECODE_ERROR`` for a
         corrupt encoding and ``DECOMPRESSION_LIMIT`` for a body that inflates past the limit.
         """
-        raw = self.iter_raw()
+        connection = self._take_connection()
         content_encoding = self.headers.get("content-encoding")
-        if content_encoding is None:
-            return raw
-        decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
-        if decoder.is_identity:
-            return raw
-        return _AsyncDecodedChunks(self, raw, decoder)
+        decoder = None
+        if content_encoding is not None:
+            decoder = make_decoder(content_encoding, max_size=self._max_decoded_size)
+        return _AsyncBodyChunks(self, connection, decoder)
+
+    def _take_connection(self) -> Exchange:
+        connection = self._connection
+        if connection is None or self._consumed:
+            raise StreamError(
+                "this response body was already read or closed; "
+                "read it once, inside the 'with client.stream(...)' block"
+            )
+        self._consumed = True
+        return connection
 
     def iter_text(self) -> Iterator[str]:
         """Body decoded incrementally with :attr:`encoding` (a multi-byte character split
@@ -159,61 +162,62 @@ class StreamingResponse:
 
 
 class _AsyncBodyChunks:
-    __slots__ = ("_connection", "_response")
+    __slots__ = ("_connection", "_decoder", "_response")
 
-    def __init__(self, response: StreamingResponse, connection: Exchange) -> None:
+    def __init__(
+        self, response: StreamingResponse, connection: Exchange, decoder: Decoder | None
+    ) -> None:
         self._response = response
         self._connection = connection
+        self._decoder = decoder
 
     def __iter__(self) -> _AsyncBodyChunks:
         return self
 
     def __next__(self) -> bytes:
+        connection = self._connection
         try:
-            chunk = self._connection.receive_body_chunk()
+            if self._decoder is None:
+                chunk = connection.receive_body_chunk()
+            else:
+                chunk = receive_decoded(connection.receive_body_chunk, self._decoder)
         except BaseException:
-            self._response._detach()
+            # Cut mid-body (a network error, a cancelled read) or undecodable: whatever is
+            # left of the body would corrupt the next exchange, so the connection goes.
+            self._response._abandon()
             raise
         if not chunk:
-            self._response.trailers = self._connection.trailers
+            self._response.trailers = connection.trailers
             self._response._detach()
             raise StopIteration
         return chunk
 
 
-class _AsyncDecodedChunks:
-    __slots__ = ("_decoder", "_done", "_raw", "_response")
+def receive_decoded(receive: Receive, decoder: Decoder) -> bytes:
+    """The next decoded piece of a body whose raw pieces come from ``receive`` (``b""`` once
+    the body is complete), or ``b""`` once the body is complete and ``decoder`` flushed.
 
-    def __init__(self, response: StreamingResponse, raw: Iterator[bytes], decoder: Decoder) -> None:
-        self._response = response
-        self._raw = raw
-        self._decoder = decoder
-        self._done = False
+    The one decode loop, for streamed bodies (chunk by chunk, as the caller iterates) and
+    buffered ones (inside the exchange, :meth:`HTTP11Connection.round_trip` and
+    :meth:`HTTP2Stream.round_trip`): reading stops as soon as the decoder refuses a chunk
+    (``DECODE_ERROR``, ``DECOMPRESSION_LIMIT``), so a bomb is never read, let alone inflated,
+    past its limit, and the error ends the exchange before the connection is given back.
+    """
+    while not decoder.finished:
+        chunk = receive()
+        if not chunk:
+            return decoder.flush()
+        if data := decoder.decode(chunk):
+            return data
+    return b""
 
-    def __iter__(self) -> _AsyncDecodedChunks:
-        return self
 
-    def __next__(self) -> bytes:
-        decoder = self._decoder
-        while not self._done:
-            try:
-                chunk = self._raw.__next__()
-            except StopIteration:
-                self._done = True
-                if tail := self._run(decoder.flush, None):
-                    return tail
-                break
-            if data := self._run(decoder.decode, chunk):
-                return data
-        raise StopIteration
-
-    def _run(self, step: Callable[..., bytes], chunk: bytes | None) -> bytes:
-        try:
-            return step() if chunk is None else step(chunk)
-        except FlextApiError:
-            # The rest of the body is unread garbage: the connection cannot be reused.
-            self._response._abandon()
-            raise
+def receive_decoded_body(receive: Receive, decoder: Decoder) -> bytes:
+    """A whole body through :func:`receive_decoded`."""
+    pieces: list[bytes] = []
+    while piece := receive_decoded(receive, decoder):
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 class _AsyncTextChunks:

@@ -66,6 +66,7 @@ from flext_api.server.request_id import (
     request_id_var,
 )
 from flext_api.server.security import RequestBodyGuardMiddleware, SecurityHeadersMiddleware
+from flext_api.server.sse import EventSource
 from flext_api.server.timing import TimingMiddleware
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "CORSRejected",
     "CheckFailed",
     "ErrorMiddleware",
+    "EventSource",
     "FlextApiConfig",
     "FlextApiConfigError",
     "FlextApiMiddleware",

@@ -96,6 +96,16 @@ def test_identity(header: str | None) -> None:
     assert decoder.flush() == b""
 
 
+@pytest.mark.parametrize("header", ["gzip", "deflate", "br", "zstd", "gzip, br"])
+def test_empty_body_is_not_a_truncated_stream(header: str) -> None:
+    # A HEAD answer, a 204 or a 304 keeps the Content-Encoding of a body it does not carry.
+    decoder = make_decoder(header)
+    assert not decoder.finished
+    assert decoder.decode(b"") == b""
+    assert decoder.flush() == b""
+    assert decoder.finished
+
+
 def test_unknown_encodings_are_left_and_reported() -> None:
     data = gzip.compress(b"inner")
     decoder = make_decoder("compress, gzip")

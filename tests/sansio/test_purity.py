@@ -20,6 +20,7 @@ MODULES = [
     "multipart",
     "decoding",
     "proxy",
+    "sse",
 ]
 FORBIDDEN = {"socket", "ssl", "asyncio", "anyio", "trio", "time", "threading"}
 

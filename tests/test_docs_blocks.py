@@ -1,0 +1,152 @@
+"""Documentation that cannot rot: every ```python block of README.md and docs/*.md runs here.
+
+A block runs in a fresh namespace, in a temporary working directory, with the names its
+``<!-- fixture: NAME -->`` comment asks for (see tests/docs_blocks.py); a ``no-run`` block is
+compiled. A block that raises, or names a fixture nobody provides, fails with its file and line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegen.openapi.generate import generate
+from flext_api import FlextApiClient
+from tests.codegen.openapi.conftest import CORPUS
+from tests.docs_blocks import DocBlock, all_blocks, extract_blocks
+from tests.servers import sse_app
+from tests.servers.runners import RunningServer, run_uvicorn
+
+BLOCKS = all_blocks()
+Names = dict[str, Any]
+
+
+# -- fixtures a block can name ---------------------------------------------------------------
+
+
+@pytest.fixture
+def docs_http_echo(uvicorn_h11: RunningServer) -> Names:
+    """``BASE_URL``: the test app (tests/servers/app.py) on uvicorn."""
+    return {"BASE_URL": uvicorn_h11.url}
+
+
+@pytest.fixture
+def docs_uploads(uvicorn_h11: RunningServer) -> Iterator[Names]:
+    """``BASE_URL`` and an open ``client`` on it; the files the upload examples name exist in
+    the working directory."""
+    for name in ("report.pdf", "a.jpg", "b.jpg", "big.iso"):
+        Path(name).write_bytes(b"%s contents\n" % name.encode())
+    with FlextApiClient(base_url=uvicorn_h11.url) as client:
+        yield {"BASE_URL": uvicorn_h11.url, "client": client}
+
+
+@pytest.fixture(scope="module")
+def _sse_server() -> Iterator[RunningServer]:
+    with run_uvicorn("h11", app=sse_app.app) as server:
+        yield server
+
+
+@pytest.fixture
+def docs_sse(_sse_server: RunningServer) -> Names:
+    """``BASE_URL``: tests/servers/sse_app.py (sse-starlette) on uvicorn: ``/events/<name>``
+    sends ids 1-6, three per connection, then 204; ``/html`` is not an event stream."""
+    return {"BASE_URL": _sse_server.url}
+
+
+class _Pets:
+    async def get_pet_by_id(self, *, pet_id: int) -> object:
+        if pet_id != 1:
+            return (404, None)
+        return (200, {"id": 1, "name": "Rex", "photoUrls": [], "status": "available"})
+
+
+@pytest.fixture(scope="module")
+def _petstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The corpus petstore generated as package ``petstore`` (importable), served by its own
+    generated stubs on uvicorn; yields the base URL."""
+    out = tmp_path_factory.mktemp("petstore")
+    result = generate(CORPUS / "swaggerapi_petstore.yaml", out, "petstore")
+    sys.path.insert(0, str(result.package_dir.parent))
+    importlib.invalidate_caches()
+    try:
+        stubs = importlib.import_module("petstore.stubs")
+        with run_uvicorn("h11", app=stubs.make_app(_Pets())) as server:
+            yield server.url + stubs.SERVER_PREFIX
+    finally:
+        sys.path.remove(str(result.package_dir.parent))
+        for name in [m for m in sys.modules if m == "petstore" or m.startswith("petstore.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def docs_petstore(_petstore: str) -> Names:
+    """``BASE_URL``: the generated petstore's stub server (``petstore`` is importable)."""
+    return {"BASE_URL": _petstore}
+
+
+# -- the runner ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.no_run is None], ids=lambda b: b.name)
+def test_block_runs(
+    block: DocBlock,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: Names = {"__name__": "__docs__"}
+    if block.fixture is not None:
+        try:
+            names = request.getfixturevalue(f"docs_{block.fixture}")
+        except pytest.FixtureLookupError:
+            pytest.fail(f"{block.name}: no docs fixture named {block.fixture!r}")
+        namespace.update(names)
+    exec(compile(block.code, block.name, "exec"), namespace)
+
+
+def test_every_block_compiles_including_no_run_ones() -> None:
+    for block in BLOCKS:
+        compile(block.code, block.name, "exec")
+
+
+def test_the_documentation_has_blocks_and_few_are_exempt() -> None:
+    assert {b.path.name for b in BLOCKS} >= {"README.md", "client.md", "server.md", "sse.md"}
+    assert len(BLOCKS) >= 20
+    assert sum(b.no_run is not None for b in BLOCKS) <= 3
+
+
+def test_the_extractor_reads_directives(tmp_path: Path) -> None:
+    doc = tmp_path / "x.md"
+    doc.write_text(
+        "text\n<!-- fixture: http_echo -->\n\n```python\nprint(BASE_URL)\n```\n"
+        "<!-- no-run: runs forever -->\n```python\nwhile True: pass\n```\n"
+        "```sh\nmake\n```\n```python\nx = 1\n```\n"
+    )
+    blocks = extract_blocks(doc)
+    assert [(b.line, b.fixture, b.no_run, b.code) for b in blocks] == [
+        (5, "http_echo", None, "print(BASE_URL)\n"),
+        (9, None, "runs forever", "while True: pass\n"),
+        (15, None, None, "x = 1\n"),
+    ]
+    doc.write_text("<!-- fixture: -->\n```python\nx = 1\n```\n")
+    with pytest.raises(ValueError, match="needs a name"):
+        extract_blocks(doc)
+    doc.write_text("```python\nx = 1\n")
+    with pytest.raises(ValueError, match="never closed"):
+        extract_blocks(doc)
+
+
+def test_a_broken_block_fails_with_its_location(tmp_path: Path) -> None:
+    doc = tmp_path / "broken.md"
+    doc.write_text("```python\nx = 1\nraise RuntimeError('stale example')\n```\n")
+    (block,) = extract_blocks(doc)
+    with pytest.raises(RuntimeError, match="stale example") as caught:
+        exec(compile(block.code, block.name, "exec"), {})
+    # The report names the Markdown file and the line of the block's first line of code.
+    assert str(caught.traceback[-1].path).endswith("broken.md:2")
