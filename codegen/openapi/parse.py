@@ -759,9 +759,12 @@ class _Parser:
                 "info",
             )
             callbacks.extend((str(name), cb_op) for cb_op in found)
+        python_name = op_names.claim(snake(operation_id))
+        if not webhook:
+            self._report_event_streams(responses, location, python_name)
         return ir.Operation(
             operation_id=operation_id,
-            python_name=op_names.claim(snake(operation_id)),
+            python_name=python_name,
             method=method.upper(),
             path=path,
             pointer=self._key(location),
@@ -777,6 +780,21 @@ class _Parser:
             callbacks=tuple(callbacks),
             extensions={k: v for k, v in op.items() if k.startswith("x-")},
         )
+
+    def _report_event_streams(
+        self, responses: list[ir.Response], location: Location, python_name: str
+    ) -> None:
+        for response in responses:
+            for content in response.contents:
+                media = content.media_type.split(";", 1)[0].strip().lower()
+                if media == "text/event-stream" and response.status.startswith("2"):
+                    self.report(
+                        _at(location, "responses", response.status, "content", content.media_type),
+                        "text/event-stream response: an event stream, not one body",
+                        f"{python_name}_events() yields its events (ServerSentEvent, reconnecting "
+                        f"with Last-Event-ID); {python_name}() reads the raw body as bytes",
+                        "info",
+                    )
 
     def parameter(self, raw: object, location: Location, hint: str) -> ir.Parameter | None:
         resolved = self.deref(raw, location)

@@ -73,11 +73,17 @@ class OperationPlan:
     ok_annotation: str
     error_alias: str
     security: tuple[ir.SecurityRequirement, ...]
+    # a success response is ``text/event-stream``: the clients add ``<name>_events``
+    events: bool = False
 
     @property
     def doc(self) -> str:
         parts = [p for p in (self.op.summary, self.op.description) if p]
         return "\n\n".join(parts) or f"{self.op.method} {self.op.path}"
+
+
+def is_event_stream(media_type: str) -> bool:
+    return media_type.split(";", maxsplit=1)[0].strip().lower() == "text/event-stream"
 
 
 def media_kind(media_type: str) -> str:
@@ -246,6 +252,11 @@ class Planner:
             ok_annotation=_union(ok),
             error_alias=alias,
             security=security,
+            events=any(
+                r.status.startswith("2") and is_event_stream(c.media_type)
+                for r in op.responses
+                for c in r.contents
+            ),
         )
 
 
