@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, TypeAlias
 from urllib.parse import unquote
@@ -23,6 +24,7 @@ import msgspec
 
 __all__ = [
     "Check",
+    "HandlerContext",
     "Problem",
     "check",
     "decode_percent",
@@ -231,6 +233,18 @@ def _check_number(
     ):
         if refused:
             problems.append(problem(loc, f"{value!r} is {words} {bound!r}"))
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerContext:
+    """What a generated stub gives a handler method that declares a ``context`` keyword, beside
+    its parsed parameters: the names of the security schemes the request presented (of those
+    the operation lists), the request id (the ``X-Request-ID`` it came with or was given) and
+    the raw FastAPI ``Request`` (for anything else: client address, raw headers)."""
+
+    credentials: tuple[str, ...]
+    request_id: str | None
+    request: Any
 
 
 def documented_error_body(
