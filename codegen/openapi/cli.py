@@ -31,6 +31,12 @@ def add_parser(targets: Any) -> None:
         help="print diagnostics as text lines on stderr (default) or as JSON on stdout",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        default=None,
+        help="a folder of Jinja templates: a file named like a default template replaces it",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,8 +48,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    templates: Path | None = args.templates
+    if templates is not None and not templates.is_dir():
+        sys.stderr.write(f"error: templates folder {templates} does not exist\n")
+        return 2
     try:
-        result = generate(args.spec, args.out, package, None if args.quiet else sys.stderr)
+        result = generate(
+            args.spec, args.out, package, None if args.quiet else sys.stderr, templates=templates
+        )
     except LoadError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

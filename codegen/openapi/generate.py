@@ -1,5 +1,8 @@
 """Write a generated package to disk: models, ``__init__`` (lazy exports), ``py.typed``,
 ``pyproject.toml``; format with ruff. Returns the diagnostics; never raises for a document defect.
+
+Every file's text comes from a template in ``templates/`` (see render.py); ``templates=`` names a
+folder whose files override the default templates of the same name.
 """
 
 from __future__ import annotations
@@ -17,22 +20,12 @@ from codegen.openapi.checks import CheckPlanner
 from codegen.openapi.clients import ClientEmitter, spec_json
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.load import load, original_pointer
-from codegen.openapi.models import BANNER, ModelEmitter
+from codegen.openapi.models import ModelEmitter
 from codegen.openapi.parse import build_api
 from codegen.openapi.plan import OperationPlan, Planner
 from codegen.openapi.readwrite import split_read_write
+from codegen.openapi.render import Renderer
 from codegen.openapi.stubs import StubEmitter
-
-_RUFF_CONFIG = """\
-[tool.ruff]
-target-version = "py311"
-line-length = 100
-
-[tool.ruff.lint]
-select = ["E", "F", "W", "I", "UP", "B"]
-# Wire names and descriptions can be longer than a line; ruff format wraps what it can.
-ignore = ["E501"]
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +61,16 @@ def check_package_name(package: str) -> None:
 
 
 def generate(
-    spec: Path, out: Path, package: str, progress: TextIO | None = None
+    spec: Path,
+    out: Path,
+    package: str,
+    progress: TextIO | None = None,
+    templates: Path | None = None,
 ) -> GenerationResult:
-    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``."""
+    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``;
+    a template found in ``templates`` replaces the default one of the same name."""
     check_package_name(package)
+    renderer = Renderer(templates)
     started = time.perf_counter()
     diagnostics = Diagnostics()
     document = load(spec)
@@ -84,12 +83,12 @@ def generate(
         started,
     )
     emitter = ModelEmitter(api, diagnostics)
-    models_source, exported = emitter.emit()
+    models_source, exported = emitter.emit(renderer)
     _progress(progress, f"rendered {len(exported)} model types", started)
     planner = Planner(api, emitter, set(exported))
     plans = planner.plan_all()
-    clients = ClientEmitter(api, package, planner, plans)
-    stubs = StubEmitter(api, package, planner, plans, clients.name)
+    clients = ClientEmitter(api, package, planner, plans, renderer)
+    stubs = StubEmitter(api, package, planner, plans, clients.name, renderer=renderer)
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
     lazy[f"{clients.name}Client"] = "client"
@@ -103,9 +102,20 @@ def generate(
         **{package_dir / f"{m}.py": text for m, text in clients.group_modules().items()},
         package_dir / "stubs.py": stubs.module(),
         package_dir / "openapi.json": spec_json(document.root),
-        package_dir / "__init__.py": _init_source(package, api.title, api.version, lazy),
+        package_dir / "__init__.py": renderer.render(
+            "__init__.py.jinja",
+            package=package,
+            title=_doc(api.title),
+            version=_doc(api.version),
+            exports=[(name, lazy[name]) for name in sorted(lazy)],
+        ),
         package_dir / "py.typed": "",
-        out / "pyproject.toml": _pyproject(package, api.version),
+        out / "pyproject.toml": renderer.render(
+            "pyproject.toml.jinja",
+            package=package,
+            distribution=package.replace("_", "-"),
+            version=_version(api.version),
+        ),
     }
     for stale in package_dir.glob("_ops*.py"):  # groups of an earlier run into the same folder
         if stale not in files:
@@ -133,62 +143,11 @@ def generate(
     )
 
 
-def _init_source(package: str, title: str, version: str, lazy: dict[str, str]) -> str:
-    exported = sorted(lazy)
-    names = ", ".join(f'"{n}"' for n in exported)
-    imports = "\n".join(f"    from {package}.{lazy[n]} import {n} as {n}" for n in exported)
-    table = ", ".join(f'"{n}": "{lazy[n]}"' for n in exported)
-    return f'''{BANNER}
-"""Typed models for {_doc(title)} {_doc(version)}.
-
-Names are exported lazily: ``import {package}`` is cheap and the module defining a name (models
-or client) is imported on first use of that name.
-"""
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-{imports or "    pass"}
-
-__all__ = [{names}]
-_MODULES = {{{table}}}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"{package}.{{_MODULES[name]}}"), name)
-    raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-'''
-
-
 def _doc(text: str) -> str:
     return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
-def _pyproject(package: str, version: str) -> str:
-    safe_version = version if version and all(c.isalnum() or c in ".-+" for c in version) else "0"
-    return f"""# Generated by flext-api codegen. Do not edit.
-[build-system]
-requires = ["hatchling>=1.25"]
-build-backend = "hatchling.build"
-
-[project]
-name = "{package.replace("_", "-")}"
-version = "0.0.0+api.{safe_version.replace("-", ".").replace("+", ".")}"
-requires-python = ">=3.11"
-dependencies = ["msgspec>=0.19", "flext-api>=0.1"]
-
-[project.optional-dependencies]
-stubs = ["fastapi>=0.110"]
-
-[tool.hatch.build.targets.wheel]
-packages = ["{package}"]
-
-{_RUFF_CONFIG}"""
+def _version(version: str) -> str:
+    """The document's version as a local version label (``0`` when it has other characters)."""
+    safe = version if version and all(c.isalnum() or c in ".-+" for c in version) else "0"
+    return safe.replace("-", ".").replace("+", ".")
