@@ -7,16 +7,20 @@ never do a command's work itself.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from codegen import unasync
 from codegen.openapi import cli as openapi_cli
 
 
 def _unasync(args: argparse.Namespace) -> int:
-    root: Path = args.root
+    # Imported here: unasync needs tokenize, whose output differs across Python versions; the
+    # generate path must not load it (tests/codegen/openapi/test_client_twins.py checks).
+    from codegen import unasync
+
+    root: Path = args.root if args.root is not None else unasync.REPO_ROOT
     check_only: bool = args.check
     return unasync.run(root, check_only=check_only, out=sys.stdout)
 
@@ -28,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = commands.add_parser(
         "unasync",
         help="generate the blocking _sync trees from the async _async trees",
-        description=unasync.__doc__,
+        description=ast.get_docstring(
+            ast.parse(Path(__file__).with_name("unasync.py").read_text())
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
@@ -39,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command.add_argument(
         "--root",
         type=Path,
-        default=unasync.REPO_ROOT,
+        default=None,
         help="the repository root (default: the one this codegen package sits in)",
     )
     command.set_defaults(handler=_unasync)
