@@ -100,3 +100,15 @@ def test_the_wheel_layout_finds_its_templates(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(site / "codegen" / "templates")
     assert "class Pet(" in (tmp_path / "out" / "pkg" / "models.py").read_text()
+
+
+def test_a_template_added_to_the_folder_later_is_used_by_the_next_run(tmp_path: Path) -> None:
+    """Environments are reused within a process: one must not keep serving the default."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    first = generate(SPEC, tmp_path / "one", "pkg", templates=mine)
+    original = (default_templates() / "errors.py.jinja").read_text()
+    (mine / "errors.py.jinja").write_text("# added later\n" + original)
+    second = generate(SPEC, tmp_path / "two", "pkg", templates=mine)
+    assert not (first.package_dir / "errors.py").read_text().startswith("# added later")
+    assert (second.package_dir / "errors.py").read_text().startswith("# added later\n")
