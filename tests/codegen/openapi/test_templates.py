@@ -30,10 +30,11 @@ def test_a_template_in_the_user_folder_replaces_only_its_namesake(tmp_path: Path
     mine = tmp_path / "mine"
     mine.mkdir()
     original = (default_templates() / "errors.py.jinja").read_text()
-    (mine / "errors.py.jinja").write_text("# house header: reviewed by legal\n" + original)
+    (mine / "errors.py.jinja").write_text(original + "# house footer: reviewed by legal\n")
     custom = generate(SPEC, tmp_path / "custom", "pkg", templates=mine)
     before, after = _files(default.package_dir), _files(custom.package_dir)
-    assert after["errors.py"] == "# house header: reviewed by legal\n" + before["errors.py"]
+    # ruff format puts a blank line between the last docstring and the comment
+    assert after["errors.py"] == before["errors.py"] + "\n# house footer: reviewed by legal\n"
     assert {k: v for k, v in after.items() if k != "errors.py"} == {
         k: v for k, v in before.items() if k != "errors.py"
     }
@@ -108,7 +109,7 @@ def test_a_template_added_to_the_folder_later_is_used_by_the_next_run(tmp_path: 
     mine.mkdir()
     first = generate(SPEC, tmp_path / "one", "pkg", templates=mine)
     original = (default_templates() / "errors.py.jinja").read_text()
-    (mine / "errors.py.jinja").write_text("# added later\n" + original)
+    (mine / "errors.py.jinja").write_text(original + "# added later\n")
     second = generate(SPEC, tmp_path / "two", "pkg", templates=mine)
-    assert not (first.package_dir / "errors.py").read_text().startswith("# added later")
-    assert (second.package_dir / "errors.py").read_text().startswith("# added later\n")
+    assert not (first.package_dir / "errors.py").read_text().endswith("# added later\n")
+    assert (second.package_dir / "errors.py").read_text().endswith("\n# added later\n")
