@@ -26,7 +26,15 @@ import msgspec
 from codegen.openapi.generate import generate
 from flext_api import FlextApiClient
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "openapi"
+# Next to the repository (../shared), or the team's shared folder when run from a worktree.
+CORPUS = next(
+    (
+        root / "shared" / "corpus" / "openapi"
+        for root in (Path(__file__).resolve().parents[2], Path("/work"))
+        if (root / "shared" / "corpus" / "openapi").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "openapi",
+)
 PETSTORE = Path(__file__).resolve().parents[1] / "tests" / "codegen" / "specs" / "petstore.yaml"
 PET = b'{"id":1,"name":"rex","photoUrls":["a","b"],"status":"available"}'
 CALLS = 3000

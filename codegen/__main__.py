@@ -9,6 +9,7 @@ never do a command's work itself.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,22 +18,23 @@ from .cli import Commands, build_parser, run
 
 
 def _unasync(args: argparse.Namespace) -> int:
+    # Imported here: unasync needs tokenize, whose output differs across Python versions; the
+    # generate path must not load it (tests/codegen/openapi/test_client_twins.py checks).
     from . import unasync
 
-    root: Path = args.root
+    root: Path = args.root if args.root is not None else unasync.REPO_ROOT
     check_only: bool = args.check
     return unasync.run(root, check_only=check_only, out=sys.stdout)
 
 
 def _add_development_commands(commands: Commands) -> None:
-    if not Path(__file__).with_name("unasync.py").is_file():
+    source = Path(__file__).with_name("unasync.py")
+    if not source.is_file():
         return  # an installed wheel: it ships the user commands only
-    from . import unasync
-
     command = commands.add_parser(
         "unasync",
         help="(development) generate the blocking _sync trees from the async _async trees",
-        description=unasync.__doc__,
+        description=ast.get_docstring(ast.parse(source.read_text())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
@@ -43,7 +45,7 @@ def _add_development_commands(commands: Commands) -> None:
     command.add_argument(
         "--root",
         type=Path,
-        default=unasync.REPO_ROOT,
+        default=None,
         help="the repository root (default: the one this codegen package sits in)",
     )
     command.set_defaults(handler=_unasync)

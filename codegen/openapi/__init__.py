@@ -2,6 +2,7 @@
 a package of msgspec models.
 
 Pipeline: ``load`` (files, ``$ref``s, version, 2.0 -> 3.0 shape) -> ``parse`` (document -> ``ir``)
--> ``models`` (IR -> Python source) -> ``generate`` (package on disk, ruff-formatted). Nothing in
-this package performs network I/O or executes code from the document.
+-> ``models`` / ``plan`` / ``clients`` / ``stubs`` (IR -> per-file data) -> ``render`` (data ->
+text, through the Jinja templates in ``templates/``) -> ``generate`` (package on disk,
+ruff-formatted). Nothing in this package performs network I/O or executes code from the document.
 """

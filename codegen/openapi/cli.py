@@ -65,6 +65,12 @@ def add_parser(targets: Any) -> None:
         action="store_true",
         help="treat every diagnostic as an error: exit 1 and write nothing",
     )
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        default=None,
+        help="a folder of Jinja templates: a file named like a default template replaces it",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
@@ -76,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         check_package_name(package)
     except UsageError as exc:
         return _error(exc, 2)
+    templates: Path | None = args.templates
+    if templates is not None and not templates.is_dir():
+        return _error(f"templates folder {templates} does not exist", 2)
     try:
         # The generator needs the `codegen` extra (pyyaml, jinja2): import it only now, so a
         # missing extra is one line, not a traceback.
@@ -87,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     try:
         result = generate(
-            spec, out, package, None if args.quiet else sys.stderr, strict=args.strict
+            spec,
+            out,
+            package,
+            None if args.quiet else sys.stderr,
+            strict=args.strict,
+            templates=templates,
         )
     except UsageError as exc:
         return _error(exc, 2)

@@ -2,6 +2,9 @@
 ``py.typed``, ``pyproject.toml``, written all-or-nothing by `output`. Returns the diagnostics;
 never raises for a defect inside the document (only for arguments or a document that cannot be
 used at all, or for diagnostics under ``strict``).
+
+Every file's text comes from a template in ``templates/`` (see render.py); ``templates=`` names a
+folder whose files override the default templates of the same name.
 """
 
 from __future__ import annotations
@@ -15,23 +18,13 @@ from .checks import CheckPlanner
 from .clients import ClientEmitter, spec_json
 from .diagnostics import Diagnostics
 from .load import load, original_pointer
-from .models import BANNER, ModelEmitter
+from .models import ModelEmitter
 from .output import OutputError, check_inputs, check_not_binary, write_all
 from .parse import build_api
 from .plan import OperationPlan, Planner
 from .readwrite import split_read_write
+from .render import Renderer
 from .stubs import StubEmitter
-
-_RUFF_CONFIG = """\
-[tool.ruff]
-target-version = "py311"
-line-length = 100
-
-[tool.ruff.lint]
-select = ["E", "F", "W", "I", "UP", "B"]
-# Wire names and descriptions can be longer than a line; ruff format wraps what it can.
-ignore = ["E501"]
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +62,10 @@ def generate(
     progress: TextIO | None = None,
     *,
     strict: bool = False,
+    templates: Path | None = None,
 ) -> GenerationResult:
-    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``.
+    """Generate ``out/package`` (and ``out/pyproject.toml``) from the document at ``spec``; a
+    template found in ``templates`` replaces the default one of the same name.
 
     Raises `output.UsageError` for arguments that cannot work, `load.LoadError` for a document
     that cannot be used, `output.OutputError` when writing failed (`StrictError` for diagnostics
@@ -78,6 +73,7 @@ def generate(
     """
     check_inputs(spec, out, package)
     check_not_binary(spec)
+    renderer = Renderer(templates)
     started = time.perf_counter()
     diagnostics = Diagnostics()
     document = load(spec)
@@ -90,12 +86,12 @@ def generate(
         started,
     )
     emitter = ModelEmitter(api, diagnostics)
-    models_source, exported = emitter.emit()
+    models_source, exported = emitter.emit(renderer)
     _progress(progress, f"rendered {len(exported)} model types", started)
     planner = Planner(api, emitter, set(exported))
     plans = planner.plan_all()
-    clients = ClientEmitter(api, package, planner, plans)
-    stubs = StubEmitter(api, package, planner, plans, clients.name)
+    clients = ClientEmitter(api, package, planner, plans, renderer)
+    stubs = StubEmitter(api, package, planner, plans, clients.name, renderer=renderer)
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
     lazy[f"{clients.name}Client"] = "client"
@@ -107,9 +103,20 @@ def generate(
         **{f"{package}/{m}.py": text for m, text in clients.group_modules().items()},
         f"{package}/stubs.py": stubs.module(),
         f"{package}/openapi.json": spec_json(document.root),
-        f"{package}/__init__.py": _init_source(package, api.title, api.version, lazy),
+        f"{package}/__init__.py": renderer.render(
+            "__init__.py.jinja",
+            package=package,
+            title=_doc(api.title),
+            version=_doc(api.version),
+            exports=[(name, lazy[name]) for name in sorted(lazy)],
+        ),
         f"{package}/py.typed": "",
-        "pyproject.toml": _pyproject(package, api.version),
+        "pyproject.toml": renderer.render(
+            "pyproject.toml.jinja",
+            package=package,
+            distribution=package.replace("_", "-"),
+            version=_version(api.version),
+        ),
     }
     translated = Diagnostics()
     for item in diagnostics.sorted():
@@ -132,62 +139,11 @@ def generate(
     )
 
 
-def _init_source(package: str, title: str, version: str, lazy: dict[str, str]) -> str:
-    exported = sorted(lazy)
-    names = ", ".join(f'"{n}"' for n in exported)
-    imports = "\n".join(f"    from {package}.{lazy[n]} import {n} as {n}" for n in exported)
-    table = ", ".join(f'"{n}": "{lazy[n]}"' for n in exported)
-    return f'''{BANNER}
-"""Typed models for {_doc(title)} {_doc(version)}.
-
-Names are exported lazily: ``import {package}`` is cheap and the module defining a name (models
-or client) is imported on first use of that name.
-"""
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-{imports or "    pass"}
-
-__all__ = [{names}]
-_MODULES = {{{table}}}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"{package}.{{_MODULES[name]}}"), name)
-    raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-'''
-
-
 def _doc(text: str) -> str:
     return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
-def _pyproject(package: str, version: str) -> str:
-    safe_version = version if version and all(c.isalnum() or c in ".-+" for c in version) else "0"
-    return f"""# Generated by flext-api codegen. Do not edit.
-[build-system]
-requires = ["hatchling>=1.25"]
-build-backend = "hatchling.build"
-
-[project]
-name = "{package.replace("_", "-")}"
-version = "0.0.0+api.{safe_version.replace("-", ".").replace("+", ".")}"
-requires-python = ">=3.11"
-dependencies = ["msgspec>=0.19", "flext-api>=0.1"]
-
-[project.optional-dependencies]
-stubs = ["fastapi>=0.110"]
-
-[tool.hatch.build.targets.wheel]
-packages = ["{package}"]
-
-{_RUFF_CONFIG}"""
+def _version(version: str) -> str:
+    """The document's version as a local version label (``0`` when it has other characters)."""
+    safe = version if version and all(c.isalnum() or c in ".-+" for c in version) else "0"
+    return safe.replace("-", ".").replace("+", ".")
