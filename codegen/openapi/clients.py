@@ -62,12 +62,14 @@ def security_table(plan: OperationPlan, api: ir.Api) -> str:
         for name, _scopes in requirement:
             scheme = schemes.get(name)
             if scheme is None:
+                items.append(f"({name!r}, 'unknown', '')")
                 continue
-            detail = (
-                f"{scheme.location}:{scheme.parameter_name}"
-                if scheme.type == "apiKey"
-                else (scheme.scheme or "").lower()
-            )
+            if scheme.type == "apiKey":
+                detail = f"{scheme.location}:{scheme.parameter_name}"
+            elif scheme.type in ("oauth2", "openIdConnect"):
+                detail = " ".join(_scopes)
+            else:
+                detail = (scheme.scheme or "").lower()
             items.append(f"({name!r}, {scheme.type!r}, {detail!r})")
         alternatives.append("(" + "".join(i + ", " for i in items) + ")")
     return "(" + "".join(a + ", " for a in alternatives) + ")"
@@ -177,7 +179,12 @@ class ClientEmitter:
         if plan.body is not None:
             b = plan.body
             media = b.media_type + ("; charset=utf-8" if b.kind == "text" else "")
-            body = {"required": b.required, "kind": b.kind, "media": media}
+            body = {
+                "required": b.required,
+                "kind": b.kind,
+                "media": media,
+                "part_types": dict(b.part_types),
+            }
         return {
             "name": plan.name,
             "method": op.method,
@@ -228,6 +235,16 @@ class ClientEmitter:
                 self._method(plan, with_response=with_response)
                 for plan in self.plans
                 for with_response in (False, True)
+            ],
+            "event_methods": [
+                {
+                    **self._method(plan, with_response=False),
+                    "doc": f"The events of ``{plan.op.method} {plan.op.path}`` "
+                    "(text/event-stream), as ``client.sse`` gives them: reconnects with "
+                    "``Last-Event-ID`` when the connection drops; a ``204`` ends the stream.",
+                }
+                for plan in self.plans
+                if plan.events
             ],
         }
 
@@ -372,6 +389,8 @@ def _param_data(p: ParamPlan) -> dict[str, Any]:
         "style": style,
         "explode": explode,
         "allow_reserved": param.allow_reserved,
+        # header values are not URI components: never percent-encoded
+        "header": param.location == "header" and not p.content_json,
     }
 
 

@@ -587,6 +587,14 @@ class ModelEmitter:
                 args.append(default[len("msgspec.field(") : -1])
             else:
                 args.append(f"default={default or 'UNSET'}")
+        elif (
+            f.default is not ir.MISSING
+            and isinstance(f.type, ir.LiteralOf)
+            and len(f.type.values) == 1
+            and (default := self.default_expr(f.type, f.default)) is not None
+        ):
+            # required const: construct without it, still sent (one value is possible)
+            args.append(f"default={default}")
         if f.python_name != f.wire_name:
             args.append(f"name={f.wire_name!r}")
         value: str | None = None

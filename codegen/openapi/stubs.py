@@ -49,6 +49,7 @@ class StubEmitter:
         texts += [plan.ok_annotation for plan in self.plans]
         texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
         texts += [e for e in map(_documented_error, self.plans) if e is not None]
+        texts += [e for p in self.plans if (e := _documented_error(p, "401")) is not None]
         return {
             "package": self.package,
             "name": self.name,
@@ -109,6 +110,7 @@ class StubEmitter:
             "body": body,
             "call": ", ".join(call),
             "error": _documented_error(plan),
+            "error401": _documented_error(plan, "401"),
             "default_status": default,
             "documented": {r.status: (r.kind, r.media_type) for r in plan.responses},
         }
@@ -134,6 +136,8 @@ class StubEmitter:
             "style": style,
             "explode": explode,
             "shape": "primitive" if p.content_json else p.shape,
+            # a header value is read as sent: never percent-decoded (nor refused for a ``%``)
+            "header": param.location == "header" and not p.content_json,
             "others": sorted(siblings - {param.name}),
             "node": self.checks.node(t),
         }
@@ -154,12 +158,13 @@ class StubEmitter:
         return out
 
 
-def _documented_error(plan: OperationPlan) -> str | None:
-    """The JSON body type the document gives a 422 (or ``4XX``) of the operation."""
+def _documented_error(plan: OperationPlan, status: str = "422") -> str | None:
+    """The JSON body type the document gives a refusal ``status`` of the operation (or its
+    ``4XX`` range, or ``default``): the stub answers that refusal in it."""
     return next(
         (
             r.annotation
-            for status in ("422", "4XX")
+            for status in (status, "4XX", "default")
             for r in plan.responses
             if r.status == status and r.kind == "json" and r.annotation not in ("Any", "None")
         ),

@@ -19,7 +19,7 @@ import pytest
 
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.parse import parse_path
-from flext_api import Failure, Success
+from flext_api import Failure, FlextApiClient, OAuth2Flow, Success
 from flext_api.codegen_runtime import (
     AuthMissing,
     header_param,
@@ -28,7 +28,7 @@ from flext_api.codegen_runtime import (
     serialize,
     status_message,
 )
-from flext_api.codegen_validation import documented_error_body
+from flext_api.codegen_validation import HandlerContext, documented_error_body
 from tests.codegen.openapi.conftest import SPECS, Generated
 from tests.servers.runners import run_uvicorn
 
@@ -51,6 +51,8 @@ class Oracle:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.reply: tuple[int, str, bytes] = (200, "application/json", b"{}")
+        self.token = b'{"access_token":"tok-1","token_type":"Bearer","expires_in":3600}'
+        self.queue: list[tuple[int, str, bytes]] = []  # answered first, one per request
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -66,7 +68,9 @@ class Oracle:
         )
         headers = [(k.decode().lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         self.seen.append(Seen(scope["method"], target, headers, body))
-        status, media, content = self.reply
+        status, media, content = self.queue.pop(0) if self.queue else self.reply
+        if target == "/token":
+            status, media, content = 200, "application/json", self.token
         head = [(b"content-type", media.encode())] if media else []
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": content})
@@ -83,6 +87,9 @@ class Sdk(msgspec.Struct):
 
     def client(self, **credentials: Any) -> Any:
         return self.package.WireTruthClient(base_url=self.base_url, **credentials)
+
+    def module(self, name: str) -> ModuleType:
+        return importlib.import_module(f"{self.package.__name__}.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +198,10 @@ def test_int_or_string_const_default_and_boolean_looking_enum(sdk: Sdk) -> None:
     assert found.switch is m.SearchResponseSwitch.TRUE and found.switch.value == "true"
     # const: absent on the wire, still its one value; and sent when constructed.
     assert found.kind == "found"
-    assert msgspec.json.decode(msgspec.json.encode(m.SearchResponse()))["kind"] == "found"
+    sent = msgspec.json.decode(msgspec.json.encode(m.SearchResponse()))
+    assert sent["kind"] == "found"
+    # a required const property too: constructed without it, it is still on the wire
+    assert sent["api"] == "v1" and found.api == "v1"
 
 
 def test_open_enum_keeps_known_members_and_unknown_strings(sdk: Sdk) -> None:
@@ -202,7 +212,9 @@ def test_open_enum_keeps_known_members_and_unknown_strings(sdk: Sdk) -> None:
         sdk.oracle.reply = (200, "application/json", b'{"color":"mauve"}')
         later = api.search().unwrap().color
     assert isinstance(later, m.SearchResponseColor) and later.value == "mauve"
-    assert msgspec.json.encode(m.SearchResponse(color=later)) == b'{"kind":"found","color":"mauve"}'
+    assert msgspec.json.encode(m.SearchResponse(color=later)) == (
+        b'{"api":"v1","kind":"found","color":"mauve"}'
+    )
 
 
 def test_unmodeled_keywords_are_diagnostics() -> None:
@@ -238,7 +250,8 @@ def test_documented_error_bodies_carry_the_refusal_status_and_code() -> None:
 
 def test_error_messages_name_the_request_and_what_the_server_said(sdk: Sdk) -> None:
     with sdk.client(bearer="t") as api:
-        sdk.oracle.reply = (404, "application/json", b'{"message":"no pet 42"}')
+        problem = b'{"code":"N","status":404,"message":"no pet 42"}'
+        sdk.oracle.reply = (404, "application/problem+json", problem)
         response = api.delete_pet(pet_id=42).error.response
         assert status_message(response) == "DELETE /pets/42 answered 404: no pet 42"
         sdk.oracle.reply = (503, "text/plain", b"  down\n for   maintenance ")
@@ -247,3 +260,145 @@ def test_error_messages_name_the_request_and_what_the_server_said(sdk: Sdk) -> N
         sdk.oracle.reply = (500, "application/json", b"[1]")
         response = api.delete_pet(pet_id=7).error.response
         assert status_message(response) == "DELETE /pets/7 answered 500"
+
+
+def test_header_parameters_travel_as_written(sdk: Sdk) -> None:
+    sdk.oracle.reply = (200, "application/json", b"{}")
+    with sdk.client() as api:
+        api.search(x_trace="a b%20/c,d").unwrap()
+    assert sdk.oracle.last().header("x-trace") == ["a b%20/c,d"]
+
+
+def test_required_auth_missing_fails_before_sending(sdk: Sdk) -> None:
+    before = len(sdk.oracle.seen)
+    with sdk.client(api_key="k") as api:
+        result = api.delete_pet(pet_id=1)
+    assert isinstance(result, Failure) and result.error.code == "AUTH_MISSING"
+    assert "bearer" in str(result.error) and "/pets/1" in str(result.error)
+    assert len(sdk.oracle.seen) == before
+
+
+def test_oauth2_goes_through_the_client_given_with_its_scopes(sdk: Sdk) -> None:
+    assert sdk.module("operations").SECURITY_READ_SECURE == ((("oauth", "oauth2", "read"),),)
+    sdk.oracle.reply = (200, "application/json", b'["s"]')
+    flow = OAuth2Flow(f"{sdk.base_url}/token", "id-1", "secret-1")
+    with FlextApiClient(base_url=f"{sdk.base_url}/mounted") as mine:
+        api = sdk.package.WireTruthClient(client=mine, oauth=flow)
+        assert api.read_secure().unwrap() == ["s"]
+        assert api.read_secure().unwrap() == ["s"]
+    targets = [s.target for s in sdk.oracle.seen[-3:]]
+    # one token request, then both calls under the user's base URL with the token
+    assert targets == ["/token", "/mounted/secure", "/mounted/secure"]
+    assert sdk.oracle.last().header("authorization") == ["Bearer tok-1"]
+
+
+def test_failures_name_the_real_request_and_the_server_message(sdk: Sdk) -> None:
+    m = sdk.models
+    sdk.oracle.reply = (404, "application/json", b'{"code":"N","status":404,"message":"no pet 42"}')
+    with sdk.client(bearer="t") as api:
+        error = api.delete_pet(pet_id=42).error
+    assert "DELETE /pets/42 answered 404: no pet 42" in str(error)
+    assert error.body == m.Problem(code="N", status=404, message="no pet 42")
+
+
+def test_multipart_parts_honour_encoding_and_omit_none(sdk: Sdk) -> None:
+    m = sdk.models
+    sdk.oracle.reply = (200, "application/json", b'{"name":"n"}')
+    with sdk.client() as api:
+        body = m.FormData(name="n", note=None, tags=[], meta=m.FormDataMeta(a=1), urgent=True)
+        api.upload(body=body).unwrap()
+    sent = sdk.oracle.last().body
+    assert b'name="note"' not in sent and b'name="tags"' not in sent
+    meta = sent.split(b'name="meta"', 1)[1].split(b"\r\n\r\n", 1)
+    assert b"Content-Type: application/vnd.meta+json" in meta[0]
+    assert meta[1].startswith(b'{"a":1}')
+
+
+class Shop:
+    """A stub implementation recording what each handler received."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, Any] = {}
+
+    async def list_books(self, *, limit: int | None = None) -> list[str]:
+        self.received["list_books"] = limit
+        return ["dune"]
+
+    async def list_toys(self) -> list[str]:
+        return ["yoyo"]
+
+    async def search(self, *, context: HandlerContext, **kwargs: Any) -> object:
+        self.received["search"] = kwargs
+        self.received["context"] = context
+        return {}
+
+    async def upload(self, *, body: Any) -> object:
+        self.received["upload"] = body
+        return body
+
+    def __getattr__(self, name: str) -> Any:
+        async def handle(**kwargs: Any) -> object:
+            return (500, None)
+
+        return handle
+
+
+@pytest.fixture(scope="module")
+def stub(sdk: Sdk) -> Iterator[tuple[Shop, str]]:
+    shop = Shop()
+    with run_uvicorn("h11", app=sdk.module("stubs").make_app(shop)) as running:
+        yield shop, running.url + "/v1"
+
+
+def test_stub_routes_path_keys_with_a_query_and_reads_headers_as_sent(
+    sdk: Sdk, stub: tuple[Shop, str]
+) -> None:
+    shop, url = stub
+    with sdk.package.WireTruthClient(base_url=url) as api:
+        assert api.list_toys().unwrap() == ["yoyo"]
+        assert api.list_books(limit=2).unwrap() == ["dune"]
+        assert shop.received["list_books"] == 2
+        api.search(x_trace="a b%20c").unwrap()
+        assert shop.received["search"]["x_trace"] == "a b%20c"
+        # a handler that declares ``context`` gets the request's credentials and id
+        assert shop.received["context"].credentials == ()
+    with sdk.package.WireTruthClient(base_url=url, api_key="k") as api:
+        answer = api.search_with_response(x_trace="t").unwrap()
+        context = shop.received["context"]
+        assert context.credentials == ("api_key",)
+        assert context.request_id and context.request_id == answer.headers.get("x-request-id")
+        assert context.request.url.path == "/v1/search"
+    with sdk.package.WireTruthClient(base_url=url) as api:
+        meta = sdk.models.FormDataMeta(a=4)
+        sent = sdk.models.FormData(name="n", count=3, urgent=False, meta=meta)
+        assert api.upload(body=sent).unwrap() == sent
+        assert shop.received["upload"] == sent
+
+
+def test_stub_refusals_use_the_documented_error_schema(sdk: Sdk, stub: tuple[Shop, str]) -> None:
+    _, url = stub
+    with FlextApiClient() as raw:
+        response = raw.request("DELETE", f"{url}/pets/1").unwrap()
+    assert response.status_code == 401
+    result = sdk.module("operations").parse_delete_pet(response)
+    assert isinstance(result, Failure)
+    assert result.error.body == sdk.models.Problem(
+        code="UNAUTHORIZED",
+        status=401,
+        message="missing credentials: send one of the documented security schemes",
+    )
+
+
+def test_event_stream_operations_yield_events(sdk: Sdk) -> None:
+    stream = b"retry: 1\nid: 1\ndata: a\n\nid: 2\ndata: b\ndata: c\n\n"
+    sdk.oracle.queue = [(200, "text/event-stream", stream), (204, "", b"")]
+    with sdk.client(api_key="k") as api, api.watch_events(topic="x y") as opened:
+        events = [(e.id, e.data) for e in opened.unwrap()]
+    # the dropped connection is reopened with Last-Event-ID; the 204 ends the stream
+    assert events == [("1", "a"), ("2", "b\nc")]
+    first, second = sdk.oracle.seen[-2:]
+    assert first.target == "/events?topic=x%20y" and first.header("x-api-key") == ["k"]
+    assert second.header("last-event-id") == ["2"]
+    diagnostics = Diagnostics()
+    parse_path(SPEC, diagnostics)
+    assert any(d.reason.startswith("text/event-stream") for d in diagnostics.sorted())
