@@ -32,6 +32,7 @@ __all__ = [
     "json_depth",
     "nesting",
     "problem",
+    "text_nulls",
 ]
 
 Check: TypeAlias = Mapping[str, Any]
@@ -233,6 +234,35 @@ def _check_number(
     ):
         if refused:
             problems.append(problem(loc, f"{value!r} is {words} {bound!r}"))
+
+
+def text_nulls(fields: dict[str, Any], type_: Any) -> dict[str, Any]:
+    """Form and multipart fields (text) with an empty text made ``None`` where the schema
+    allows null and the property is not a string (a nullable integer, boolean...): an empty
+    form field means "no value". Everything else is left to ``msgspec.convert(strict=False)``,
+    which parses booleans, numbers and ``null`` from text."""
+    try:
+        info = msgspec.inspect.type_info(type_)
+    except (TypeError, ValueError):
+        return fields
+    while isinstance(info, msgspec.inspect.UnionType):
+        structs = [t for t in info.types if isinstance(t, msgspec.inspect.StructType)]
+        if len(structs) != 1:
+            return fields
+        info = structs[0]
+    if not isinstance(info, msgspec.inspect.StructType):
+        return fields
+    out = dict(fields)
+    for field in info.fields:
+        value = out.get(field.encode_name)
+        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else ()
+        if not any(isinstance(k, msgspec.inspect.NoneType) for k in kinds):
+            continue
+        if any(isinstance(k, msgspec.inspect.StrType) for k in kinds):
+            continue  # a nullable string keeps its text ("" and "null" are strings too)
+        if value == "":
+            out[field.encode_name] = None
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import pytest
 
 from codegen.openapi.diagnostics import Diagnostics
 from codegen.openapi.parse import parse_path
-from flext_api import Failure, FlextApiClient, OAuth2Flow, Success
+from flext_api import Failure, FlextApiClient, FormFile, OAuth2Flow, Success
 from flext_api.codegen_runtime import (
     AuthMissing,
     header_param,
@@ -373,6 +373,22 @@ def test_stub_routes_path_keys_with_a_query_and_reads_headers_as_sent(
         sent = sdk.models.FormData(name="n", count=3, urgent=False, meta=meta)
         assert api.upload(body=sent).unwrap() == sent
         assert shop.received["upload"] == sent
+
+
+def test_stub_parses_text_parts_as_the_schema_says(sdk: Sdk, stub: tuple[Shop, str]) -> None:
+    shop, url = stub
+    parts = (
+        ("name", FormFile(b"n", content_type="text/plain")),
+        ("urgent", FormFile(b"true", content_type="text/plain")),
+        ("count", FormFile(b"7", content_type="text/plain")),
+        ("weight", FormFile(b"", content_type="text/plain")),  # an empty field: null
+        ("note", FormFile(b"null", content_type="text/plain")),
+    )
+    with FlextApiClient() as raw:
+        response = raw.request("POST", f"{url}/uploads", files=parts).unwrap()
+    assert response.status_code == 200
+    got = shop.received["upload"]
+    assert (got.urgent, got.count, got.weight, got.note) == (True, 7, None, "null")
 
 
 def test_stub_refusals_use_the_documented_error_schema(sdk: Sdk, stub: tuple[Shop, str]) -> None:
