@@ -14,7 +14,7 @@ import os
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
 
@@ -58,6 +58,8 @@ from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._async.websocket import AsyncWebSocket, open_websocket
+from flext_api.protocols._websocket_common import WebSocketOptions
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]
 
@@ -416,6 +418,33 @@ class AsyncFlextApiClient:
         finally:
             if isinstance(result, Success):
                 await result.value.aclose()
+
+    def websocket(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[AsyncMiddleware] = (),
+    ) -> AbstractAsyncContextManager[Success[AsyncWebSocket] | Failure[FlextApiError]]:
+        """Open a WebSocket (``ws://``, ``wss://``, or a path under an http(s) ``base_url``)
+        and yield ``FlextResult[WebSocket]``; the block's end closes it. The handshake goes
+        through the client's middleware, cookies, TLS settings and proxies like a request.
+        See docs/websocket.md."""
+        return open_websocket(
+            self._build_request,
+            self._layers(middleware),
+            self._router,
+            url,
+            params=params,
+            headers=headers,
+            subprotocols=subprotocols,
+            options=options,
+            timeout=timeout,
+        )
 
     async def get(
         self,

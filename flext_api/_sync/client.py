@@ -16,7 +16,7 @@ import os
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Literal
 
@@ -60,6 +60,8 @@ from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._sync.websocket import WebSocket, open_websocket
+from flext_api.protocols._websocket_common import WebSocketOptions
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
@@ -414,6 +416,33 @@ class FlextApiClient:
         finally:
             if isinstance(result, Success):
                 result.value.close()
+
+    def websocket(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
+    ) -> AbstractContextManager[Success[WebSocket] | Failure[FlextApiError]]:
+        """Open a WebSocket (``ws://``, ``wss://``, or a path under an http(s) ``base_url``)
+        and yield ``FlextResult[WebSocket]``; the block's end closes it. The handshake goes
+        through the client's middleware, cookies, TLS settings and proxies like a request.
+        See docs/websocket.md."""
+        return open_websocket(
+            self._build_request,
+            self._layers(middleware),
+            self._router,
+            url,
+            params=params,
+            headers=headers,
+            subprotocols=subprotocols,
+            options=options,
+            timeout=timeout,
+        )
 
     def get(
         self,

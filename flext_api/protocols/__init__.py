@@ -1,0 +1,1 @@
+"""Protocol clients built on the flext-api transport (WebSocket, ...)."""
