@@ -1,0 +1,105 @@
+"""The WebSocket client's public names, and ``WebSocketProtocol`` for the protocol registry.
+
+Open a connection with ``client.websocket(url)`` (``FlextApiClient`` or
+``AsyncFlextApiClient``); the guide is docs/websocket.md. This module only re-exports: the I/O
+lives in ``flext_api.protocols._async.websocket`` and its generated ``_sync`` twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import ClassVar, overload
+
+from flext_api._async.client import AsyncFlextApiClient
+from flext_api._exceptions import FlextApiError
+from flext_api._headers import HeaderTypes
+from flext_api._result import Failure, Success
+from flext_api._sync.client import FlextApiClient
+from flext_api._urls import URL, QueryParamTypes
+from flext_api.protocols._async.websocket import AsyncWebSocket
+from flext_api.protocols._sync.websocket import WebSocket
+from flext_api.protocols._websocket_common import (
+    Message,
+    WebSocketClosed,
+    WebSocketError,
+    WebSocketHandshakeError,
+    WebSocketHandshakeInvalid,
+    WebSocketMessageTooBig,
+    WebSocketOptions,
+    WebSocketPongTimeout,
+    WebSocketProtocolError,
+    WebSocketUnauthorized,
+)
+from flext_api.protocols._websocket_router import MessageRouter
+
+__all__ = [
+    "AsyncWebSocket",
+    "Message",
+    "MessageRouter",
+    "WebSocket",
+    "WebSocketClosed",
+    "WebSocketError",
+    "WebSocketHandshakeError",
+    "WebSocketHandshakeInvalid",
+    "WebSocketMessageTooBig",
+    "WebSocketOptions",
+    "WebSocketPongTimeout",
+    "WebSocketProtocol",
+    "WebSocketProtocolError",
+    "WebSocketUnauthorized",
+]
+
+
+class WebSocketProtocol:
+    """The ``"websocket"`` entry of the protocol registry: a streaming protocol, so it offers
+    :meth:`open` (the same as ``client.websocket(...)``) rather than request execution."""
+
+    name: ClassVar[str] = "websocket"
+
+    @overload
+    @staticmethod
+    def open(
+        client: FlextApiClient,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+    ) -> AbstractContextManager[Success[WebSocket] | Failure[FlextApiError]]: ...
+
+    @overload
+    @staticmethod
+    def open(
+        client: AsyncFlextApiClient,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+    ) -> AbstractAsyncContextManager[Success[AsyncWebSocket] | Failure[FlextApiError]]: ...
+
+    @staticmethod
+    def open(
+        client: FlextApiClient | AsyncFlextApiClient,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+    ) -> (
+        AbstractContextManager[Success[WebSocket] | Failure[FlextApiError]]
+        | AbstractAsyncContextManager[Success[AsyncWebSocket] | Failure[FlextApiError]]
+    ):
+        """Open a WebSocket on ``client`` (blocking or async, whichever it is), with the
+        client's timeouts (``client.websocket(..., timeout=...)`` overrides them per call)."""
+        return client.websocket(
+            url,
+            params=params,
+            headers=headers,
+            subprotocols=subprotocols,
+            options=options,
+        )
