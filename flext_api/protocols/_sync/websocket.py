@@ -132,6 +132,8 @@ class WebSocket:
         self._ping_payload = b""
         self._pings = 0
         self._failure: WebSocketError | None = None
+        # Frames that arrived with the 101 response are in wsproto already: parse them first.
+        self._parse_first = True
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -156,6 +158,7 @@ class WebSocket:
         try:
             self._check_open()
             self._heartbeat()
+            self._check_open()
             self._write(self._ws.send(event))
         except WebSocketError as error:
             return Failure(error)
@@ -232,9 +235,13 @@ class WebSocket:
 
     def _receive(self, deadline: float | None, wait: float | None) -> Message:
         messages = self._messages
+        if self._parse_first:
+            self._parse_first = False
+            self._handle_events()
         while not messages:
             self._check_open()
             self._heartbeat()
+            self._check_open()
             now = self._clock()
             limit = self._next_heartbeat(now)
             if deadline is not None:
@@ -269,6 +276,7 @@ class WebSocket:
                         f"({limit} bytes); raise it in WebSocketOptions if such messages "
                         "are expected",
                     )
+                    return
                 self._parts.append(event.data)  # type: ignore[arg-type]
                 if event.message_finished:
                     parts, self._parts, self._size = self._parts, [], 0
@@ -308,11 +316,10 @@ class WebSocket:
             # connection, as RFC 6455 section 7.1.7 asks.
             kind = WebSocketMessageTooBig if code == 1009 else WebSocketProtocolError
             self._fail(kind, code, f"{self._host} broke the WebSocket protocol: {reason}")
-        assert self._failure is not None
-        raise self._failure
 
     def _fail(self, kind: type[WebSocketError], code: int, message: str) -> None:
-        """Send a close frame with ``code`` (best effort), drop the socket, raise."""
+        """Send a close frame with ``code`` (best effort) and drop the socket; the error is
+        what every later call reports (messages received before it are delivered first)."""
         error = kind(message, close_code=code, close_reason="", url=self._url)
         self._failure = error
         self.close_code = code
@@ -323,7 +330,6 @@ class WebSocket:
             pass  # the peer is gone: the error already says what went wrong
         finally:
             self._stream.close()
-        raise error
 
     def _set_closed(self, code: int | None, reason: str, what: str) -> None:
         self.close_code, self.close_reason = code, reason
