@@ -28,7 +28,7 @@ from websockets.http11 import Response as WSResponse
 from websockets.sync.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import CloseConnection, Message
+from wsproto.events import CloseConnection, Message, Ping, Pong
 from wsproto.utilities import generate_accept_token
 
 from tests.servers.raw import Handler, read_request
@@ -150,6 +150,7 @@ class ClientLog:
     close_codes: list[int] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
     pings: int = 0
+    pongs: list[bytes] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -210,8 +211,10 @@ def _record(conn: socket.socket, log: ClientLog, answer_close: bool) -> None:
                 return
             if isinstance(event, Message):
                 log.messages.append(event.data)
-            elif type(event).__name__ == "Ping":
+            elif isinstance(event, Ping):
                 log.pings += 1
+            elif isinstance(event, Pong):
+                log.pongs.append(bytes(event.payload))
 
 
 def send(*frames: bytes) -> Callable[[socket.socket], None]:
@@ -221,3 +224,8 @@ def send(*frames: bytes) -> Callable[[socket.socket], None]:
         conn.sendall(b"".join(frames))
 
     return script
+
+
+def drop(conn: socket.socket) -> None:
+    """A script that ends the TCP connection without a close frame."""
+    conn.shutdown(socket.SHUT_RDWR)
