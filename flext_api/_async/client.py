@@ -58,7 +58,8 @@ from flext_api._sansio.proxy import ProxyTypes
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import create_ssl_context
 from flext_api._urls import URL, QueryParamTypes
-from flext_api.protocols._async.websocket import AsyncWebSocket, open_websocket
+from flext_api.protocols._async.websocket import AsyncWebSocket
+from flext_api.protocols._async.websocket_handshake import open_websocket
 from flext_api.protocols._websocket_common import WebSocketOptions
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncFlextApiClient"]

@@ -60,7 +60,8 @@ from flext_api._sync.pool import ConnectionPool
 from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
-from flext_api.protocols._sync.websocket import WebSocket, open_websocket
+from flext_api.protocols._sync.websocket import WebSocket
+from flext_api.protocols._sync.websocket_handshake import open_websocket
 from flext_api.protocols._websocket_common import WebSocketOptions
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
