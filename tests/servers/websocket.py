@@ -151,6 +151,7 @@ class ClientLog:
     messages: list[Any] = field(default_factory=list)
     pings: int = 0
     pongs: list[bytes] = field(default_factory=list)
+    hung_up: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -193,22 +194,31 @@ def hostile(
 
 
 def _record(conn: socket.socket, log: ClientLog, answer_close: bool) -> None:
+    """Record the client's frames, then read on until it hangs up (``log.hung_up``)."""
     reader = Connection(ConnectionType.SERVER)
     conn.settimeout(10)
+    closing = False
     while True:
         try:
             data = conn.recv(65536)
-        except (TimeoutError, OSError):
+        except TimeoutError:
+            return
+        except OSError:  # a reset is a hang-up too
+            log.hung_up = True
             return
         if not data:
+            log.hung_up = True
             return
+        if closing:
+            continue
         reader.receive_data(data)
         for event in reader.events():
             if isinstance(event, CloseConnection):
                 log.close_codes.append(event.code)
                 if answer_close:
                     conn.sendall(close_frame(event.code if event.code != 1005 else 1000))
-                return
+                closing = True
+                break
             if isinstance(event, Message):
                 log.messages.append(event.data)
             elif isinstance(event, Ping):
