@@ -11,6 +11,7 @@ in `ClientLog`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from websockets.datastructures import Headers as WSHeaders
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as WSRequest
 from websockets.http11 import Response as WSResponse
 from websockets.sync.server import Server, ServerConnection, serve
@@ -93,6 +95,10 @@ class EchoServer:
         return None
 
     def _echo(self, connection: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):  # a client closing with 4xxx is a test case
+            self._echo_messages(connection)
+
+    def _echo_messages(self, connection: ServerConnection) -> None:
         for message in connection:
             if isinstance(message, str) and message.startswith("close:"):
                 connection.close(int(message[6:]), "asked to")
