@@ -8,6 +8,7 @@ twin) share all of this. This module must never import socket, ssl, asyncio or t
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
@@ -20,6 +21,8 @@ from flext_api._headers import Headers
 from flext_api._models import Response
 
 __all__ = [
+    "RECONNECT_CODES",
+    "Backoff",
     "BoundedPerMessageDeflate",
     "Message",
     "WebSocketClosed",
@@ -76,7 +79,10 @@ class WebSocketOptions:
     it costs nothing between calls; ``None`` disables it); ``ping_timeout``: a pong must follow
     within this, or the connection is closed with code 1011 and ``WEBSOCKET_PONG_TIMEOUT``.
     ``close_timeout``: how long closing waits for the peer's close frame before dropping the
-    socket.
+    socket. ``reconnect``: when the connection is lost (dropped, pong timeout, or the peer
+    closed with 1012/1013), the next ``send``/``receive`` opens a new one (the handshake runs
+    through the middleware again) after the :class:`Backoff` delays; messages in flight are
+    lost. ``None``: a lost connection stays lost.
     """
 
     max_message_size: int | None = 4 * 1024 * 1024
@@ -88,6 +94,7 @@ class WebSocketOptions:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     close_timeout: float = 10.0
+    reconnect: Backoff | None = None
 
     def __post_init__(self) -> None:
         if self.max_message_size is not None and self.max_message_size < 1:
@@ -115,6 +122,38 @@ class WebSocketOptions:
                 server_max_window_bits=self.server_max_window_bits,
             )
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays between reconnection attempts: ``initial`` seconds, times ``multiplier`` per
+    failed attempt, at most ``maximum``, each shortened by a random fraction up to ``jitter``
+    (so many clients dropped at once do not come back at once); at most ``max_attempts``
+    attempts per loss."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.maximum < self.initial or self.multiplier < 1:
+            raise ValueError("Backoff needs 0 <= initial <= maximum and multiplier >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("Backoff.jitter is a fraction between 0 and 1")
+        if self.max_attempts < 1:
+            raise ValueError("Backoff.max_attempts must be at least 1")
+
+    def delay(self, attempt: int, random: Callable[[], float]) -> float:
+        """Seconds to wait before attempt ``attempt`` (1-based; the first waits too, so a
+        flapping server is not hammered); ``random`` returns a float in [0, 1)."""
+        base = min(self.maximum, self.initial * self.multiplier ** (attempt - 1))
+        return base * (1 - self.jitter * random())
+
+
+# Close codes after which reconnecting makes sense: dropped, no pong, restart, try later.
+RECONNECT_CODES: Final = frozenset({1006, 1011, 1012, 1013})
 
 
 class BoundedPerMessageDeflate(PerMessageDeflate):

@@ -20,6 +20,7 @@ from flext_api._urls import URL, QueryParamTypes
 from flext_api.protocols._async.websocket import AsyncWebSocket
 from flext_api.protocols._sync.websocket import WebSocket
 from flext_api.protocols._websocket_common import (
+    Backoff,
     Message,
     WebSocketClosed,
     WebSocketError,
@@ -34,6 +35,7 @@ from flext_api.protocols._websocket_common import (
 from flext_api.protocols._websocket_router import MessageRouter
 
 __all__ = [
+    "Backoff",
     "AsyncWebSocket",
     "Message",
     "MessageRouter",

@@ -8,6 +8,7 @@ every case runs on the blocking client, on asyncio and on trio.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -18,12 +19,13 @@ import pytest
 from flext_api import URL, AsyncFlextApiClient, BasicAuth, Failure, Success
 from flext_api._synchronization import async_sleep
 from flext_api.protocols.websocket import (
+    Backoff,
     WebSocketClosed,
     WebSocketHandshakeError,
     WebSocketOptions,
 )
 from tests.servers.proxy import ForwardProxy
-from tests.servers.raw import RawServerFactory
+from tests.servers.raw import Handler, RawServerFactory, read_request
 from tests.servers.tls import TLSCertificates
 from tests.servers.websocket import (
     BINARY,
@@ -31,6 +33,7 @@ from tests.servers.websocket import (
     ClientLog,
     EchoServer,
     close_frame,
+    drop,
     frame,
     hostile,
     send,
@@ -307,3 +310,55 @@ async def test_close_initiated_by_the_client_is_answered(echo: EchoServer) -> No
         after = await ws.receive()
         assert isinstance(after, Failure)
         assert after.error.code == "WEBSOCKET_CLOSED"
+
+
+def _connections(*handlers: Handler) -> tuple[Handler, list[int]]:
+    """A raw_server handler running ``handlers[i]`` for the i-th connection (the last one for
+    every connection after), and the list that counts connections."""
+    seen: list[int] = []
+
+    def handler(conn: socket.socket) -> None:
+        seen.append(len(seen))
+        handlers[min(len(seen) - 1, len(handlers) - 1)](conn)
+
+    return handler, seen
+
+
+def _refuse(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nlater")
+
+
+async def test_reconnects_after_the_connection_drops(raw_server: RawServerFactory) -> None:
+    handler, seen = _connections(
+        hostile(drop, ClientLog()),
+        hostile(send(frame(TEXT, b"welcome back"), close_frame(1000)), ClientLog()),
+    )
+    server = raw_server(handler)
+    options = WebSocketOptions(reconnect=Backoff(initial=0.01, jitter=0, max_attempts=3))
+    async with (
+        AsyncFlextApiClient() as client,
+        client.websocket(f"ws://127.0.0.1:{server.address[1]}/", options=options) as opened,
+    ):
+        ws = opened.unwrap()
+        assert (await ws.receive()).unwrap() == "welcome back"
+        assert ws.reconnects == 1
+        assert [message async for message in ws] == []  # the normal close is not reconnected
+    assert len(seen) == 2
+
+
+async def test_reconnection_gives_up_after_max_attempts(raw_server: RawServerFactory) -> None:
+    handler, seen = _connections(hostile(drop, ClientLog()), _refuse)
+    server = raw_server(handler)
+    options = WebSocketOptions(reconnect=Backoff(initial=0.01, jitter=0, max_attempts=2))
+    async with (
+        AsyncFlextApiClient() as client,
+        client.websocket(f"ws://127.0.0.1:{server.address[1]}/", options=options) as opened,
+    ):
+        ws = opened.unwrap()
+        received = await ws.receive()
+        assert isinstance(received, Failure)
+        assert received.error.code == "WEBSOCKET_HANDSHAKE_REJECTED"
+        assert isinstance(received.error.__cause__, WebSocketClosed)
+        assert ws.reconnects == 0
+    assert len(seen) == 3  # the first connection and two attempts

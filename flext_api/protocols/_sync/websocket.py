@@ -16,12 +16,13 @@ leaves the socket closed (``close()`` of a stream is synchronous).
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
-from wsproto.connection import Connection, ConnectionState
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     BytesMessage,
     CloseConnection,
@@ -40,8 +41,9 @@ from flext_api._exceptions import (
 )
 from flext_api._models import Response
 from flext_api._result import Failure, Success
-from flext_api._synchronization import ThreadLock
+from flext_api._synchronization import ThreadLock, sleep
 from flext_api.protocols._websocket_common import (
+    RECONNECT_CODES,
     Message,
     WebSocketClosed,
     WebSocketError,
@@ -52,11 +54,17 @@ from flext_api.protocols._websocket_common import (
     normal_close,
 )
 
+if TYPE_CHECKING:
+    from wsproto.connection import Connection
+
 __all__ = ["READ_SIZE", "WebSocket"]
 
 READ_SIZE: Final = 64 * 1024
 
 Result = Success[Message] | Failure[FlextApiError]
+Opened: TypeAlias = "Success[WebSocket] | Failure[FlextApiError]"
+# Spelled as strings: ``Awaitable`` exists only for type checkers (the sync twin has none).
+Reopen: TypeAlias = "Callable[[], Opened]"
 Done = Success[None] | Failure[FlextApiError]
 
 
@@ -111,6 +119,11 @@ class WebSocket:
         self._parse_first = True
         self.close_code: int | None = None
         self.close_reason = ""
+        # Set by the opener when ``options.reconnect`` is on: runs the handshake again.
+        self._reopen: Reopen | None = None
+        self._random: Callable[[], float] = random.random
+        self._closing = False
+        self.reconnects = 0
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -130,16 +143,21 @@ class WebSocket:
             event = BytesMessage(data=bytes(message))
         else:
             raise TypeError(f"send() takes str or bytes, not {type(message).__name__}")
-        try:
-            self._check_open()
-            self._heartbeat()
-            self._check_open()
-            self._write(self._ws.send(event))
-        except WebSocketError as error:
-            return Failure(error)
-        except TransportError as error:
-            return Failure(self._lost(error))
-        return Success(None)
+        while True:
+            try:
+                self._check_open()
+                self._heartbeat()
+                self._check_open()
+                self._write(self._ws.send(event))
+            except WebSocketError as error:
+                lost: WebSocketError = error
+            except TransportError as error:
+                lost = self._lost(error)
+            else:
+                return Success(None)
+            failure = self._recover(lost)
+            if failure is not None:
+                return Failure(failure)
 
     def ping(self, payload: bytes = b"") -> Done:
         """Send a ping now (the heartbeat sends its own at ``ping_interval``)."""
@@ -185,13 +203,18 @@ class WebSocket:
         try:
             wait = self.response.request.timeout.read if timeout is None else timeout
             deadline = None if wait is None else self._clock() + wait
-            return Success(self._receive(deadline, wait))
-        except WebSocketError as error:
-            return Failure(error)
-        except ReadTimeout as error:
-            return Failure(error)
-        except TransportError as error:
-            return Failure(self._lost(error))
+            while True:
+                try:
+                    return Success(self._receive(deadline, wait))
+                except ReadTimeout as error:
+                    return Failure(error)
+                except WebSocketError as error:
+                    lost: WebSocketError = error
+                except TransportError as error:
+                    lost = self._lost(error)
+                failure = self._recover(lost)
+                if failure is not None:
+                    return Failure(failure)
         finally:
             self._receiving = False
 
@@ -333,6 +356,41 @@ class WebSocket:
             self.close_code = CloseReason.ABNORMAL_CLOSURE
         return self._failure
 
+    # -- reconnection ----------------------------------------------------------------------
+
+    def _recover(self, lost: WebSocketError) -> FlextApiError | None:
+        """Open a new connection in place of a lost one, if ``reconnect`` allows: ``None``
+        when it worked (the caller goes on), else the error to report."""
+        backoff, reopen = self._options.reconnect, self._reopen
+        if backoff is None or reopen is None or lost.close_code not in RECONNECT_CODES:
+            return lost
+        if self._closing:
+            return lost  # closed by this side: never come back
+        failure: FlextApiError = lost
+        for attempt in range(1, backoff.max_attempts + 1):
+            sleep(backoff.delay(attempt, self._random))
+            result = reopen()
+            if isinstance(result, Success):
+                self._adopt(result.value)
+                return None
+            failure = result.error
+        failure.__cause__ = lost
+        return failure
+
+    def _adopt(self, fresh: WebSocket) -> None:
+        """Take over a new connection's state (this object stays the one the caller holds)."""
+        self._stream.close()
+        self._stream, self._ws = fresh._stream, fresh._ws
+        self.response, self.subprotocol = fresh.response, fresh.subprotocol
+        self.extensions = fresh.extensions
+        self._outbox, self._writing = [], False
+        self._messages.clear()
+        self._parts, self._size = [], 0
+        self._last_ping, self._pong_deadline = self._clock(), None
+        self._failure, self._parse_first = None, True
+        self.close_code, self.close_reason = None, ""
+        self.reconnects += 1
+
     # -- heartbeat -------------------------------------------------------------------------
 
     def _next_heartbeat(self, now: float) -> float | None:
@@ -370,6 +428,7 @@ class WebSocket:
     def close(self, code: int = 1000, reason: str = "") -> Done:
         """Close the connection: send a close frame, wait up to ``close_timeout`` for the
         peer's, then drop the socket whatever happened (a silent peer cannot hang this)."""
+        self._closing = True
         if self._failure is not None:
             self._stream.close()
             return Success(None)

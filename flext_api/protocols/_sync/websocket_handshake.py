@@ -294,30 +294,37 @@ def open_websocket(
     connection is closed (close handshake, bounded by ``close_timeout``) when the block ends."""
     if isinstance(subprotocols, str):
         raise TypeError("subprotocols= takes a sequence of names, e.g. ['chat.v1']")
-    options = DEFAULT_OPTIONS if options is None else options
-    handshake = _Handshake(router, subprotocols=tuple(subprotocols), options=options)
-    try:
-        request = build(
-            "GET",
-            http_url(url),
-            params=params,
-            headers=headers,
-            content=None,
-            data=None,
-            files=None,
-            json=NO_JSON,
-            timeout=timeout,
-            upload_progress=None,
-        )
-    except FlextApiError as error:
-        yield Failure(error)
-        return
-    try:
-        outcome = build_chain(list(layers), handshake)(request)
-        result = _establish(handshake, outcome, str(request.url))
-    except BaseException:
-        handshake.drop()
-        raise
+    chosen = DEFAULT_OPTIONS if options is None else options
+    protocols = tuple(subprotocols)
+
+    def handshake_once() -> Success[WebSocket] | Failure[FlextApiError]:
+        handshake = _Handshake(router, subprotocols=protocols, options=chosen)
+        try:
+            # Built per attempt: a reconnection gets a fresh total-timeout budget.
+            request = build(
+                "GET",
+                http_url(url),
+                params=params,
+                headers=headers,
+                content=None,
+                data=None,
+                files=None,
+                json=NO_JSON,
+                timeout=timeout,
+                upload_progress=None,
+            )
+        except FlextApiError as error:
+            return Failure(error)
+        try:
+            outcome = build_chain(list(layers), handshake)(request)
+            return _establish(handshake, outcome, str(request.url))
+        except BaseException:
+            handshake.drop()
+            raise
+
+    result = handshake_once()
+    if isinstance(result, Success) and chosen.reconnect is not None:
+        result.value._reopen = handshake_once
     try:
         yield result
     finally:
