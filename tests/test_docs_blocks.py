@@ -131,7 +131,13 @@ def test_every_block_compiles_including_no_run_ones() -> None:
 
 
 def test_the_documentation_has_blocks_and_few_are_exempt() -> None:
-    assert {b.path.name for b in BLOCKS} >= {"README.md", "client.md", "server.md", "sse.md", "websocket.md"}
+    assert {b.path.name for b in BLOCKS} >= {
+        "README.md",
+        "client.md",
+        "server.md",
+        "sse.md",
+        "websocket.md",
+    }
     assert len(BLOCKS) >= 20
     assert sum(b.no_run is not None for b in BLOCKS) <= 3
 
