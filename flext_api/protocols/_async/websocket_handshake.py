@@ -23,7 +23,6 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from flext_api._async.building import NO_JSON, TimeoutTypes, UseClientDefault
 from flext_api._async.middleware import AsyncMiddleware, build_chain
-from flext_api._async.proxy import _open_tunnel
 from flext_api._async.routing import AsyncPoolRouter
 from flext_api._backends.base import AsyncNetworkStream
 from flext_api._compat import h11_header_fields
@@ -87,45 +86,10 @@ class _Handshake:
             return Failure(error)
 
     async def _connect(self, request: Request) -> AsyncNetworkStream:
-        pool = self._router.pool_for(request)
-        scheme, host, port = request.url.origin
-        tls = pool._ssl_context if scheme == "https" else None
-        backend = pool._backend
-        timeout = request.limit(request.timeout.connect)
-        proxy = pool._proxy
-        if proxy is None:
-            if pool._uds is not None:
-                return await backend.connect_unix(
-                    pool._uds, timeout=timeout, ssl_context=tls, server_hostname=host
-                )
-            return await backend.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
-                ssl_context=tls,
-                server_hostname=host if tls is not None else None,
-            )
         # A WebSocket always tunnels through a proxy (ws:// too): forwarding cannot upgrade.
-        deadline = None if timeout is None else time.monotonic() + timeout
-        proxy_scheme, proxy_host, proxy_port = proxy.origin
-        to_proxy = pool._proxy_ssl_context if proxy_scheme == "https" else None
-        stream = await backend.connect_tcp(
-            proxy_host,
-            proxy_port,
-            timeout=timeout,
-            ssl_context=to_proxy,
-            server_hostname=proxy_host if to_proxy is not None else None,
-        )
-        try:
-            authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            await _open_tunnel(stream, proxy, authority, deadline)
-            if tls is None:
-                return stream
-            left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            return await stream.start_tls(tls, host, left)
-        except BaseException:
-            stream.close()
-            raise
+        pool = self._router.pool_for(request)
+        timeout = request.limit(request.timeout.connect)
+        return await pool.connect(request.url.origin, timeout, tunnel=True)
 
     async def _attempt(self, request: Request) -> Response:
         started = time.perf_counter()

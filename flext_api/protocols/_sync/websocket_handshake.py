@@ -34,7 +34,6 @@ from flext_api._models import Request, Response
 from flext_api._result import Failure, Success
 from flext_api._sync.building import NO_JSON, TimeoutTypes, UseClientDefault
 from flext_api._sync.middleware import Middleware, build_chain
-from flext_api._sync.proxy import _open_tunnel
 from flext_api._sync.routing import PoolRouter
 from flext_api._urls import URL, QueryParamTypes
 from flext_api.protocols._sync.websocket import READ_SIZE, WebSocket
@@ -89,45 +88,10 @@ class _Handshake:
             return Failure(error)
 
     def _connect(self, request: Request) -> NetworkStream:
-        pool = self._router.pool_for(request)
-        scheme, host, port = request.url.origin
-        tls = pool._ssl_context if scheme == "https" else None
-        backend = pool._backend
-        timeout = request.limit(request.timeout.connect)
-        proxy = pool._proxy
-        if proxy is None:
-            if pool._uds is not None:
-                return backend.connect_unix(
-                    pool._uds, timeout=timeout, ssl_context=tls, server_hostname=host
-                )
-            return backend.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
-                ssl_context=tls,
-                server_hostname=host if tls is not None else None,
-            )
         # A WebSocket always tunnels through a proxy (ws:// too): forwarding cannot upgrade.
-        deadline = None if timeout is None else time.monotonic() + timeout
-        proxy_scheme, proxy_host, proxy_port = proxy.origin
-        to_proxy = pool._proxy_ssl_context if proxy_scheme == "https" else None
-        stream = backend.connect_tcp(
-            proxy_host,
-            proxy_port,
-            timeout=timeout,
-            ssl_context=to_proxy,
-            server_hostname=proxy_host if to_proxy is not None else None,
-        )
-        try:
-            authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            _open_tunnel(stream, proxy, authority, deadline)
-            if tls is None:
-                return stream
-            left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            return stream.start_tls(tls, host, left)
-        except BaseException:
-            stream.close()
-            raise
+        pool = self._router.pool_for(request)
+        timeout = request.limit(request.timeout.connect)
+        return pool.connect(request.url.origin, timeout, tunnel=True)
 
     def _attempt(self, request: Request) -> Response:
         started = time.perf_counter()
