@@ -28,6 +28,8 @@ peers:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES) >/dev/null; \
 	  else echo "missing test peers:$$missing (apt-get install $(PEER_PACKAGES))"; exit 1; fi; \
 	fi
+	# Node's ws@8, the WebSocket interop peer (tests/servers/ws_peers.py installs it too).
+	cd tests/servers/node && npm install --no-audit --no-fund --silent
 
 demo: venv
 	$(PY) docs/demo.py

@@ -46,6 +46,21 @@ def docs_uploads(uvicorn_h11: RunningServer) -> Iterator[Names]:
 
 
 @pytest.fixture(scope="module")
+def _ws_echo() -> Iterator[str]:
+    from tests.servers.websocket import EchoServer
+
+    with EchoServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def docs_ws_echo(_ws_echo: str) -> Names:
+    """``ECHO_URL``: a `websockets` echo server (tests/servers/websocket.py); the text message
+    ``close:<code>`` makes it close with that code."""
+    return {"ECHO_URL": _ws_echo}
+
+
+@pytest.fixture(scope="module")
 def _sse_server() -> Iterator[RunningServer]:
     with run_uvicorn("h11", app=sse_app.app) as server:
         yield server
@@ -116,7 +131,13 @@ def test_every_block_compiles_including_no_run_ones() -> None:
 
 
 def test_the_documentation_has_blocks_and_few_are_exempt() -> None:
-    assert {b.path.name for b in BLOCKS} >= {"README.md", "client.md", "server.md", "sse.md"}
+    assert {b.path.name for b in BLOCKS} >= {
+        "README.md",
+        "client.md",
+        "server.md",
+        "sse.md",
+        "websocket.md",
+    }
     assert len(BLOCKS) >= 20
     assert sum(b.no_run is not None for b in BLOCKS) <= 3
 

@@ -15,6 +15,7 @@ from flext_api import URL, Headers, ProtocolRegistry, Request
 from flext_api.protocols import BaseProtocol
 from flext_api.protocols.http import HTTPProtocol
 from flext_api.protocols.sse import SSEProtocol
+from flext_api.protocols.websocket import WebSocketProtocol
 from tests.servers.raw import RawServerFactory, read_request
 from tests.servers.runners import RunningServer
 
@@ -24,7 +25,6 @@ def test_builtins_are_known_by_name_without_importing_them() -> None:
     assert registry.names() == ["http", "sse", "websocket"]
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
     assert registry.target("sse") == "flext_api.protocols.sse:SSEProtocol"
-    # The WebSocket module is a teammate's: until it lands only its target is checked here.
     assert registry.target("websocket") == "flext_api.protocols.websocket:WebSocketProtocol"
 
 
@@ -32,6 +32,7 @@ def test_get_protocol_loads_the_builtin_classes() -> None:
     registry = ProtocolRegistry(discover=False)
     assert registry.get_protocol("http") is HTTPProtocol
     assert registry.get_protocol("sse") is SSEProtocol
+    assert registry.get_protocol("websocket") is WebSocketProtocol
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
 
 
@@ -135,3 +136,15 @@ def test_sse_protocol_opens_a_stream_and_refuses_execute_request(
             assert [(e.event, e.data) for e in result.unwrap()] == [("hello", "world")]
         with pytest.raises(TypeError, match="use its open"):
             sse.execute_request(Request("GET", URL(server.url), Headers()))
+
+
+def test_websocket_protocol_opens_a_connection_and_refuses_execute_request() -> None:
+    from tests.servers.websocket import EchoServer
+
+    with EchoServer() as server, WebSocketProtocol() as protocol:
+        with protocol.open(server.url) as result:
+            ws = result.unwrap()
+            assert ws.send("ping").is_success
+            assert ws.receive().unwrap() == "ping"
+        with pytest.raises(TypeError, match="use its open"):
+            protocol.execute_request(Request("GET", URL("http://127.0.0.1/"), Headers()))

@@ -45,9 +45,11 @@ async def connect_through_proxy(
     ssl_context: ssl.SSLContext | None,
     proxy_ssl_context: ssl.SSLContext | None,
     timeout: float | None,
+    tunnel: bool = False,
 ) -> AsyncNetworkStream:
     """A stream to ``origin`` through ``proxy``: the proxy connection itself for an http
-    origin, a TLS tunnel for an https one."""
+    origin (requests are forwarded), a tunnel for an https one (TLS inside it) or whenever
+    ``tunnel`` asks for one (a WebSocket: a forwarding proxy cannot upgrade)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     proxy_scheme, proxy_host, proxy_port = proxy.origin
     tls_to_proxy = proxy_ssl_context if proxy_scheme == "https" else None
@@ -67,10 +69,11 @@ async def connect_through_proxy(
         )
     try:
         scheme, host, port = origin
-        if scheme == "http":
+        if scheme == "http" and not tunnel:
             return stream
         await _open_tunnel(stream, proxy, _authority(host, port), deadline)
-        assert ssl_context is not None, "https origins always have a TLS context"
+        if ssl_context is None:
+            return stream
         return await stream.start_tls(ssl_context, host, _remaining(deadline))
     except BaseException:
         stream.close()

@@ -62,6 +62,9 @@ from flext_api._sync.routing import PoolRouter
 from flext_api._sync.streaming import StreamingResponse
 from flext_api._urls import URL, QueryParamTypes
 from flext_api.protocols._sync.sse import EventStream, EventStreamOptions, open_event_stream
+from flext_api.protocols._sync.websocket import WebSocket
+from flext_api.protocols._sync.websocket_handshake import open_websocket
+from flext_api.protocols._websocket_common import WebSocketOptions
 
 __all__ = ["USE_CLIENT_DEFAULT", "FlextApiClient"]
 
@@ -417,6 +420,33 @@ class FlextApiClient:
         :class:`flext_api.protocols.sse.EventStreamOptions` for the options and error codes.
         """
         return open_event_stream(self, method, url, **options)
+
+    def websocket(
+        self,
+        url: str | URL,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        subprotocols: Sequence[str] = (),
+        options: WebSocketOptions | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        middleware: Sequence[Middleware] = (),
+    ) -> AbstractContextManager[Success[WebSocket] | Failure[FlextApiError]]:
+        """Open a WebSocket (``ws://``, ``wss://``, or a path under an http(s) ``base_url``)
+        and yield ``FlextResult[WebSocket]``; the block's end closes it. The handshake goes
+        through the client's middleware, cookies, TLS settings and proxies like a request.
+        See docs/websocket.md."""
+        return open_websocket(
+            self._build_request,
+            self._layers(middleware),
+            self._router,
+            url,
+            params=params,
+            headers=headers,
+            subprotocols=subprotocols,
+            options=options,
+            timeout=timeout,
+        )
 
     def get(
         self,

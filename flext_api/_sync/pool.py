@@ -42,7 +42,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from flext_api import _fork
-from flext_api._backends.base import NetworkBackend
+from flext_api._backends.base import NetworkBackend, NetworkStream
 from flext_api._backends.sync import default_sync_backend
 from flext_api._exceptions import (
     FlextApiError,
@@ -387,8 +387,38 @@ class ConnectionPool:
         elif waiter.may_open:
             self._open_failed(waiter.origin, waiter.multiplex)
 
-    def _open(self, origin: Origin, request: Request, multiplex: bool) -> Connection:
+    def connect(
+        self, origin: Origin, timeout: float | None, *, tunnel: bool = False
+    ) -> NetworkStream:
+        """A new stream to ``origin`` with this pool's TLS, proxy and socket settings, never
+        pooled: the caller owns it (a WebSocket takes its connection over for good). Through a
+        proxy, ``tunnel`` asks for a CONNECT tunnel for an http origin too."""
         scheme, host, port = origin
+        tls = self._ssl_context if scheme == "https" else None
+        if self._proxy is not None:
+            return connect_through_proxy(
+                self._backend,
+                self._proxy,
+                origin,
+                ssl_context=tls,
+                proxy_ssl_context=self._proxy_ssl_context,
+                timeout=timeout,
+                tunnel=tunnel,
+            )
+        if self._uds is not None:
+            return self._backend.connect_unix(
+                self._uds, timeout=timeout, ssl_context=tls, server_hostname=host
+            )
+        return self._backend.connect_tcp(
+            host,
+            port,
+            timeout=timeout,
+            ssl_context=tls,
+            server_hostname=host if tls is not None else None,
+        )
+
+    def _open(self, origin: Origin, request: Request, multiplex: bool) -> Connection:
+        scheme = origin[0]
         tls = self._ssl_context if scheme == "https" else None
         # Timeout(total=...) caps the connect by what is left of the call's budget.
         timeout = request.limit(request.timeout.connect)
@@ -397,27 +427,7 @@ class ConnectionPool:
             started = time.perf_counter()
             trace("connect.start", {"origin": origin})
         try:
-            if self._proxy is not None:
-                stream = connect_through_proxy(
-                    self._backend,
-                    self._proxy,
-                    origin,
-                    ssl_context=tls,
-                    proxy_ssl_context=self._proxy_ssl_context,
-                    timeout=timeout,
-                )
-            elif self._uds is not None:
-                stream = self._backend.connect_unix(
-                    self._uds, timeout=timeout, ssl_context=tls, server_hostname=host
-                )
-            else:
-                stream = self._backend.connect_tcp(
-                    host,
-                    port,
-                    timeout=timeout,
-                    ssl_context=tls,
-                    server_hostname=host if tls is not None else None,
-                )
+            stream = self.connect(origin, timeout)
         except BaseException as exc:
             self._open_failed(origin, multiplex)
             if trace is not None:

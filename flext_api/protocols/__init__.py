@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from flext_api._sync.client import FlextApiClient
     from flext_api.protocols.http import HTTPProtocol
     from flext_api.protocols.sse import SSEProtocol
+    from flext_api.protocols.websocket import WebSocketProtocol
 
 __all__ = ["ENTRY_POINT_GROUP", "BaseProtocol", "ProtocolRegistry"]
 
@@ -147,6 +148,8 @@ class ProtocolRegistry:
     def get_protocol(self, name: Literal["http"]) -> type[HTTPProtocol]: ...
     @overload
     def get_protocol(self, name: Literal["sse"]) -> type[SSEProtocol]: ...
+    @overload
+    def get_protocol(self, name: Literal["websocket"]) -> type[WebSocketProtocol]: ...
     @overload
     def get_protocol(self, name: str) -> type[BaseProtocol]: ...
     def get_protocol(self, name: str) -> type[BaseProtocol]:
