@@ -50,3 +50,37 @@ def _maybe_instant(text: str) -> str:
         except ValueError:
             return text
     return text
+
+
+def first_difference(got: Any, expected: Any, path: str = "$") -> str | None:
+    """Where two plain values first differ, as ``$.a[0].b: got X, expected Y`` (short)."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        for key in sorted(set(got) | set(expected), key=str):
+            if key not in got:
+                return f"{path}.{key}: missing, expected {_short(expected[key])}"
+            if key not in expected:
+                return f"{path}.{key}: got {_short(got[key])}, not in the payload"
+            found = first_difference(got[key], expected[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(got, list) and isinstance(expected, list):
+        if len(got) != len(expected):
+            return f"{path}: {len(got)} items, expected {len(expected)}"
+        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if got != expected or type(got) is not type(expected) and not _numbers(got, expected):
+        return f"{path}: got {_short(got)}, expected {_short(expected)}"
+    return None
+
+
+def _numbers(a: Any, b: Any) -> bool:
+    return isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."

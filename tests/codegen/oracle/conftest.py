@@ -35,6 +35,8 @@ from tests.servers.runners import run_uvicorn
 
 DEEP = os.environ.get("ORACLE_DEEP") == "1"
 EXAMPLES = int(os.environ.get("ORACLE_EXAMPLES", "50" if DEEP else "2"))
+# Response schemas per spec drawn EXAMPLES times in CI (the others once): test_responses.py.
+RICH_SCHEMAS = int(os.environ.get("ORACLE_RICH_SCHEMAS", "25"))
 SPEC_NAMES = [p.name for p in CORPUS_FILES]
 
 # Derandomised in CI (same examples every run, nothing stored between runs); no shrinking, since
@@ -76,6 +78,16 @@ class SpecEnv:
     base_url: str
     prefix: str
     args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _schemas: Any = None
+
+    @property
+    def schemas(self) -> Any:
+        """The document's response schemas as JSON Schemas (payloads.SchemaSource), cached."""
+        if self._schemas is None:
+            from tests.codegen.oracle.payloads import SchemaSource
+
+            self._schemas = SchemaSource(self.validator.document)
+        return self._schemas
 
     @property
     def plans(self) -> tuple[OperationPlan, ...]:

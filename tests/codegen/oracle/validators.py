@@ -247,10 +247,23 @@ class Validator:
 def _quiet_bravado() -> Iterator[None]:
     """bravado-core still uses jsonschema's deprecated RefResolver API, and warns once per
     format it has no converter for (netlify's ``dateTime``); only inside its own calls."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", "[A-Za-z0-9_-]+ format is not registered with bravado")
-        yield
+    import jsonschema.validators as registry
+
+    # Once openapi-schema-validator is imported it registers the OAS 3.1/3.2 dialects as
+    # jsonschema meta-schemas; bravado-core's RefResolver then seeds its store with them and
+    # tries to fetch their remote '$ref's while resolving a 2.0 document (no network here).
+    # They are hidden for the duration of bravado-core's own calls and put back after.
+    metas = registry._META_SCHEMAS  # type: ignore[attr-defined]
+    hidden = {k: metas.pop(k) for k in list(metas) if "spec.openapis.org" in str(k)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", "[A-Za-z0-9_-]+ format is not registered with bravado"
+            )
+            yield
+    finally:
+        metas.update(hidden)
 
 
 def _is_form(rec: Recorded) -> bool:
