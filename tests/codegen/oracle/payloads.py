@@ -31,6 +31,8 @@ DRAFT7 = jsonschema_rs.Draft7
 FORMATS = {
     **get_default_format_strategies(),
     "uuid": st.uuids().map(str),
+    # A JSON body carries text: `format: binary` inside one (docker's logs) is a string.
+    "binary": st.text(max_size=24),
     "byte": st.binary(max_size=24).map(lambda b: base64.b64encode(b).decode()),
 }
 
@@ -105,12 +107,41 @@ class SchemaSource:
     def _convert(self, schema: Any) -> Any:
         if not isinstance(schema, dict):
             return schema
-        return to_json_schema(
-            copy.deepcopy(schema),
-            nullable_keyword=self.nullable,
-            is_response_schema=True,
-            upgrade_legacy_exclusive_bounds=True,
+        return _implied_types(
+            to_json_schema(
+                copy.deepcopy(schema),
+                nullable_keyword=self.nullable,
+                is_response_schema=True,
+                upgrade_legacy_exclusive_bounds=True,
+            )
         )
+
+
+_OBJECT_WORDS = ("properties", "additionalProperties", "required")
+
+
+def _implied_types(node: Any) -> Any:
+    """The one reading the oracle adds to JSON Schema: a schema with ``properties`` (or
+    ``additionalProperties``/``required``) and no ``type`` describes an object, one with
+    ``items`` an array, as every OpenAPI tool reads them (xero's CISOrgSetting, lob's
+    deletion bodies). Strictly, such a schema also admits null, numbers or arrays; a payload
+    like that is no test of a client."""
+    if not isinstance(node, dict):
+        return node
+    if "type" not in node and not any(k in node for k in ("$ref", "allOf", "oneOf", "anyOf")):
+        if any(k in node for k in _OBJECT_WORDS):
+            node["type"] = "object"
+        elif "items" in node:
+            node["type"] = "array"
+    for key in ("properties", "patternProperties"):
+        for value in (node.get(key) or {}).values():
+            _implied_types(value)
+    for key in ("additionalProperties", "items", "not"):
+        _implied_types(node.get(key))
+    for key in ("allOf", "oneOf", "anyOf", "prefixItems"):
+        for value in node.get(key) or []:
+            _implied_types(value)
+    return node
 
 
 def _graft(root: dict[str, Any], pointer: str, schema: Any) -> None:
@@ -173,6 +204,9 @@ def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:
 
 
 def _is_map(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type", "object")
+    if kind != "object" and not (isinstance(kind, list) and "object" in kind):
+        return False
     if schema.get("properties") or "$ref" in schema:
         return False
     if any(k in schema for k in ("allOf", "oneOf", "anyOf")):
