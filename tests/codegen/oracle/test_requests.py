@@ -61,9 +61,12 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
 
 
 def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorded) -> list[str]:
-    verdict = env.validator.check_request(
-        plan.op.path, rec, env.prefix, isolate=plan.op.path in env.ambiguous()
-    )
+    try:
+        verdict = env.validator.check_request(
+            plan.op.path, rec, env.prefix, isolate=plan.op.path in env.ambiguous()
+        )
+    except Exception as error:  # the judge itself broke on this request: said, never hidden
+        return [f"validator could not judge ({type(error).__name__}): {error}"[:400]]
     if verdict.errors:
         return [f"validator refused the request: {e}" for e in verdict.errors]
     problems: list[str] = []
@@ -131,6 +134,21 @@ def _send_all(
     return out
 
 
+def _cause(problem: str) -> str:
+    """A short class for the per-spec table: the validator's error type, or which kind of
+    parameter came out different."""
+    if problem.startswith("validator refused the request: "):
+        return problem.split(": ")[1][:40]
+    if problem.startswith("validator could not judge"):
+        return problem.split(":")[0]
+    words = problem.split(" ")
+    if words[0] in ("query", "path", "header", "cookie"):
+        return f"{words[0]} parameter " + ("missing" if " missing " in problem else "differs")
+    if words[0] == "body:":
+        return "body differs"
+    return problem.split(";", 1)[0][:40]
+
+
 def _check(env: SpecEnv, asynchronous: bool) -> None:
     side = "async" if asynchronous else "sync"
     problems: list[str] = []
@@ -140,7 +158,7 @@ def _check(env: SpecEnv, asynchronous: bool) -> None:
         found = [rec] if isinstance(rec, str) else _judge(env, plan, args, rec)
         tally.requests += 1
         for problem in found:
-            tally.failures[f"request: {problem.split(':', 1)[0]}"] += 1
+            tally.failures[f"request: {_cause(problem)}"] += 1
             problems.append(
                 f"{side} {plan.name} ({plan.op.method} {plan.op.path}): {problem}"[:700]
             )

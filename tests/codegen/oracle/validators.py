@@ -6,6 +6,7 @@ style/explode and validates the body against its schema, and hands back plain va
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 import warnings
@@ -111,9 +112,12 @@ class Validator:
             from openapi_core import OpenAPI
             from openapi_core.configurations import Config
 
+            self._config = Config(
+                spec_validator_cls=None, extra_format_validators=_unknown_formats(self.document)
+            )
             self._core = OpenAPI.from_dict(
-                self.document,
-                config=Config(spec_validator_cls=None),
+                _without_mutual_tls(self.document),
+                config=self._config,
                 base_uri=spec_path.resolve().as_uri(),
             )
             self.host_url = self._server_url()
@@ -143,7 +147,7 @@ class Validator:
                 "paths": {template.split("#")[0]: self.document["paths"][template]},
             }
             self._isolated[template] = OpenAPI.from_dict(
-                document, config=Config(spec_validator_cls=None), base_uri=self._spec_uri
+                document, config=self._config, base_uri=self._spec_uri
             )
         return self._isolated[template]
 
@@ -241,6 +245,50 @@ class Validator:
                 if op.path_name == template and op.http_method == method:
                     return op
         raise AssertionError(f"bravado-core has no operation {method} {template}")
+
+
+def _unknown_formats(document: dict[str, Any]) -> dict[str, Any]:
+    """A pass-through check for each ``format`` the validator does not know (discord's
+    ``snowflake``): JSON Schema ignores unknown formats, openapi-core refuses them."""
+    import openapi_schema_validator
+
+    known = set(openapi_schema_validator.OAS31Validator.FORMAT_CHECKER.checkers) | {
+        "byte",
+        "binary",
+    }
+    found: set[str] = set()
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return {name: (lambda value: True) for name in found - known}
+
+
+def _without_mutual_tls(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with its mutualTLS schemes taken out of every requirement: openapi-core
+    has no provider for them (KeyError), and a TLS client certificate never reaches a plain
+    HTTP recording server anyway; the other schemes of each requirement stay judged."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    mutual = {name for name, s in schemes.items() if s.get("type") == "mutualTLS"}
+    if not mutual:
+        return document
+
+    def strip(requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k not in mutual} for r in requirements]
+
+    out = copy.deepcopy(document)
+    if "security" in out:
+        out["security"] = strip(out["security"])
+    for item in (out.get("paths") or {}).values():
+        for method in METHODS:
+            if isinstance(item, dict) and "security" in (item.get(method) or {}):
+                item[method]["security"] = strip(item[method]["security"])
+    return out
 
 
 @contextlib.contextmanager
