@@ -72,7 +72,7 @@ def first_difference(got: Any, expected: Any, path: str = "$") -> str | None:
             if found:
                 return found
         return None
-    if got != expected or type(got) is not type(expected) and not _numbers(got, expected):
+    if got != expected or (type(got) is not type(expected) and not _numbers(got, expected)):
         return f"{path}: got {_short(got)}, expected {_short(expected)}"
     return None
 

@@ -111,7 +111,8 @@ class SpecEnv:
 
 @pytest.fixture(scope="session", params=SPEC_NAMES)
 def spec_env(
-    request: pytest.FixtureRequest, make_package: Callable[[Path, str], Generated]
+    request: pytest.FixtureRequest,
+    make_package: Callable[[Path, str], Generated],  # noqa: F811 (the fixture imported above)
 ) -> Iterator[SpecEnv]:
     spec = CORPUS / request.param
     result, _ = make_package(spec, "c")

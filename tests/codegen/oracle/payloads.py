@@ -39,9 +39,9 @@ FORMATS = {
 
 def _pointer_get(document: dict[str, Any], pointer: str) -> Any:
     node: Any = document
-    for part in pointer.lstrip("#/").split("/"):
-        if part:
-            part = part.replace("~1", "/").replace("~0", "~")
+    for raw in pointer.lstrip("#/").split("/"):
+        if raw:
+            part = raw.replace("~1", "/").replace("~0", "~")
             node = node[int(part)] if isinstance(node, list) else node[part]
     return node
 
@@ -90,7 +90,7 @@ class SchemaSource:
         dropped from responses, ...)."""
         if pointer in self._schemas:
             return self._schemas[pointer]
-        root = self._convert(_pointer_get(self.document, pointer))
+        root: dict[str, Any] = self._convert(_pointer_get(self.document, pointer))
         seen: set[str] = set()
         pending = list(_refs(root))
         while pending:

@@ -87,11 +87,15 @@ def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorde
                 f"{location} parameter {p.param.name!r}: validator read {plain(got[name])!r}, "
                 f"test passed {plain(args[p.arg])!r}"
             )
-    if plan.body is not None and "body" in args and plan.body.kind in ("json", "form"):
-        if plain(verdict.body) != plain(args["body"]):
-            problems.append(
-                f"body: validator read {plain(verdict.body)!r}, test passed {plain(args['body'])!r}"
-            )
+    body_kind = plan.body.kind if plan.body is not None else None
+    if (
+        body_kind in ("json", "form")
+        and "body" in args
+        and plain(verdict.body) != plain(args["body"])
+    ):
+        problems.append(
+            f"body: validator read {plain(verdict.body)!r}, test passed {plain(args['body'])!r}"
+        )
     return problems
 
 
@@ -140,7 +144,7 @@ def _cause(problem: str) -> str:
     if problem.startswith("validator refused the request: "):
         return problem.split(": ")[1][:40]
     if problem.startswith("validator could not judge"):
-        return problem.split(":")[0]
+        return problem.split(":", maxsplit=1)[0]
     words = problem.split(" ")
     if words[0] in ("query", "path", "header", "cookie"):
         return f"{words[0]} parameter " + ("missing" if " missing " in problem else "differs")

@@ -45,6 +45,7 @@ def _value_of(result: Any) -> tuple[bool, Any]:
 
 def _served_and_decoded(
     env: SpecEnv,
+    *,
     client: Any,
     plan: OperationPlan,
     response: ResponsePlan,
@@ -120,7 +121,14 @@ def test_generated_client_decodes_independently_generated_payloads(spec_env: Spe
                     problems.append(f"{where}: listed in exclusions.json but drawable now")
                 for payload in payloads:
                     tally.payloads += 1
-                    problem = _served_and_decoded(env, client, plan, response, payload, schema)
+                    problem = _served_and_decoded(
+                        env,
+                        client=client,
+                        plan=plan,
+                        response=response,
+                        payload=payload,
+                        schema=schema,
+                    )
                     if problem is not None:
                         kind = (
                             "not decoded" if ": not decoded:" in problem else "re-encoded differs"

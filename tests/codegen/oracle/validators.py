@@ -97,7 +97,7 @@ class Validator:
             with _quiet_bravado():
                 from bravado_core.spec import Spec
 
-                self._bravado = Spec.from_dict(
+                self._bravado = Spec.from_dict(  # type: ignore[no-untyped-call]
                     self.document,
                     origin_url=spec_path.resolve().as_uri(),
                     config={
@@ -140,11 +140,10 @@ class Validator:
             return self._core
         if template not in self._isolated:
             from openapi_core import OpenAPI
-            from openapi_core.configurations import Config
 
             document = {
                 **self.document,
-                "paths": {template.split("#")[0]: self.document["paths"][template]},
+                "paths": {template.split("#", maxsplit=1)[0]: self.document["paths"][template]},
             }
             self._isolated[template] = OpenAPI.from_dict(
                 document, config=self._config, base_uri=self._spec_uri
@@ -155,12 +154,12 @@ class Validator:
         self, template: str, rec: Recorded, prefix: str, *, isolate: bool = False
     ) -> Verdict:
         raw_path = rec.path[len(prefix) :] if rec.path.startswith(prefix) else rec.path
-        match = _template_regex(template.split("#")[0]).match(raw_path)
+        match = _template_regex(template.split("#", maxsplit=1)[0]).match(raw_path)
         if match is None:
             return Verdict(errors=[f"path {raw_path!r} does not match {template!r}"])
         path_params = {
             name[1:-1]: unquote(match.group(_group(name[1:-1])))
-            for name in re.findall(r"\{[^}]+\}", template.split("#")[0])
+            for name in re.findall(r"\{[^}]+\}", template.split("#", maxsplit=1)[0])
         }
         if self.swagger2:
             return self._check_swagger2(template, rec, path_params)
@@ -195,11 +194,13 @@ class Validator:
     def _check_swagger2(self, template: str, rec: Recorded, path_params: dict[str, str]) -> Verdict:
         with _quiet_bravado():
             from bravado_core.exception import SwaggerMappingError
-            from bravado_core.request import IncomingRequest, unmarshal_request
-            from jsonschema.exceptions import ValidationError
+            from bravado_core.request import IncomingRequest
+            from bravado_core.request import unmarshal_request as unmarshal
+            from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
         op = self._operation2(template, rec.method.lower())
-        request = IncomingRequest()
+        # The attributes a web framework adapter sets on bravado-core's request (untyped there).
+        request: Any = IncomingRequest()
         request.path = path_params
         pairs = parse_qsl(rec.query, keep_blank_values=True)
         multi = {
@@ -225,7 +226,7 @@ class Validator:
         verdict = Verdict()
         try:
             with _quiet_bravado():
-                values = unmarshal_request(request, op)
+                values: dict[str, Any] = unmarshal(request, op)  # type: ignore[no-untyped-call]
         except (SwaggerMappingError, ValidationError, ValueError) as error:
             verdict.errors.append(f"{type(error).__name__}: {error}"[:600])
             return verdict
@@ -295,13 +296,13 @@ def _without_mutual_tls(document: dict[str, Any]) -> dict[str, Any]:
 def _quiet_bravado() -> Iterator[None]:
     """bravado-core still uses jsonschema's deprecated RefResolver API, and warns once per
     format it has no converter for (netlify's ``dateTime``); only inside its own calls."""
-    import jsonschema.validators as registry
+    import jsonschema.validators as registry  # type: ignore[import-untyped]
 
     # Once openapi-schema-validator is imported it registers the OAS 3.1/3.2 dialects as
     # jsonschema meta-schemas; bravado-core's RefResolver then seeds its store with them and
     # tries to fetch their remote '$ref's while resolving a 2.0 document (no network here).
     # They are hidden for the duration of bravado-core's own calls and put back after.
-    metas = registry._META_SCHEMAS  # type: ignore[attr-defined]
+    metas = registry._META_SCHEMAS
     hidden = {k: metas.pop(k) for k in list(metas) if "spec.openapis.org" in str(k)}
     try:
         with warnings.catch_warnings():
