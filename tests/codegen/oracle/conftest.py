@@ -79,6 +79,17 @@ class SpecEnv:
     prefix: str
     args: dict[str, dict[str, Any]] = field(default_factory=dict)
     _schemas: Any = None
+    _request_schemas: Any = None
+    body_problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def request_schemas(self) -> Any:
+        """Request body schemas as JSON Schemas (readOnly properties dropped), cached."""
+        if self._request_schemas is None:
+            from tests.codegen.oracle.payloads import SchemaSource
+
+            self._request_schemas = SchemaSource(self.validator.document, requests=True)
+        return self._request_schemas
 
     @property
     def schemas(self) -> Any:

@@ -61,9 +61,10 @@ def _refs(node: Any) -> Iterator[str]:
 class SchemaSource:
     """Response schemas of one document as self-contained JSON Schemas."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], *, requests: bool = False) -> None:
         # YAML reads unquoted dates in examples and defaults as datetime objects: as JSON text.
         self.document = json.loads(json.dumps(document, default=str))
+        self.requests = requests  # request shapes drop readOnly, response shapes writeOnly
         self._schemas: dict[str, dict[str, Any]] = {}
         self.swagger2 = str(document.get("swagger", "")).startswith("2")
         self.nullable = "x-nullable" if self.swagger2 else "nullable"
@@ -75,6 +76,31 @@ class SchemaSource:
         steps = ["responses", status] + ([] if self.swagger2 else ["content", escaped])
         pointer = op_pointer
         for step in [*steps, "schema"]:
+            node = _pointer_get(self.document, pointer)
+            while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+                pointer = node["$ref"]
+                node = _pointer_get(self.document, pointer)
+            if not isinstance(node, dict) or step.replace("~1", "/").replace("~0", "~") not in node:
+                return None
+            pointer = f"{pointer}/{step}"
+        return pointer
+
+    def request_body_pointer(self, op_pointer: str, media_type: str) -> str | None:
+        """Where the JSON body schema of an operation sits (2.0: its ``in: body`` parameter)."""
+        operation = _pointer_get(self.document, op_pointer)
+        if self.swagger2:
+            for index, listed in enumerate(operation.get("parameters") or []):
+                pointer = f"{op_pointer}/parameters/{index}"
+                parameter = listed
+                while isinstance(parameter, dict) and "$ref" in parameter:
+                    pointer = parameter["$ref"]
+                    parameter = _pointer_get(self.document, pointer)
+                if parameter.get("in") == "body" and "schema" in parameter:
+                    return f"{pointer}/schema"
+            return None
+        escaped = media_type.replace("~", "~0").replace("/", "~1")
+        pointer = f"{op_pointer}/requestBody"
+        for step in ("content", escaped, "schema"):
             node = _pointer_get(self.document, pointer)
             while isinstance(node, dict) and isinstance(node.get("$ref"), str):
                 pointer = node["$ref"]
@@ -111,7 +137,7 @@ class SchemaSource:
             to_json_schema(
                 copy.deepcopy(schema),
                 nullable_keyword=self.nullable,
-                is_response_schema=True,
+                is_response_schema=not self.requests,
                 upgrade_legacy_exclusive_bounds=True,
             )
         )
