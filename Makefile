@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint check-sync sync peers bench bench-deps clean
+.PHONY: venv demo test lint check-sync sync peers bench bench-deps oracle fuzz clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ test: venv peers check-sync lint
 	$(PY) -m coverage run -m pytest -q --timeout=300
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
+
+# The oracle suite deep: fresh randomness, 50 payloads per response schema and 50 schemathesis
+# cases per operation (CI runs it derandomised with 2, inside `make test`). Not part of `test`.
+# The independent oracle of the code generator (not yet in `make test`: see tests/codegen/conftest.py).
+oracle: venv
+	ORACLE=1 $(PY) -m pytest -q tests/codegen/oracle --timeout=900
+
+fuzz: venv
+	ORACLE=1 ORACLE_DEEP=1 $(PY) -m pytest -q tests/codegen/oracle --timeout=3600
 
 # Benchmark peers (niquests without its urllib3 override, so urllib3 rows measure urllib3)
 # and nginx as the origin.

@@ -1,0 +1,224 @@
+"""Request oracle: every operation of every corpus spec, sent by the generated sync and async
+clients to a recording server, judged by an independent validator (openapi-core for 3.x,
+bravado-core for Swagger 2.0): parameters deserialized per style/explode, the body validated
+against its schema, and the deserialized values compared with the arguments the test passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import random
+import typing
+import warnings
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from codegen.openapi.plan import OperationPlan
+from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting
+from tests.codegen.oracle.compare import plain
+from tests.codegen.oracle.conftest import TALLY, SpecEnv, rng_for
+from tests.codegen.oracle.payloads import examples
+from tests.codegen.oracle.recording import Recorded, Reply
+
+
+class _Int32Random(random.Random):
+    """samples.py draws integers up to 10**12; a msgspec ``int`` does not say int32, and the
+    validator rightly refuses an int32 field above 2**31-1, so the oracle's arguments stay
+    within int32 (an input fault, not the client's, would hide the client's real ones)."""
+
+    def randint(self, a: int, b: int) -> int:
+        return super().randint(a, min(b, 2**31 - 1))
+
+
+def _no_commas(value: Any) -> Any:
+    """The validators see query, path and header values already percent-decoded, so a comma
+    inside an array item (which a correct client escapes) would look like a delimiter to them:
+    the oracle's strings carry none (the stub round trip checks comma escaping)."""
+    if isinstance(value, str) and not isinstance(value, enum.Enum):
+        return value.replace(",", " ")
+    if isinstance(value, list):
+        return [_no_commas(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_commas(v) for k, v in value.items()}
+    if isinstance(value, msgspec.Struct):
+        return msgspec.structs.replace(
+            value, **{f: _no_commas(getattr(value, f)) for f in value.__struct_fields__}
+        )
+    return value
+
+
+def _no_commas_args(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: _no_commas(v) for k, v in args.items()}
+
+
+def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, Any]:
+    """Seeded arguments: parameters from samples.py (fitted to the schema's constraints); a
+    JSON body drawn from the document's request body schema by schemathesis' engine and
+    decoded into the client's body type (see :func:`_json_body`)."""
+    if plan.name not in env.args:
+        rng = _Int32Random(rng_for(env.name, plan.name).random())
+        fitting = _fitting(env, plan)  # type: ignore[arg-type]
+        args = _no_commas_args(_arguments(method, rng, fitting))
+        body = _json_body(env, plan, method)
+        if body is not _NO_BODY:
+            args["body"] = body
+        env.args[plan.name] = args
+    return env.args[plan.name]
+
+
+_NO_BODY: Any = object()
+
+
+def _json_body(env: SpecEnv, plan: OperationPlan, method: Any) -> Any:
+    """A body valid for the document's schema (drawn, not built from our models), as the
+    client's own body type. A valid body the client's type cannot hold is a finding: it is
+    recorded in ``env.body_problems`` and the samples.py body is used instead."""
+    if plan.body is None or plan.body.kind != "json":
+        return _NO_BODY
+    source = env.request_schemas
+    pointer = source.request_body_pointer(plan.op.pointer, plan.body.media_type)
+    if pointer is None:
+        return _NO_BODY
+    try:
+        drawn = examples(source.json_schema(pointer), 1)
+    except Exception:  # the engine cannot draw it: samples.py's body stays
+        return _NO_BODY
+    if not drawn:
+        return _NO_BODY
+    hint = typing.get_type_hints(method)["body"]
+    try:
+        return msgspec.json.decode(json.dumps(drawn[0]).encode(), type=hint)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        env.body_problems[plan.name] = (
+            f"the client's body type refuses a valid body {drawn[0]!r}: {error}"[:500]
+        )
+        return _NO_BODY
+
+
+def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorded) -> list[str]:
+    try:
+        verdict = env.validator.check_request(
+            plan.op.path, rec, env.prefix, isolate=plan.op.path in env.ambiguous()
+        )
+    except Exception as error:  # the judge itself broke on this request: said, never hidden
+        return [f"validator could not judge ({type(error).__name__}): {error}"[:400]]
+    if verdict.errors:
+        return [f"validator refused the request: {e}" for e in verdict.errors]
+    problems: list[str] = []
+    for p in plan.params:
+        if p.arg not in args:
+            continue
+        location = p.param.location
+        got = verdict.params.get(location, {})
+        name = p.param.name.lower() if location == "header" else p.param.name
+        if location == "header":
+            got = {k.lower(): v for k, v in got.items()}
+        if name not in got:
+            problems.append(
+                f"{location} parameter {p.param.name!r} missing (passed {args[p.arg]!r})"
+            )
+        elif plain(got[name]) != plain(args[p.arg]):
+            problems.append(
+                f"{location} parameter {p.param.name!r}: validator read {plain(got[name])!r}, "
+                f"test passed {plain(args[p.arg])!r}"
+            )
+    body_kind = plan.body.kind if plan.body is not None else None
+    if body_kind in ("json", "form") and "body" in args:
+        # openapi-core fills schema defaults into what it unmarshals: the wire holds only what
+        # the client sent, so a JSON body is read from the wire (the validator already said it
+        # is valid) and a form body keeps only the fields on the wire.
+        if body_kind == "json":
+            sent = json.loads(rec.body) if rec.body else None
+        else:
+            names = {k for k, _ in parse_qsl(rec.body.decode("latin-1"), keep_blank_values=True)}
+            read = verdict.body if isinstance(verdict.body, dict) else {}
+            sent = {k: v for k, v in read.items() if k in names}
+        if plain(sent) != plain(args["body"]):
+            problems.append(
+                f"body: the wire carried {plain(sent)!r}, test passed {plain(args['body'])!r}"
+            )
+    return problems
+
+
+def _send_all(
+    env: SpecEnv, asynchronous: bool
+) -> list[tuple[OperationPlan, dict[str, Any], Recorded | str]]:
+    """Call every operation once; what the server recorded for each (or why nothing arrived)."""
+    env.app.reply = Reply(599, None, b"")
+    out: list[tuple[OperationPlan, dict[str, Any], Recorded | str]] = []
+    cls = env.client_class(asynchronous)
+    sync_cls = env.client_class(False)
+
+    def after(plan: OperationPlan, args: dict[str, Any], result: Any) -> None:
+        if len(env.app.seen) != 1:
+            out.append(
+                (plan, args, f"{len(env.app.seen)} requests arrived; result {result!r}"[:400])
+            )
+        else:
+            out.append((plan, args, env.app.seen[0]))
+        env.app.seen.clear()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated operations warn per call
+        if not asynchronous:
+            with cls(base_url=env.base_url, **_credentials(cls, env.result)) as client:
+                for plan in env.plans:
+                    method = getattr(client, plan.name)
+                    args = arguments_for(env, plan, method)
+                    after(plan, args, method(**args))
+            return out
+
+        async def run() -> None:
+            async with cls(base_url=env.base_url, **_credentials(cls, env.result)) as client:
+                with sync_cls(base_url=env.base_url) as signatures:
+                    for plan in env.plans:
+                        args = arguments_for(env, plan, getattr(signatures, plan.name))
+                        after(plan, args, await getattr(client, plan.name)(**args))
+
+        asyncio.run(run())
+    return out
+
+
+def _cause(problem: str) -> str:
+    """A short class for the per-spec table: the validator's error type, or which kind of
+    parameter came out different."""
+    if problem.startswith("validator refused the request: "):
+        return problem.split(": ")[1][:40]
+    if problem.startswith("validator could not judge"):
+        return problem.split(":", maxsplit=1)[0]
+    words = problem.split(" ")
+    if words[0] in ("query", "path", "header", "cookie"):
+        return f"{words[0]} parameter " + ("missing" if " missing " in problem else "differs")
+    if words[0] == "body:":
+        return "body differs"
+    return problem.split(";", 1)[0][:40]
+
+
+def _check(env: SpecEnv, asynchronous: bool) -> None:
+    side = "async" if asynchronous else "sync"
+    problems: list[str] = []
+    tally = TALLY[env.name]
+    tally.operations = len(env.plans)
+    for plan, args, rec in _send_all(env, asynchronous):
+        found = [rec] if isinstance(rec, str) else _judge(env, plan, args, rec)
+        if plan.name in env.body_problems:
+            found.append(env.body_problems[plan.name])
+        tally.requests += 1
+        for problem in found:
+            tally.failures[f"request: {_cause(problem)}"] += 1
+            problems.append(
+                f"{side} {plan.name} ({plan.op.method} {plan.op.path}): {problem}"[:700]
+            )
+    assert not problems, f"{len(problems)} request findings:\n" + "\n".join(problems[:40])
+
+
+def test_sync_client_requests_satisfy_an_independent_validator(spec_env: SpecEnv) -> None:
+    _check(spec_env, asynchronous=False)
+
+
+def test_async_client_requests_satisfy_an_independent_validator(spec_env: SpecEnv) -> None:
+    _check(spec_env, asynchronous=True)
