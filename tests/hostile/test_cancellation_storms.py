@@ -68,10 +68,11 @@ class Plan:
 
 
 def make_plan(seed: int, stall_path: str) -> Plan:
+    """``stall_path`` is a template: ``{index}`` becomes the request's id."""
     rng = random.Random(seed)
     stalled = set(rng.sample(range(REQUESTS), STALLED))
     paths = [
-        f"{stall_path}/{index}"
+        stall_path.format(index=index)
         if index in stalled
         else f"/echo/{index}?delay={rng.randint(0, MAX_DELAY_MS)}"
         for index in range(REQUESTS)
@@ -87,7 +88,10 @@ def make_plan(seed: int, stall_path: str) -> Plan:
 class Origin:
     url: str
     http2: bool | str
-    stall_path: str
+    stall_path: str  # a template, see make_plan
+    # What the server saw of the stalled uploads (requests / bytes it held): a storm whose
+    # uploads never stalled would test nothing about blocked writes.
+    stalls: Callable[[], int]
 
 
 @pytest.fixture(params=["http/1.1", "h2c"])
@@ -96,10 +100,13 @@ def origin(
 ) -> Origin:
     if request.param == "http/1.1":
         # A small receive buffer on the server side: a stalled upload blocks sooner.
-        server = raw_server(echo_ids(StallLog()), recv_buffer=4096)
-        return Origin(server.url, False, "/stall")
+        log = StallLog()
+        server = raw_server(echo_ids(log), recv_buffer=4096)
+        return Origin(server.url, False, "/stall/{index}", lambda: log.count)
     h2 = h2_server()
-    return Origin(h2.url, "prior-knowledge", "/no-window")
+    # The HTTP/2 server withholds the window of the path "/no-window" exactly: the id goes in
+    # the query (a "/no-window/<id>" path would be read in full and never answered).
+    return Origin(h2.url, "prior-knowledge", "/no-window?id={index}", lambda: h2.stalled_bytes)
 
 
 def check_own_ids(plan: Plan, outcomes: dict[int, Any]) -> None:
@@ -187,6 +194,7 @@ async def test_cancellation_storm_every_answer_reaches_its_own_request_async(
         with anyio.fail_after(60):
             outcomes = await storm(client, origin.url, plan)
         check_own_ids(plan, outcomes)
+        assert origin.stalls() > 0, "no upload ever stalled: the storm tested no blocked write"
         # Cancellation happened: at least the stalled uploads never completed.
         assert len(outcomes) <= REQUESTS - STALLED
         assert_nothing_in_use(client)
@@ -218,6 +226,7 @@ def test_cancellation_storm_every_answer_reaches_its_own_request_sync(origin: Or
                 continue
             outcomes[index] = result
         check_own_ids(plan, outcomes)
+        assert origin.stalls() > 0, "no upload ever stalled: the storm tested no blocked write"
         assert_nothing_in_use(client)
         with ThreadPoolExecutor(max_workers=AFTERWARDS) as executor:
             again = list(
