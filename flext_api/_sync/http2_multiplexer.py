@@ -72,6 +72,10 @@ READ_SIZE: Final = 64 * 1024
 _MERGE_BELOW: Final = 256 * 1024
 # Consumed body bytes are handed back to h2's flow control in batches of at least this.
 _ACKNOWLEDGE_ABOVE: Final = 128 * 1024
+# The elected reader's longest single read: it then sends what other tasks queued meanwhile
+# and could not send themselves (see ``_read_until``), and reads again. Waking this often
+# costs nothing next to a round trip; a frame left behind waits at most this long.
+_READ_SLICE: Final = 0.05
 
 Origin = tuple[str, str, int]
 
@@ -303,9 +307,16 @@ class HTTP2Multiplexer:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(stream, sending, timeout)
+            # Read in slices: frames queued while this read blocks (by a writer cancelled
+            # mid-write, an RST_STREAM or WINDOW_UPDATE of a stream that ended in another
+            # task) have nobody else to send them, and the answer this reader waits for may
+            # depend on them (the server waits for a request's END_STREAM, or for window).
+            limited = remaining is None or remaining > _READ_SLICE
             try:
-                data = self._stream.read(READ_SIZE, remaining)
+                data = self._stream.read(READ_SIZE, _READ_SLICE if limited else remaining)
             except TimeoutException:
+                if limited:
+                    continue
                 raise self._timeout(stream, sending, timeout) from None
             except NetworkError as exc:
                 self._fail_from(exc, retryable=True)

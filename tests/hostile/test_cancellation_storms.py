@@ -36,6 +36,8 @@ from flext_api import (
     Success,
     Timeout,
 )
+from flext_api._backends.auto import default_async_backend
+from flext_api._backends.base import AsyncNetworkStream
 from tests.servers.hostile_h1 import StallLog, echo_ids
 from tests.servers.raw import RawServerFactory
 
@@ -291,3 +293,109 @@ async def test_cancelled_http2_upload_never_hands_its_body_to_a_later_request(
         assert isinstance(after, Success), after
         assert after.value.content == b"last:mine"
         assert_nothing_in_use(client)
+
+
+# --- frames a cancelled writer leaves behind reach the wire while a reader blocks ----------------
+
+
+class HeldStream:
+    """A real network stream whose writes wait while ``hold`` is set: a socket buffer that is
+    full for as long as the test says. A write cancelled while held keeps its bytes for the
+    next write, as every backend must (``flext_api._backends.base``)."""
+
+    def __init__(self, inner: AsyncNetworkStream) -> None:
+        self.inner = inner
+        self.hold: anyio.Event | None = None
+        self.writer_held = anyio.Event()  # a write is waiting on ``hold``
+        self.reader_blocked = anyio.Event()  # a read started while a write was held
+        self.pending = b""
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        data, self.pending = self.pending + data, b""
+        if self.hold is not None:
+            self.writer_held.set()
+            try:
+                await self.hold.wait()
+            except BaseException:
+                self.pending = data  # cancelled before anything went out
+                raise
+        await self.inner.write(data, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if self.hold is not None and self.writer_held.is_set():
+            self.reader_blocked.set()
+        return await self.inner.read(max_bytes, timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def is_readable(self) -> bool:
+        return self.inner.is_readable()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
+        raise AssertionError("h2c only")
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self.inner.alpn_protocol
+
+
+class HeldBackend:
+    def __init__(self) -> None:
+        self.inner = default_async_backend()
+        self.streams: list[HeldStream] = []
+
+    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> HeldStream:
+        stream = HeldStream(await self.inner.connect_tcp(host, port, **kwargs))
+        self.streams.append(stream)
+        return stream
+
+    async def connect_unix(self, path: str, **kwargs: Any) -> HeldStream:
+        raise AssertionError("TCP only")
+
+
+@pytest.mark.anyio
+async def test_frames_a_cancelled_writer_left_reach_the_server_while_another_request_reads(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """Request A is the connection's writer, its write blocked (a full socket buffer); request B
+    queues its HEADERS for A to send and becomes the reader; then A is cancelled. Nobody else
+    will write: B's own read must send what A left (A's request and reset, B's HEADERS), or B
+    waits for an answer to a request the server never received, until its timeout."""
+    server = h2_server()
+    backend = HeldBackend()
+    async with AsyncFlextApiClient(
+        http2="prior-knowledge",
+        timeout=Timeout(3),
+        backend=backend,
+    ) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        (stream,) = backend.streams
+        stream.hold = anyio.Event()
+        answers: dict[str, AnyResult] = {}
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                scope = anyio.CancelScope()
+
+                async def request_a() -> None:
+                    with scope:
+                        answers["a"] = await client.post(server.url + "/echo/a", content=b"a")
+
+                async def request_b() -> None:
+                    answers["b"] = await client.get(server.url + "/echo/b")
+
+                group.start_soon(request_a)
+                await stream.writer_held.wait()
+                group.start_soon(request_b)
+                await stream.reader_blocked.wait()
+                scope.cancel()
+                stream.hold = None  # the socket drains; nobody but B is left to write
+        assert "a" not in answers
+        result_b = answers["b"]
+        assert isinstance(result_b, Success), result_b
+        assert result_b.value.content == b"b"
+        assert_nothing_in_use(client)
+    # A's request went out whole and was then reset: the server holds nothing for it.
+    assert server.requests == ["/echo/warm", "/echo/a", "/echo/b"]
+    assert server.resets == 1
