@@ -19,13 +19,16 @@ A cancelled write loses nothing: bytes taken out of h2 but not yet on the wire s
 network stream (the backend contract, see ``flext_api._backends.base``), ``_unsent`` records
 that they are there, and the next writer sends them first (``write(b"")`` if h2 has nothing
 new), so framing and HPACK state stay those the server sees. The cancelled writer wakes one
-waiting stream to take over. Where a backend cannot resume (trio over TLS), it closes the
-stream, and the connection fails cleanly instead of sending corrupt frames.
+waiting stream to take over; with none waiting, the reader sends them (it reads in slices of
+``_READ_SLICE``); with nobody left, an unsent RST_STREAM closes the connection (see
+``AsyncHTTP2Connection.release_stream``). A request call that fails without being cancelled
+resets its stream and sends that itself (``_reset_failed``). Where a backend cannot resume
+(trio over TLS), it closes the stream: the connection fails instead of sending corrupt frames.
 
-Errors are converted here, once: h2 protocol errors become ``RemoteProtocolError`` /
-``LocalProtocolError``; RST_STREAM fails one stream with the error code's name; GOAWAY fails
-the streams above its last stream id as retryable; a broken socket fails every open stream; an
-invalid response head fails (and resets) its stream only.
+Errors are converted here (and in ``http2``), once: h2 protocol errors become
+``RemoteProtocolError`` / ``LocalProtocolError``; RST_STREAM fails one stream with the error
+code's name; GOAWAY fails the streams above its last stream id as retryable; a broken socket
+fails every open stream; an invalid response head fails (and resets) its stream only.
 
 This module must never wait for the pool or touch pool state.
 """
@@ -53,7 +56,6 @@ from flext_api._backends.base import AsyncNetworkStream
 from flext_api._compat import ClientH2Connection
 from flext_api._exceptions import (
     FlextApiError,
-    LocalProtocolError,
     NetworkError,
     ReadTimeout,
     RemoteProtocolError,
@@ -102,6 +104,7 @@ class AsyncHTTP2Multiplexer:
         "_read_waiters",
         "_reading",
         "_reserved",
+        "_resets_unsent",
         "_settings_received",
         "_stream",
         "_streams",
@@ -125,6 +128,8 @@ class AsyncHTTP2Multiplexer:
     _writing: bool
     # A write was cancelled after taking bytes out of h2: the network stream holds the rest.
     _unsent: bool
+    # An RST_STREAM was queued and not everything queued since is on the wire yet.
+    _resets_unsent: bool
     _settings_received: bool
     _error: FlextApiError | None
     _error_retryable: bool
@@ -151,6 +156,7 @@ class AsyncHTTP2Multiplexer:
                     data = self._h2.data_to_send()
                     if self.closed or not (data or self._unsent):
                         self._writing = False
+                        self._resets_unsent = False  # everything queued is on the wire
                         done = True
                         return
                     # Until this write returns, part of ``data`` may be left in the stream.
@@ -199,12 +205,41 @@ class AsyncHTTP2Multiplexer:
     # -- receiving: reader election -----------------------------------------------------------
 
     async def _next_event(self, stream: AsyncHTTP2Stream) -> QueueItem:
-        await self._wait(stream, stream.read_limit(), sending=False)
+        try:
+            await self._wait(stream, stream.read_limit(), sending=False)
+        except FlextApiError as exc:
+            await self._reset_failed(stream, exc)
+            raise
         with self._lock:
             # A stream that failed (reset, invalid head) reports that, not what it had queued.
             if stream._events and stream.error is None:
                 return stream._events.popleft()
-            raise self._stream_failure(stream)
+            failure = self._stream_failure(stream)
+        await self._reset_failed(stream, failure)
+        raise failure
+
+    async def _reset_failed(self, stream: AsyncHTTP2Stream, error: FlextApiError) -> None:
+        """A request call is about to fail with ``error`` (a timeout, a reset, an invalid
+        head): reset its stream and send the frame now, while this task can still write.
+        Left to the pool's synchronous ``close``, the RST_STREAM would wait for somebody
+        else's write (see :meth:`AsyncHTTP2Connection.release_stream`)."""
+        with self._lock:
+            if self.closed or self._error is not None:
+                return
+            stream_id = stream.stream_id
+            if stream.error is None:
+                stream.error = error  # a later call on the stream reports the same failure
+            if stream_id in self._streams and not stream._reset_sent:
+                stream._reset_sent = True
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                    self._resets_unsent = True
+            write = self._resets_unsent and self._start_writing()
+        if write:
+            # A failed write failed the connection (for every stream): ``error`` is still
+            # what this call reports.
+            with contextlib.suppress(FlextApiError):
+                await self._write_pending(stream.write_limit())
 
     async def _wait_for_window(self, stream: AsyncHTTP2Stream) -> None:
         await self._wait(stream, stream.write_limit(), sending=True)
@@ -392,6 +427,7 @@ class AsyncHTTP2Multiplexer:
                 target._reset_sent = True
                 with contextlib.suppress(h2.exceptions.ProtocolError):
                     self._h2.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                    self._resets_unsent = True
         else:
             target._events.append((HEAD, head, 0))
         self._wake(target, woken)
@@ -457,17 +493,6 @@ class AsyncHTTP2Multiplexer:
 
     # -- failures ------------------------------------------------------------------------------
 
-    def _check_usable(self, stream: AsyncHTTP2Stream) -> None:
-        """Under the lock, before queueing frames for ``stream``."""
-        if stream.error is not None or self._error is not None or self.closed:
-            raise self._stream_failure(stream)
-        if self._goaway_last_id is not None and stream.stream_id == 0:
-            stream.retryable = True
-            raise RemoteProtocolError(
-                f"{self.origin[1]} is closing this HTTP/2 connection (GOAWAY); retry the "
-                "request on a new connection"
-            )
-
     def _stream_failure(self, stream: AsyncHTTP2Stream) -> FlextApiError:
         """A fresh exception for ``stream`` (one object per task: tracebacks never mix)."""
         error = stream.error if stream.error is not None else self._error
@@ -510,11 +535,6 @@ class AsyncHTTP2Multiplexer:
             self.closed = True
             self._stream.close()
 
-    def _local_error(self, exc: Exception) -> LocalProtocolError:
-        return LocalProtocolError(
-            f"cannot send this request to {self.origin[1]} over HTTP/2: {exc}",
-        )
-
     def _timeout(
         self, stream: AsyncHTTP2Stream, sending: bool, timeout: float | None
     ) -> TimeoutException:
@@ -533,6 +553,10 @@ class AsyncHTTP2Multiplexer:
     # -- ending a stream ----------------------------------------------------------------------
 
     def _end_stream(self, stream: AsyncHTTP2Stream) -> None:
+        """Synchronous (the pool calls it in a cancelled task too): forget ``stream``, queue
+        its RST_STREAM if it is unfinished, and give back the window its unread data holds.
+        The frames go out with the next write on the connection (see
+        :meth:`AsyncHTTP2Connection.release_stream` for when there is none)."""
         with self._lock:
             stream_id = stream.stream_id
             if stream_id and self._streams.pop(stream_id, None) is not None:
@@ -542,6 +566,7 @@ class AsyncHTTP2Multiplexer:
                     # Already closed by the peer in the meantime: nothing to reset.
                     with contextlib.suppress(h2.exceptions.ProtocolError):
                         self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                        self._resets_unsent = True
                 # Give back the connection window held by data nobody will read (and by data
                 # read but not yet acknowledged).
                 unread = sum(item[2] for item in stream._events) + stream._unacknowledged

@@ -39,6 +39,7 @@ from flext_api import (
 from flext_api._backends.auto import default_async_backend
 from flext_api._backends.base import AsyncNetworkStream
 from tests.servers.hostile_h1 import StallLog, echo_ids
+from tests.servers.hostile_h2 import HostileH2Server
 from tests.servers.raw import RawServerFactory
 
 from .conftest import H2ServerFactory
@@ -399,3 +400,64 @@ async def test_frames_a_cancelled_writer_left_reach_the_server_while_another_req
     # A's request went out whole and was then reset: the server holds nothing for it.
     assert server.requests == ["/echo/warm", "/echo/a", "/echo/b"]
     assert server.resets == 1
+
+
+# --- a reset nobody is left to send never holds the server's stream --------------------------
+
+STALL_UPLOAD: Final = b"u" * (1024 * 1024)  # more than the 65,535-byte window /no-window gives
+
+
+def server_released_the_stream(server: HostileH2Server) -> bool:
+    """The server got the reset of its one stream, or its connection ended (it waits at most
+    5 s for that): either way it no longer holds the stream, nor the window it used."""
+    (thread,) = server._threads
+    for _ in range(500):
+        if server.resets == 1 or not thread.is_alive():
+            return True
+        thread.join(0.01)
+    return False
+
+
+@pytest.mark.anyio
+async def test_cancelled_upload_alone_on_its_connection_does_not_hold_the_server_stream(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """The upload's body waits for window the server never gives; it is cancelled, and no other
+    request uses the connection: its RST_STREAM has nobody to send it."""
+    server = h2_server()
+    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(5)) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        with anyio.move_on_after(0.3) as scope:
+            await client.post(server.url + "/no-window", content=STALL_UPLOAD)
+        assert scope.cancelled_caught
+        assert server.stalled_bytes == 65535  # the upload did block on the window
+        assert_nothing_in_use(client)
+        assert await anyio.to_thread.run_sync(server_released_the_stream, server)
+        after = await client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
+        assert_nothing_in_use(client)
+
+
+def test_upload_that_timed_out_alone_on_its_connection_does_not_hold_the_server_stream(
+    h2_server: H2ServerFactory,
+) -> None:
+    """The blocking client's version: the upload ends in its write timeout (no window). The
+    call that times out sends the reset itself, so the connection serves the next request."""
+    server = h2_server()
+    with FlextApiClient(http2="prior-knowledge", timeout=Timeout(5)) as client:
+        warm = client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        result = client.post(
+            server.url + "/no-window", content=STALL_UPLOAD, timeout=Timeout(5, write=0.2)
+        )
+        assert isinstance(result, Failure) and result.error_code == "WRITE_TIMEOUT", result
+        assert server.stalled_bytes == 65535
+        assert_nothing_in_use(client)
+        assert server_released_the_stream(server)
+        after = client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
+        assert_nothing_in_use(client)
+    assert server.resets == 1 and server.connections == 1
