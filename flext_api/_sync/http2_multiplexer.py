@@ -54,6 +54,7 @@ from flext_api._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
+    WriteError,
     WriteTimeout,
 )
 from flext_api._headers import Headers
@@ -74,9 +75,8 @@ READ_SIZE: Final = 64 * 1024
 _MERGE_BELOW: Final = 256 * 1024
 # Consumed body bytes are handed back to h2's flow control in batches of at least this.
 _ACKNOWLEDGE_ABOVE: Final = 128 * 1024
-# The elected reader's longest single read: it then sends what other tasks queued meanwhile
-# and could not send themselves (see ``_read_until``), and reads again. Waking this often
-# costs nothing next to a round trip; a frame left behind waits at most this long.
+# The elected reader's longest single read: it then sends what others queued meanwhile and
+# could not send (see ``_read_until``). A frame left behind waits at most this long.
 _READ_SLICE: Final = 0.05
 
 Origin = tuple[str, str, int]
@@ -167,7 +167,14 @@ class HTTP2Multiplexer:
                 self._stream.write(data, timeout)
                 sent = True
         except WriteTimeout as exc:
-            self._fail_from(exc, retryable=False)
+            # Frames may be cut mid-way: the connection is lost for all, but only this request
+            # timed out; the others report a lost connection, not a timeout they did not set.
+            lost = WriteError(
+                f"the HTTP/2 connection to {self.origin[1]} was lost: another request's write "
+                "timed out mid-frame; send the request again"
+            )
+            lost.__cause__ = exc
+            self._fail(lost, retryable=False)
             raise
         except NetworkError as exc:
             self._fail_from(exc, retryable=True)
@@ -222,9 +229,8 @@ class HTTP2Multiplexer:
 
     def _reset_failed(self, stream: HTTP2Stream, error: FlextApiError) -> None:
         """A request call is about to fail with ``error`` (a timeout, a reset, an invalid
-        head): reset its stream and send the frame now, while this task can still write.
-        Left to the pool's synchronous ``close``, the RST_STREAM would wait for somebody
-        else's write (see :meth:`HTTP2Connection.release_stream`)."""
+        head): reset its stream and send the frame now, while this task can still write (the
+        pool's synchronous ``close`` cannot: see :meth:`HTTP2Connection.release_stream`)."""
         with self._lock:
             if self.closed or self._error is not None:
                 return

@@ -17,6 +17,7 @@ so a failure can be replayed.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from flext_api import (
     Response,
     Success,
     Timeout,
+    WriteTimeout,
 )
 from flext_api._backends.auto import default_async_backend
 from flext_api._backends.base import AsyncNetworkStream
@@ -316,10 +318,13 @@ class HeldStream:
         if self.hold is not None:
             self.writer_held.set()
             try:
-                await self.hold.wait()
+                with anyio.move_on_after(math.inf if timeout is None else timeout) as waited:
+                    await self.hold.wait()
             except BaseException:
                 self.pending = data  # cancelled before anything went out
                 raise
+            if waited.cancelled_caught:
+                raise WriteTimeout(f"timed out after {timeout} s (held by the test)")
         await self.inner.write(data, timeout)
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
@@ -400,6 +405,48 @@ async def test_frames_a_cancelled_writer_left_reach_the_server_while_another_req
     # A's request went out whole and was then reset: the server holds nothing for it.
     assert server.requests == ["/echo/warm", "/echo/a", "/echo/b"]
     assert server.resets == 1
+
+
+@pytest.mark.anyio
+async def test_a_write_timeout_is_reported_by_its_own_request_only(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """Request A (write timeout 0.2 s) is the connection's writer when the socket stops taking
+    bytes; request B's HEADERS wait behind that write. The connection is lost for both, but
+    only A timed out: B reports the lost connection, not A's timeout."""
+    server = h2_server()
+    backend = HeldBackend()
+    async with AsyncFlextApiClient(
+        http2="prior-knowledge", timeout=Timeout(5), backend=backend
+    ) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        (stream,) = backend.streams
+        stream.hold = anyio.Event()
+        answers: dict[str, AnyResult] = {}
+
+        async def request_a() -> None:
+            answers["a"] = await client.post(
+                server.url + "/echo/a", content=b"a", timeout=Timeout(5, write=0.2)
+            )
+
+        async def request_b() -> None:
+            answers["b"] = await client.get(server.url + "/echo/b")
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(request_a)
+                await stream.writer_held.wait()
+                group.start_soon(request_b)
+        result_a, result_b = answers["a"], answers["b"]
+        assert isinstance(result_a, Failure) and result_a.error_code == "WRITE_TIMEOUT", result_a
+        assert isinstance(result_b, Failure) and result_b.error_code == "WRITE_ERROR", result_b
+        assert "another request's write timed out" in str(result_b.error)
+        assert_nothing_in_use(client)
+        stream.hold = None
+        after = await client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
 
 
 # --- a reset nobody is left to send never holds the server's stream --------------------------
