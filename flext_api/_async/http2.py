@@ -44,6 +44,8 @@ from flext_api._async.http2_stream import AsyncHTTP2Stream
 from flext_api._backends.base import AsyncNetworkStream
 from flext_api._compat import ClientH2Connection
 from flext_api._exceptions import (
+    FlextApiError,
+    LocalProtocolError,
     NetworkError,
     RemoteProtocolError,
     TimeoutException,
@@ -167,6 +169,7 @@ class AsyncHTTP2Connection(AsyncHTTP2Multiplexer):
         self._reading = False
         self._writing = False
         self._unsent = False
+        self._resets_unsent = False
         self._error = None
         self._error_retryable = False
         self._goaway_last_id = None
@@ -205,7 +208,18 @@ class AsyncHTTP2Connection(AsyncHTTP2Multiplexer):
         return True
 
     def release_stream(self) -> None:
+        """Give a slot back. The last one leaving with an RST_STREAM still unsent closes the
+        connection: nobody is left to write it (a cancelled writer, or a stream that ended
+        with a timeout, cannot), so it would wait for the next request on the connection, for
+        ever if none comes, while the server keeps the stream open: its handler running, its
+        stream slot taken, the connection window of an upload it never acknowledged held.
+        Closing frees all of that at once, as a cancelled HTTP/1.1 request closes its
+        connection. Under the pool's lock, like ``try_reserve_stream``: no slot can be handed
+        out on the connection while this decides. Frames that hold nothing on the server
+        (WINDOW_UPDATE) may wait: a request on the connection sends them before its own."""
         self._reserved -= 1
+        if self._reserved == 0 and self._resets_unsent and not self._writing:
+            self.close()
 
     def is_reusable(self) -> bool:
         return (
@@ -283,6 +297,22 @@ class AsyncHTTP2Connection(AsyncHTTP2Multiplexer):
 
     # -- sending --------------------------------------------------------------------------------
 
+    def _check_usable(self, stream: AsyncHTTP2Stream) -> None:
+        """Under the lock, before queueing frames for ``stream``."""
+        if stream.error is not None or self._error is not None or self.closed:
+            raise self._stream_failure(stream)
+        if self._goaway_last_id is not None and stream.stream_id == 0:
+            stream.retryable = True
+            raise RemoteProtocolError(
+                f"{self.origin[1]} is closing this HTTP/2 connection (GOAWAY); retry the "
+                "request on a new connection"
+            )
+
+    def _local_error(self, exc: Exception) -> LocalProtocolError:
+        return LocalProtocolError(
+            f"cannot send this request to {self.origin[1]} over HTTP/2: {exc}",
+        )
+
     def _request_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
         url = request.url
         authority = b""
@@ -328,12 +358,24 @@ class AsyncHTTP2Connection(AsyncHTTP2Multiplexer):
             self._streams[stream_id] = stream
             stream.sent_end = end
             write = self._start_writing()
+        try:
+            await self._send_rest(stream, request, write, end)
+        except FlextApiError as exc:
+            await self._reset_failed(stream, exc)
+            raise
+
+    async def _send_rest(
+        self, stream: AsyncHTTP2Stream, request: Request, write: bool, end: bool
+    ) -> None:
+        """After the HEADERS were queued: send them, then the body and its end."""
         if write:
             await self._write_pending(stream.write_limit())
         if end:
             return
+        content = request.content
         if content:
             await self._send_data(stream, content)
+        body = request.stream
         if body is not None:
             await self._send_stream(stream, body)
         with self._lock:

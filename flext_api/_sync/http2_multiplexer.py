@@ -21,13 +21,16 @@ A cancelled write loses nothing: bytes taken out of h2 but not yet on the wire s
 network stream (the backend contract, see ``flext_api._backends.base``), ``_unsent`` records
 that they are there, and the next writer sends them first (``write(b"")`` if h2 has nothing
 new), so framing and HPACK state stay those the server sees. The cancelled writer wakes one
-waiting stream to take over. Where a backend cannot resume (trio over TLS), it closes the
-stream, and the connection fails cleanly instead of sending corrupt frames.
+waiting stream to take over; with none waiting, the reader sends them (it reads in slices of
+``_READ_SLICE``); with nobody left, an unsent RST_STREAM closes the connection (see
+``HTTP2Connection.release_stream``). A request call that fails without being cancelled
+resets its stream and sends that itself (``_reset_failed``). Where a backend cannot resume
+(trio over TLS), it closes the stream: the connection fails instead of sending corrupt frames.
 
-Errors are converted here, once: h2 protocol errors become ``RemoteProtocolError`` /
-``LocalProtocolError``; RST_STREAM fails one stream with the error code's name; GOAWAY fails
-the streams above its last stream id as retryable; a broken socket fails every open stream; an
-invalid response head fails (and resets) its stream only.
+Errors are converted here (and in ``http2``), once: h2 protocol errors become
+``RemoteProtocolError`` / ``LocalProtocolError``; RST_STREAM fails one stream with the error
+code's name; GOAWAY fails the streams above its last stream id as retryable; a broken socket
+fails every open stream; an invalid response head fails (and resets) its stream only.
 
 This module must never wait for the pool or touch pool state.
 """
@@ -47,11 +50,11 @@ from flext_api._backends.base import NetworkStream
 from flext_api._compat import ClientH2Connection
 from flext_api._exceptions import (
     FlextApiError,
-    LocalProtocolError,
     NetworkError,
     ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
+    WriteError,
     WriteTimeout,
 )
 from flext_api._headers import Headers
@@ -72,6 +75,9 @@ READ_SIZE: Final = 64 * 1024
 _MERGE_BELOW: Final = 256 * 1024
 # Consumed body bytes are handed back to h2's flow control in batches of at least this.
 _ACKNOWLEDGE_ABOVE: Final = 128 * 1024
+# The elected reader's longest single read: it then sends what others queued meanwhile and
+# could not send (see ``_read_until``). A frame left behind waits at most this long.
+_READ_SLICE: Final = 0.05
 
 Origin = tuple[str, str, int]
 
@@ -100,6 +106,7 @@ class HTTP2Multiplexer:
         "_read_waiters",
         "_reading",
         "_reserved",
+        "_resets_unsent",
         "_settings_received",
         "_stream",
         "_streams",
@@ -123,6 +130,8 @@ class HTTP2Multiplexer:
     _writing: bool
     # A write was cancelled after taking bytes out of h2: the network stream holds the rest.
     _unsent: bool
+    # An RST_STREAM was queued and not everything queued since is on the wire yet.
+    _resets_unsent: bool
     _settings_received: bool
     _error: FlextApiError | None
     _error_retryable: bool
@@ -149,6 +158,7 @@ class HTTP2Multiplexer:
                     data = self._h2.data_to_send()
                     if self.closed or not (data or self._unsent):
                         self._writing = False
+                        self._resets_unsent = False  # everything queued is on the wire
                         done = True
                         return
                     # Until this write returns, part of ``data`` may be left in the stream.
@@ -157,7 +167,14 @@ class HTTP2Multiplexer:
                 self._stream.write(data, timeout)
                 sent = True
         except WriteTimeout as exc:
-            self._fail_from(exc, retryable=False)
+            # Frames may be cut mid-way: the connection is lost for all, but only this request
+            # timed out; the others report a lost connection, not a timeout they did not set.
+            lost = WriteError(
+                f"the HTTP/2 connection to {self.origin[1]} was lost: another request's write "
+                "timed out mid-frame; send the request again"
+            )
+            lost.__cause__ = exc
+            self._fail(lost, retryable=False)
             raise
         except NetworkError as exc:
             self._fail_from(exc, retryable=True)
@@ -197,12 +214,40 @@ class HTTP2Multiplexer:
     # -- receiving: reader election -----------------------------------------------------------
 
     def _next_event(self, stream: HTTP2Stream) -> QueueItem:
-        self._wait(stream, stream.read_limit(), sending=False)
+        try:
+            self._wait(stream, stream.read_limit(), sending=False)
+        except FlextApiError as exc:
+            self._reset_failed(stream, exc)
+            raise
         with self._lock:
             # A stream that failed (reset, invalid head) reports that, not what it had queued.
             if stream._events and stream.error is None:
                 return stream._events.popleft()
-            raise self._stream_failure(stream)
+            failure = self._stream_failure(stream)
+        self._reset_failed(stream, failure)
+        raise failure
+
+    def _reset_failed(self, stream: HTTP2Stream, error: FlextApiError) -> None:
+        """A request call is about to fail with ``error`` (a timeout, a reset, an invalid
+        head): reset its stream and send the frame now, while this task can still write (the
+        pool's synchronous ``close`` cannot: see :meth:`HTTP2Connection.release_stream`)."""
+        with self._lock:
+            if self.closed or self._error is not None:
+                return
+            stream_id = stream.stream_id
+            if stream.error is None:
+                stream.error = error  # a later call on the stream reports the same failure
+            if stream_id in self._streams and not stream._reset_sent:
+                stream._reset_sent = True
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                    self._resets_unsent = True
+            write = self._resets_unsent and self._start_writing()
+        if write:
+            # A failed write failed the connection (for every stream): ``error`` is still
+            # what this call reports.
+            with contextlib.suppress(FlextApiError):
+                self._write_pending(stream.write_limit())
 
     def _wait_for_window(self, stream: HTTP2Stream) -> None:
         self._wait(stream, stream.write_limit(), sending=True)
@@ -303,9 +348,16 @@ class HTTP2Multiplexer:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(stream, sending, timeout)
+            # Read in slices: frames queued while this read blocks (by a writer cancelled
+            # mid-write, an RST_STREAM or WINDOW_UPDATE of a stream that ended in another
+            # task) have nobody else to send them, and the answer this reader waits for may
+            # depend on them (the server waits for a request's END_STREAM, or for window).
+            limited = remaining is None or remaining > _READ_SLICE
             try:
-                data = self._stream.read(READ_SIZE, remaining)
+                data = self._stream.read(READ_SIZE, _READ_SLICE if limited else remaining)
             except TimeoutException:
+                if limited:
+                    continue
                 raise self._timeout(stream, sending, timeout) from None
             except NetworkError as exc:
                 self._fail_from(exc, retryable=True)
@@ -379,6 +431,7 @@ class HTTP2Multiplexer:
                 target._reset_sent = True
                 with contextlib.suppress(h2.exceptions.ProtocolError):
                     self._h2.reset_stream(event.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                    self._resets_unsent = True
         else:
             target._events.append((HEAD, head, 0))
         self._wake(target, woken)
@@ -444,17 +497,6 @@ class HTTP2Multiplexer:
 
     # -- failures ------------------------------------------------------------------------------
 
-    def _check_usable(self, stream: HTTP2Stream) -> None:
-        """Under the lock, before queueing frames for ``stream``."""
-        if stream.error is not None or self._error is not None or self.closed:
-            raise self._stream_failure(stream)
-        if self._goaway_last_id is not None and stream.stream_id == 0:
-            stream.retryable = True
-            raise RemoteProtocolError(
-                f"{self.origin[1]} is closing this HTTP/2 connection (GOAWAY); retry the "
-                "request on a new connection"
-            )
-
     def _stream_failure(self, stream: HTTP2Stream) -> FlextApiError:
         """A fresh exception for ``stream`` (one object per task: tracebacks never mix)."""
         error = stream.error if stream.error is not None else self._error
@@ -495,11 +537,6 @@ class HTTP2Multiplexer:
             self.closed = True
             self._stream.close()
 
-    def _local_error(self, exc: Exception) -> LocalProtocolError:
-        return LocalProtocolError(
-            f"cannot send this request to {self.origin[1]} over HTTP/2: {exc}",
-        )
-
     def _timeout(
         self, stream: HTTP2Stream, sending: bool, timeout: float | None
     ) -> TimeoutException:
@@ -518,6 +555,10 @@ class HTTP2Multiplexer:
     # -- ending a stream ----------------------------------------------------------------------
 
     def _end_stream(self, stream: HTTP2Stream) -> None:
+        """Synchronous (the pool calls it in a cancelled task too): forget ``stream``, queue
+        its RST_STREAM if it is unfinished, and give back the window its unread data holds.
+        The frames go out with the next write on the connection (see
+        :meth:`HTTP2Connection.release_stream` for when there is none)."""
         with self._lock:
             stream_id = stream.stream_id
             if stream_id and self._streams.pop(stream_id, None) is not None:
@@ -527,6 +568,7 @@ class HTTP2Multiplexer:
                     # Already closed by the peer in the meantime: nothing to reset.
                     with contextlib.suppress(h2.exceptions.ProtocolError):
                         self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                        self._resets_unsent = True
                 # Give back the connection window held by data nobody will read (and by data
                 # read but not yet acknowledged).
                 unread = sum(item[2] for item in stream._events) + stream._unacknowledged

@@ -17,6 +17,7 @@ so a failure can be replayed.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +36,12 @@ from flext_api import (
     Response,
     Success,
     Timeout,
+    WriteTimeout,
 )
+from flext_api._backends.auto import default_async_backend
+from flext_api._backends.base import AsyncNetworkStream
 from tests.servers.hostile_h1 import StallLog, echo_ids
+from tests.servers.hostile_h2 import HostileH2Server
 from tests.servers.raw import RawServerFactory
 
 from .conftest import H2ServerFactory
@@ -68,10 +73,11 @@ class Plan:
 
 
 def make_plan(seed: int, stall_path: str) -> Plan:
+    """``stall_path`` is a template: ``{index}`` becomes the request's id."""
     rng = random.Random(seed)
     stalled = set(rng.sample(range(REQUESTS), STALLED))
     paths = [
-        f"{stall_path}/{index}"
+        stall_path.format(index=index)
         if index in stalled
         else f"/echo/{index}?delay={rng.randint(0, MAX_DELAY_MS)}"
         for index in range(REQUESTS)
@@ -87,7 +93,10 @@ def make_plan(seed: int, stall_path: str) -> Plan:
 class Origin:
     url: str
     http2: bool | str
-    stall_path: str
+    stall_path: str  # a template, see make_plan
+    # What the server saw of the stalled uploads (requests / bytes it held): a storm whose
+    # uploads never stalled would test nothing about blocked writes.
+    stalls: Callable[[], int]
 
 
 @pytest.fixture(params=["http/1.1", "h2c"])
@@ -96,10 +105,13 @@ def origin(
 ) -> Origin:
     if request.param == "http/1.1":
         # A small receive buffer on the server side: a stalled upload blocks sooner.
-        server = raw_server(echo_ids(StallLog()), recv_buffer=4096)
-        return Origin(server.url, False, "/stall")
+        log = StallLog()
+        server = raw_server(echo_ids(log), recv_buffer=4096)
+        return Origin(server.url, False, "/stall/{index}", lambda: log.count)
     h2 = h2_server()
-    return Origin(h2.url, "prior-knowledge", "/no-window")
+    # The HTTP/2 server withholds the window of the path "/no-window" exactly: the id goes in
+    # the query (a "/no-window/<id>" path would be read in full and never answered).
+    return Origin(h2.url, "prior-knowledge", "/no-window?id={index}", lambda: h2.stalled_bytes)
 
 
 def check_own_ids(plan: Plan, outcomes: dict[int, Any]) -> None:
@@ -187,6 +199,7 @@ async def test_cancellation_storm_every_answer_reaches_its_own_request_async(
         with anyio.fail_after(60):
             outcomes = await storm(client, origin.url, plan)
         check_own_ids(plan, outcomes)
+        assert origin.stalls() > 0, "no upload ever stalled: the storm tested no blocked write"
         # Cancellation happened: at least the stalled uploads never completed.
         assert len(outcomes) <= REQUESTS - STALLED
         assert_nothing_in_use(client)
@@ -218,6 +231,7 @@ def test_cancellation_storm_every_answer_reaches_its_own_request_sync(origin: Or
                 continue
             outcomes[index] = result
         check_own_ids(plan, outcomes)
+        assert origin.stalls() > 0, "no upload ever stalled: the storm tested no blocked write"
         assert_nothing_in_use(client)
         with ThreadPoolExecutor(max_workers=AFTERWARDS) as executor:
             again = list(
@@ -282,3 +296,215 @@ async def test_cancelled_http2_upload_never_hands_its_body_to_a_later_request(
         assert isinstance(after, Success), after
         assert after.value.content == b"last:mine"
         assert_nothing_in_use(client)
+
+
+# --- frames a cancelled writer leaves behind reach the wire while a reader blocks ----------------
+
+
+class HeldStream:
+    """A real network stream whose writes wait while ``hold`` is set: a socket buffer that is
+    full for as long as the test says. A write cancelled while held keeps its bytes for the
+    next write, as every backend must (``flext_api._backends.base``)."""
+
+    def __init__(self, inner: AsyncNetworkStream) -> None:
+        self.inner = inner
+        self.hold: anyio.Event | None = None
+        self.writer_held = anyio.Event()  # a write is waiting on ``hold``
+        self.reader_blocked = anyio.Event()  # a read started while a write was held
+        self.pending = b""
+
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        data, self.pending = self.pending + data, b""
+        if self.hold is not None:
+            self.writer_held.set()
+            try:
+                with anyio.move_on_after(math.inf if timeout is None else timeout) as waited:
+                    await self.hold.wait()
+            except BaseException:
+                self.pending = data  # cancelled before anything went out
+                raise
+            if waited.cancelled_caught:
+                raise WriteTimeout(f"timed out after {timeout} s (held by the test)")
+        await self.inner.write(data, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if self.hold is not None and self.writer_held.is_set():
+            self.reader_blocked.set()
+        return await self.inner.read(max_bytes, timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def is_readable(self) -> bool:
+        return self.inner.is_readable()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
+        raise AssertionError("h2c only")
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        return self.inner.alpn_protocol
+
+
+class HeldBackend:
+    def __init__(self) -> None:
+        self.inner = default_async_backend()
+        self.streams: list[HeldStream] = []
+
+    async def connect_tcp(self, host: str, port: int, **kwargs: Any) -> HeldStream:
+        stream = HeldStream(await self.inner.connect_tcp(host, port, **kwargs))
+        self.streams.append(stream)
+        return stream
+
+    async def connect_unix(self, path: str, **kwargs: Any) -> HeldStream:
+        raise AssertionError("TCP only")
+
+
+@pytest.mark.anyio
+async def test_frames_a_cancelled_writer_left_reach_the_server_while_another_request_reads(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """Request A is the connection's writer, its write blocked (a full socket buffer); request B
+    queues its HEADERS for A to send and becomes the reader; then A is cancelled. Nobody else
+    will write: B's own read must send what A left (A's request and reset, B's HEADERS), or B
+    waits for an answer to a request the server never received, until its timeout."""
+    server = h2_server()
+    backend = HeldBackend()
+    async with AsyncFlextApiClient(
+        http2="prior-knowledge",
+        timeout=Timeout(3),
+        backend=backend,
+    ) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        (stream,) = backend.streams
+        stream.hold = anyio.Event()
+        answers: dict[str, AnyResult] = {}
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                scope = anyio.CancelScope()
+
+                async def request_a() -> None:
+                    with scope:
+                        answers["a"] = await client.post(server.url + "/echo/a", content=b"a")
+
+                async def request_b() -> None:
+                    answers["b"] = await client.get(server.url + "/echo/b")
+
+                group.start_soon(request_a)
+                await stream.writer_held.wait()
+                group.start_soon(request_b)
+                await stream.reader_blocked.wait()
+                scope.cancel()
+                stream.hold = None  # the socket drains; nobody but B is left to write
+        assert "a" not in answers
+        result_b = answers["b"]
+        assert isinstance(result_b, Success), result_b
+        assert result_b.value.content == b"b"
+        assert_nothing_in_use(client)
+    # A's request went out whole and was then reset: the server holds nothing for it.
+    assert server.requests == ["/echo/warm", "/echo/a", "/echo/b"]
+    assert server.resets == 1
+
+
+@pytest.mark.anyio
+async def test_a_write_timeout_is_reported_by_its_own_request_only(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """Request A (write timeout 0.2 s) is the connection's writer when the socket stops taking
+    bytes; request B's HEADERS wait behind that write. The connection is lost for both, but
+    only A timed out: B reports the lost connection, not A's timeout."""
+    server = h2_server()
+    backend = HeldBackend()
+    async with AsyncFlextApiClient(
+        http2="prior-knowledge", timeout=Timeout(5), backend=backend
+    ) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        (stream,) = backend.streams
+        stream.hold = anyio.Event()
+        answers: dict[str, AnyResult] = {}
+
+        async def request_a() -> None:
+            answers["a"] = await client.post(
+                server.url + "/echo/a", content=b"a", timeout=Timeout(5, write=0.2)
+            )
+
+        async def request_b() -> None:
+            answers["b"] = await client.get(server.url + "/echo/b")
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(request_a)
+                await stream.writer_held.wait()
+                group.start_soon(request_b)
+        result_a, result_b = answers["a"], answers["b"]
+        assert isinstance(result_a, Failure) and result_a.error_code == "WRITE_TIMEOUT", result_a
+        assert isinstance(result_b, Failure) and result_b.error_code == "WRITE_ERROR", result_b
+        assert "another request's write timed out" in str(result_b.error)
+        assert_nothing_in_use(client)
+        stream.hold = None
+        after = await client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
+
+
+# --- a reset nobody is left to send never holds the server's stream --------------------------
+
+STALL_UPLOAD: Final = b"u" * (1024 * 1024)  # more than the 65,535-byte window /no-window gives
+
+
+def server_released_the_stream(server: HostileH2Server) -> bool:
+    """The server got the reset of its one stream, or its connection ended (it waits at most
+    5 s for that): either way it no longer holds the stream, nor the window it used."""
+    (thread,) = server._threads
+    for _ in range(500):
+        if server.resets == 1 or not thread.is_alive():
+            return True
+        thread.join(0.01)
+    return False
+
+
+@pytest.mark.anyio
+async def test_cancelled_upload_alone_on_its_connection_does_not_hold_the_server_stream(
+    anyio_backend: str, h2_server: H2ServerFactory
+) -> None:
+    """The upload's body waits for window the server never gives; it is cancelled, and no other
+    request uses the connection: its RST_STREAM has nobody to send it."""
+    server = h2_server()
+    async with AsyncFlextApiClient(http2="prior-knowledge", timeout=Timeout(5)) as client:
+        warm = await client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        with anyio.move_on_after(0.3) as scope:
+            await client.post(server.url + "/no-window", content=STALL_UPLOAD)
+        assert scope.cancelled_caught
+        assert server.stalled_bytes == 65535  # the upload did block on the window
+        assert_nothing_in_use(client)
+        assert await anyio.to_thread.run_sync(server_released_the_stream, server)
+        after = await client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
+        assert_nothing_in_use(client)
+
+
+def test_upload_that_timed_out_alone_on_its_connection_does_not_hold_the_server_stream(
+    h2_server: H2ServerFactory,
+) -> None:
+    """The blocking client's version: the upload ends in its write timeout (no window). The
+    call that times out sends the reset itself, so the connection serves the next request."""
+    server = h2_server()
+    with FlextApiClient(http2="prior-knowledge", timeout=Timeout(5)) as client:
+        warm = client.get(server.url + "/echo/warm")
+        assert isinstance(warm, Success), warm
+        result = client.post(
+            server.url + "/no-window", content=STALL_UPLOAD, timeout=Timeout(5, write=0.2)
+        )
+        assert isinstance(result, Failure) and result.error_code == "WRITE_TIMEOUT", result
+        assert server.stalled_bytes == 65535
+        assert_nothing_in_use(client)
+        assert server_released_the_stream(server)
+        after = client.get(server.url + "/echo/after")
+        assert isinstance(after, Success), after
+        assert after.value.content == b"after"
+        assert_nothing_in_use(client)
+    assert server.resets == 1 and server.connections == 1
