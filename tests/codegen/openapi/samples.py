@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import importlib
 import random
 import uuid
 from typing import Any
@@ -195,13 +196,13 @@ def _fit_number(value: float, node: dict[str, Any]) -> float:
 
 def _example(pattern: str) -> str:
     """The shortest string ``re.search(pattern)`` accepts, for the constructs specs use."""
-    from re import _parser  # type: ignore[attr-defined]
-
-    return _render(_parser.parse(pattern))
+    # re's private parser, looked up at run time: its typing differs across typeshed contexts.
+    parser: Any = importlib.import_module("re._parser")
+    return _render(parser.parse(pattern))
 
 
 def _render(items: Any) -> str:
-    from re import _constants as c  # type: ignore[attr-defined]
+    c: Any = importlib.import_module("re._constants")
 
     out = ""
     for op, arg in items:
