@@ -73,7 +73,7 @@ def create_fastapi_app(
     checks ``/ready`` runs (a Redis ping is added when ``redis_url`` is set).
     ``rate_limiter`` replaces the limiter the config would build. ``caching`` turns on
     conditional GET (ETags, 304) and the response cache for GET routes
-    (:class:`flext_api.server.ResponseCaching`).
+    (:class:`flext_api.server.ResponseCaching`); the app closes its cache at shutdown.
     """
     if config is None:
         config = FlextApiConfig.from_env(**overrides)
@@ -114,6 +114,9 @@ def create_fastapi_app(
         finally:
             for client in closers:
                 await client.aclose()
+            if caching is not None and caching.cache is not None:
+                # Its connections belong to this event loop: close them before it ends.
+                caching.cache.close()
 
     docs = config.docs_enabled
     app = FlextFastAPI(
