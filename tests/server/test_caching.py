@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from flext_api.cache import AsyncFlextApiCache, CacheConfig
 from flext_api.server import ResponseCaching, RouteCaching, create_fastapi_app
-from tests.redis_servers import free_port, hung_server, wait_for_port
+from tests.redis_servers import free_port, hung_server, redis_process, wait_for_port
 from tests.server.conftest import RedisServer
 from tests.server.helpers import asgi_call, http_call
 
@@ -250,3 +250,23 @@ def test_two_workers_share_one_redis_response_cache(
     assert len(runs.read_text().split()) == 1  # one handler run for both workers
     tag = replies[0].headers["etag"]
     assert http_call(ports[1], "GET", "/items/5", headers={"If-None-Match": tag}).status == 304
+
+
+async def test_redis_killed_mid_run_requests_still_answer_then_the_cache_recovers() -> None:
+    with redis_process() as server:
+        cache = AsyncFlextApiCache(
+            "redis", config=CacheConfig(redis_url=server.url, timeout=0.5, connect_timeout=0.5)
+        )
+        caching = ResponseCaching(routes={"/items/{item_id}": RouteCaching(ttl=60)}, cache=cache)
+        app, runs = build(caching)
+        assert (await asgi_call(app, "GET", "/items/3")).headers["x-cache"] == "MISS"
+        assert (await asgi_call(app, "GET", "/items/3")).headers["x-cache"] == "HIT"
+        server.kill()
+        during = await asgi_call(app, "GET", "/items/3")
+        assert during.status == 200  # the handler answers while the cache is gone
+        assert during.headers["x-cache"] == "MISS"
+        server.restart()
+        assert (await asgi_call(app, "GET", "/items/3")).headers["x-cache"] == "MISS"
+        assert (await asgi_call(app, "GET", "/items/3")).headers["x-cache"] == "HIT"
+        assert len(runs) == 3
+        cache.close()

@@ -175,3 +175,21 @@ def test_config_parses_redis_url_with_credentials() -> None:
     address = CacheConfig(redis_url="redis://user:p%40ss@10.0.0.1:7000/3").redis_address()
     assert (address.host, address.port, address.db) == ("10.0.0.1", 7000, 3)
     assert (address.username, address.password) == ("user", "p@ss")
+
+
+def test_public_names_and_stable_codes() -> None:
+    import flext_api.cache as cache_package
+    from flext_api import FlextApiError
+
+    names = cache_package.__all__
+    assert len(names) == len(set(names))
+    assert all(hasattr(cache_package, name) for name in names)
+    assert cache_package.FlextApiCache.__module__ == "flext_api.cache._sync.cache"  # generated
+    codes = {
+        cache_package.CacheUnavailable: "CACHE_UNAVAILABLE",
+        cache_package.CacheEncodeError: "CACHE_ENCODE_ERROR",
+        cache_package.CacheDecodeError: "CACHE_DECODE_ERROR",
+    }
+    for error_type, code in codes.items():
+        assert issubclass(error_type, FlextApiError)
+        assert error_type.code == code
