@@ -249,3 +249,15 @@ async def test_redis_key_prefix_isolates_caches(redis: RedisProcess) -> None:
         backend = two.backend
         assert isinstance(backend, AsyncRedisBackend)
         assert await backend.command("GET", "two:k") == b"2"
+
+
+async def test_redis_url_database_is_selected(redis: RedisProcess) -> None:
+    db2 = CacheConfig(redis_url=redis.url.replace("/0", "/2"), key_prefix="db:")
+    db0 = CacheConfig(redis_url=redis.url, key_prefix="db:")
+    async with (
+        AsyncFlextApiCache("redis", config=db2) as two,
+        AsyncFlextApiCache("redis", config=db0) as zero,
+    ):
+        assert (await two.set("k", b"in db 2")).is_success
+        assert await zero.get("k") == Success(None)
+        assert await two.get("k") == Success(b"in db 2")

@@ -247,3 +247,15 @@ def test_redis_key_prefix_isolates_caches(redis: RedisProcess) -> None:
         backend = two.backend
         assert isinstance(backend, RedisBackend)
         assert backend.command("GET", "two:k") == b"2"
+
+
+def test_redis_url_database_is_selected(redis: RedisProcess) -> None:
+    db2 = CacheConfig(redis_url=redis.url.replace("/0", "/2"), key_prefix="db:")
+    db0 = CacheConfig(redis_url=redis.url, key_prefix="db:")
+    with (
+        FlextApiCache("redis", config=db2) as two,
+        FlextApiCache("redis", config=db0) as zero,
+    ):
+        assert (two.set("k", b"in db 2")).is_success
+        assert zero.get("k") == Success(None)
+        assert two.get("k") == Success(b"in db 2")
