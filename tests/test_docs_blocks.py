@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,28 @@ def docs_sse(_sse_server: RunningServer) -> Names:
     """``BASE_URL``: tests/servers/sse_app.py (sse-starlette) on uvicorn: ``/events/<name>``
     sends ids 1-6, three per connection, then 204; ``/html`` is not an event stream."""
     return {"BASE_URL": _sse_server.url}
+
+
+@pytest.fixture(scope="module")
+def _redis_url() -> Iterator[str]:
+    from tests.redis_servers import redis_process
+
+    with redis_process() as server:
+        yield server.url
+
+
+@pytest.fixture
+def docs_redis(_redis_url: str) -> Names:
+    """``REDIS_URL``: a private redis-server on loopback (tests/redis_servers.py);
+    ``serve(app)``: a context manager running an ASGI app under uvicorn, yielding its base URL."""
+    from tests.server.helpers import serve as serve_on_port
+
+    @contextmanager
+    def serve(app: Any) -> Iterator[str]:
+        with serve_on_port(app) as port:
+            yield f"http://127.0.0.1:{port}"
+
+    return {"REDIS_URL": _redis_url, "serve": serve}
 
 
 class _Pets:

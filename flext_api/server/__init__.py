@@ -22,6 +22,7 @@ from flext_api.server.auth import (
     require_roles,
 )
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
+from flext_api.server.caching import ResponseCacheMiddleware, ResponseCaching, RouteCaching
 from flext_api.server.config import FlextApiConfig, FlextApiConfigError
 from flext_api.server.cors import CORSRejected, FlextCORSMiddleware
 from flext_api.server.errors import (
@@ -105,7 +106,10 @@ __all__ = [
     "RequestIdLogFilter",
     "RequestIdMiddleware",
     "RequestRejected",
+    "ResponseCacheMiddleware",
+    "ResponseCaching",
     "ResponseHead",
+    "RouteCaching",
     "SecurityHeadersMiddleware",
     "TimingMiddleware",
     "Unauthorized",

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 
 from flext_api.server.access_log import configure_access_logging
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
+from flext_api.server.caching import ResponseCacheMiddleware, ResponseCaching
 from flext_api.server.config import FlextApiConfig
 from flext_api.server.cors import FlextCORSMiddleware
 from flext_api.server.errors import ErrorMiddleware, install_error_handlers
@@ -62,6 +63,7 @@ def create_fastapi_app(
     *,
     readiness: ReadinessChecks | None = None,
     rate_limiter: RateLimiter | None = None,
+    caching: ResponseCaching | None = None,
     **overrides: Any,
 ) -> FastAPI:
     """Build the application.
@@ -69,7 +71,9 @@ def create_fastapi_app(
     ``config=None`` reads ``FLEXT_API_*`` variables (:meth:`FlextApiConfig.from_env`);
     ``overrides`` win over both the config and the environment. ``readiness`` holds the
     checks ``/ready`` runs (a Redis ping is added when ``redis_url`` is set).
-    ``rate_limiter`` replaces the limiter the config would build.
+    ``rate_limiter`` replaces the limiter the config would build. ``caching`` turns on
+    conditional GET (ETags, 304) and the response cache for GET routes
+    (:class:`flext_api.server.ResponseCaching`); the app closes its cache at shutdown.
     """
     if config is None:
         config = FlextApiConfig.from_env(**overrides)
@@ -110,6 +114,9 @@ def create_fastapi_app(
         finally:
             for client in closers:
                 await client.aclose()
+            if caching is not None and caching.cache is not None:
+                # Its connections belong to this event loop: close them before it ends.
+                caching.cache.close()
 
     docs = config.docs_enabled
     app = FlextFastAPI(
@@ -187,5 +194,9 @@ def create_fastapi_app(
             allowed_content_types=config.allowed_content_types,
         )
     )
+    if caching is not None:
+        # Innermost: a 304 or a cached response still gets the request id, metrics and
+        # security headers, and a rate-limited client is refused before the cache is read.
+        stack.append(Middleware(ResponseCacheMiddleware, caching=caching))
     app.server_middleware = stack
     return app
