@@ -233,12 +233,24 @@ def multipart_fields(
     variables = _with_nulls(payload.get("variables") or {}, files)
     operations = {**payload, "variables": variables}
     mapping = {str(index): [f"variables.{path}"] for index, path in enumerate(files)}
-    parts = [(str(index), file) for index, file in enumerate(files.values())]
+    parts = [
+        (str(index), _as_upload(path, file)) for index, (path, file) in enumerate(files.items())
+    ]
     fields = {
         "operations": encode_json(operations).decode("utf-8"),
         "map": encode_json(mapping).decode("utf-8"),
     }
     return fields, parts
+
+
+def _as_upload(path: str, file: FileTypes) -> FileTypes:
+    # Servers take a part as a file only when it has a filename: bytes and nameless streams get
+    # one (the variable path's last key), so an upload is never mistaken for a text field.
+    if isinstance(file, FormFile) or isinstance(file, str | os.PathLike):
+        return file
+    name = getattr(file, "name", None)
+    filename = os.path.basename(name) if isinstance(name, str) else path.rsplit(".", 1)[-1]
+    return FormFile(file, filename=filename, content_type="application/octet-stream")
 
 
 def _with_nulls(variables: Mapping[str, Any], files: Mapping[str, FileTypes]) -> Any:
