@@ -246,7 +246,7 @@ def multipart_fields(
 def _as_upload(path: str, file: FileTypes) -> FileTypes:
     # Servers take a part as a file only when it has a filename: bytes and nameless streams get
     # one (the variable path's last key), so an upload is never mistaken for a text field.
-    if isinstance(file, FormFile) or isinstance(file, str | os.PathLike):
+    if isinstance(file, FormFile | str | os.PathLike):
         return file
     name = getattr(file, "name", None)
     filename = os.path.basename(name) if isinstance(name, str) else path.rsplit(".", 1)[-1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ariadne import (
@@ -72,7 +72,7 @@ def resolve_hello(_: Any, __: Any, name: str) -> str:
 
 
 @query.field("pet")
-def resolve_pet(_: Any, __: Any, id: int) -> dict[str, Any] | None:  # noqa: A002
+def resolve_pet(_: Any, __: Any, id: int) -> dict[str, Any] | None:
     return PETS.get(id)
 
 
@@ -92,7 +92,7 @@ def resolve_bad(*_: Any) -> str:
 
 
 @mutation.field("addPet")
-def resolve_add_pet(_: Any, __: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+def resolve_add_pet(_: Any, __: Any, input: dict[str, Any]) -> dict[str, Any]:
     pet = {"id": len(PETS) + 1, **input}
     PETS[pet["id"]] = pet
     return pet
@@ -123,7 +123,7 @@ async def resolve_upload_many(_: Any, __: Any, files: list[Any]) -> list[dict[st
 
 
 @subscription.source("count")
-async def count_source(_: Any, __: Any, to: int) -> AsyncIterator[int]:
+async def count_source(_: Any, __: Any, to: int) -> AsyncGenerator[int, None]:
     for number in range(1, to + 1):
         yield number
 
@@ -134,7 +134,7 @@ def count_field(number: int, *_: Any, **__: Any) -> int:
 
 
 @subscription.source("failing")
-async def failing_source(*_: Any, **__: Any) -> AsyncIterator[int]:
+async def failing_source(*_: Any, **__: Any) -> AsyncGenerator[int, None]:
     yield 1
     raise ValueError("the source broke")
 
