@@ -41,7 +41,8 @@ def test_get_protocol_loads_the_builtin_classes() -> None:
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
     registry = ProtocolRegistry(discover=False)
-    with pytest.raises(LookupError, match=r"no protocol named 'gopher'; known: graphql, http, sse, web"):
+    known = r"no protocol named 'gopher'; known: graphql, http, sse, web"
+    with pytest.raises(LookupError, match=known):
         registry.get_protocol("gopher")
 
 

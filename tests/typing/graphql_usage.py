@@ -11,8 +11,10 @@ class Pet(msgspec.Struct):
 
 
 def blocking(gql: GraphQLClient) -> None:
-    reveal_type(gql.execute("{ pet { name } }", data_type=Pet))  # reveal: Success[GraphQLResponse[Pet]] | Failure[FlextApiError]
-    reveal_type(gql.execute("{ hello }"))  # reveal: Success[GraphQLResponse[dict[str, Any]]] | Failure[FlextApiError]
+    typed = gql.execute("{ pet { name } }", data_type=Pet)
+    reveal_type(typed)  # reveal: Success[GraphQLResponse[Pet]] | Failure[FlextApiError]
+    plain = gql.execute("{ hello }")
+    reveal_type(plain)  # reveal: Success[GraphQLResponse[dict[str, Any]]] | Failure[FlextApiError]
     result = gql.execute("{ pet { name } }", data_type=Pet)
     if result.is_success:
         reveal_type(result.value.data)  # reveal: Pet | None
@@ -27,7 +29,8 @@ def blocking(gql: GraphQLClient) -> None:
 
 
 async def non_blocking(gql: AsyncGraphQLClient) -> None:
-    reveal_type(await gql.execute("{ pet { name } }", data_type=Pet))  # reveal: Success[GraphQLResponse[Pet]] | Failure[FlextApiError]
+    awaited = await gql.execute("{ pet { name } }", data_type=Pet)
+    reveal_type(awaited)  # reveal: Success[GraphQLResponse[Pet]] | Failure[FlextApiError]
     async with gql.subscribe("subscription { n }", protocol="graphql-ws") as opened:
         if opened.is_success:
             async for event in opened.value:
