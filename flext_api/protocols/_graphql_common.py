@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any, Final, Generic, Literal, TypeVar, final
 
 import msgspec
@@ -76,42 +77,18 @@ class GraphQLOperation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @final
+@dataclass(frozen=True, slots=True)
 class GraphQLResponse(Generic[T]):
     """A GraphQL answer. ``data`` is ``None`` when the server sent none; ``errors`` is empty
     when there were none. A response with both data and errors (a partial result) is still a
     Success: look at ``errors``. ``status_code`` and ``headers`` are the HTTP response's (a
     subscription event has status 101 and the handshake's headers)."""
 
-    __slots__ = ("data", "errors", "extensions", "headers", "status_code")
-
     data: T | None
     errors: tuple[GraphQLError, ...]
     extensions: dict[str, Any] | None
     status_code: int
-    headers: Headers
-
-    def __init__(
-        self,
-        data: T | None,
-        errors: tuple[GraphQLError, ...],
-        extensions: dict[str, Any] | None,
-        status_code: int,
-        headers: Headers,
-    ) -> None:
-        object.__setattr__(self, "data", data)
-        object.__setattr__(self, "errors", errors)
-        object.__setattr__(self, "extensions", extensions)
-        object.__setattr__(self, "status_code", status_code)
-        object.__setattr__(self, "headers", headers)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"GraphQLResponse is immutable: cannot set {name!r}")
-
-    def __repr__(self) -> str:
-        return (
-            f"GraphQLResponse(data={self.data!r}, errors={self.errors!r}, "
-            f"status_code={self.status_code})"
-        )
+    headers: Headers = field(repr=False, compare=False)
 
 
 # --- failures ------------------------------------------------------------------------------

