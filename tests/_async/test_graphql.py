@@ -377,3 +377,28 @@ async def test_a_server_that_never_acks_is_bounded_by_the_connection_timeout(
     ):
         assert opened.is_failure
         assert opened.error.code == "READ_TIMEOUT"
+
+
+async def test_init_payload_headers_and_pings_are_handled_by_the_protocol(
+    gql_server: RunningServer,
+) -> None:
+    async with (
+        AsyncGraphQLClient(f"{gql_server.url}/ws-scripted") as gql,
+        gql.subscribe(
+            "subscription Watch($n: Int!) { count(to: $n) }",
+            {"n": 2},
+            operation_name="Watch",
+            init_payload={"token": "secret"},
+            headers={"x-token": "from-header"},
+        ) as opened,
+    ):
+        events = [event.data async for event in opened.unwrap()]
+    assert events == [
+        {
+            "init": {"token": "secret"},
+            "answeredPing": True,
+            "token": "from-header",
+            "operation": "Watch",
+            "variables": {"n": 2},
+        }
+    ]

@@ -9,13 +9,14 @@
   (200 JSON without data or errors), ``/bad-data`` (data of the wrong shape for the schema's
   types), ``/ws-garbage`` (acks, then sends non-JSON), ``/ws-silent`` (acks, then says
   nothing), ``/ws-refuse`` (answers ``connection_init`` with an error), ``/ws-no-ack`` (never
-  acks).
+  acks), ``/ws-scripted`` (pings first, then reports what the client sent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -164,8 +165,6 @@ async def batch(request: Request) -> Response:
 
 async def apq(request: Request) -> Response:
     if request.method == "GET":
-        import json
-
         params = request.query_params
         data: dict[str, Any] = {
             key: json.loads(params[key]) for key in ("variables", "extensions") if key in params
@@ -240,6 +239,31 @@ async def ws_refuse(websocket: WebSocket) -> None:
     await _wait_for_close(websocket)
 
 
+async def ws_scripted(websocket: WebSocket) -> None:
+    """Pings before acking, then answers one event that reports what the client sent: the
+    ``connection_init`` payload, whether it answered the ping, the handshake's ``x-token``
+    header and the operation it subscribed to."""
+    await websocket.accept(subprotocol="graphql-transport-ws")
+    init = json.loads(await websocket.receive_text())
+    await websocket.send_text('{"type": "ping"}')
+    pong = json.loads(await websocket.receive_text())
+    await websocket.send_text('{"type": "connection_ack"}')
+    subscribe = json.loads(await websocket.receive_text())
+    seen = {
+        "init": init.get("payload"),
+        "answeredPing": pong == {"type": "pong"},
+        "token": websocket.headers.get("x-token"),
+        "operation": subscribe["payload"].get("operationName"),
+        "variables": subscribe["payload"].get("variables"),
+    }
+    await websocket.send_text('{"type": "pong"}')  # unsolicited pongs are allowed: ignored
+    await websocket.send_text(
+        json.dumps({"type": "next", "id": subscribe["id"], "payload": {"data": seen}})
+    )
+    await websocket.send_text(json.dumps({"type": "complete", "id": subscribe["id"]}))
+    await _wait_for_close(websocket)
+
+
 async def ws_no_ack(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol="graphql-transport-ws")
     await _wait_for_close(websocket)
@@ -267,6 +291,7 @@ app = Starlette(
         WebSocketRoute("/ws-silent", ws_silent),
         WebSocketRoute("/ws-refuse", ws_refuse),
         WebSocketRoute("/ws-no-ack", ws_no_ack),
+        WebSocketRoute("/ws-scripted", ws_scripted),
         Route("/graphql", graphql_transport_ws, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql_transport_ws),
         Route("/graphql-ws", graphql_ws, methods=["GET", "POST"]),
