@@ -20,7 +20,7 @@ from codegen.openapi.generate import generate
 from flext_api import FlextApiClient
 from tests.codegen.openapi.conftest import CORPUS
 from tests.docs_blocks import DocBlock, all_blocks, extract_blocks
-from tests.servers import sse_app
+from tests.servers import graphql_app, sse_app
 from tests.servers.runners import RunningServer, run_uvicorn
 
 BLOCKS = all_blocks()
@@ -96,6 +96,26 @@ def docs_redis(_redis_url: str) -> Names:
     return {"REDIS_URL": _redis_url, "serve": serve}
 
 
+@pytest.fixture(scope="module")
+def _graphql_server() -> Iterator[RunningServer]:
+    with run_uvicorn("h11", app=graphql_app.app) as server:
+        yield server
+
+
+@pytest.fixture
+def docs_graphql(_graphql_server: RunningServer) -> Names:
+    """``GRAPHQL_URL`` (tests/servers/graphql_app.py: ariadne under uvicorn, subscriptions over
+    graphql-transport-ws), ``GRAPHQL_WS_URL`` (the same schema over the legacy graphql-ws),
+    ``BATCH_URL`` (a batching endpoint) and ``APQ_URL`` (automatic persisted queries)."""
+    base = _graphql_server.url
+    return {
+        "GRAPHQL_URL": f"{base}/graphql",
+        "GRAPHQL_WS_URL": f"{base}/graphql-ws",
+        "BATCH_URL": f"{base}/batch",
+        "APQ_URL": f"{base}/apq",
+    }
+
+
 class _Pets:
     async def get_pet_by_id(self, *, pet_id: int) -> object:
         if pet_id != 1:
@@ -145,7 +165,9 @@ def test_block_runs(
         except pytest.FixtureLookupError:
             pytest.fail(f"{block.name}: no docs fixture named {block.fixture!r}")
         namespace.update(names)
-    exec(compile(block.code, block.name, "exec"), namespace)
+    # dont_inherit: a block must not get this module's `from __future__ import annotations`
+    # (string annotations on a block's msgspec Structs could not be resolved).
+    exec(compile(block.code, block.name, "exec", dont_inherit=True), namespace)
 
 
 def test_every_block_compiles_including_no_run_ones() -> None:
@@ -157,6 +179,7 @@ def test_the_documentation_has_blocks_and_few_are_exempt() -> None:
     assert {b.path.name for b in BLOCKS} >= {
         "README.md",
         "client.md",
+        "graphql.md",
         "server.md",
         "sse.md",
         "websocket.md",

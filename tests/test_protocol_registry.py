@@ -13,6 +13,7 @@ import pytest
 
 from flext_api import URL, Headers, ProtocolRegistry, Request
 from flext_api.protocols import BaseProtocol
+from flext_api.protocols.graphql import GraphQLProtocol
 from flext_api.protocols.http import HTTPProtocol
 from flext_api.protocols.sse import SSEProtocol
 from flext_api.protocols.websocket import WebSocketProtocol
@@ -22,10 +23,11 @@ from tests.servers.runners import RunningServer
 
 def test_builtins_are_known_by_name_without_importing_them() -> None:
     registry = ProtocolRegistry(discover=False)
-    assert registry.names() == ["http", "sse", "websocket"]
+    assert registry.names() == ["graphql", "http", "sse", "websocket"]
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
     assert registry.target("sse") == "flext_api.protocols.sse:SSEProtocol"
     assert registry.target("websocket") == "flext_api.protocols.websocket:WebSocketProtocol"
+    assert registry.target("graphql") == "flext_api.protocols.graphql:GraphQLProtocol"
 
 
 def test_get_protocol_loads_the_builtin_classes() -> None:
@@ -33,12 +35,14 @@ def test_get_protocol_loads_the_builtin_classes() -> None:
     assert registry.get_protocol("http") is HTTPProtocol
     assert registry.get_protocol("sse") is SSEProtocol
     assert registry.get_protocol("websocket") is WebSocketProtocol
+    assert registry.get_protocol("graphql") is GraphQLProtocol
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
     registry = ProtocolRegistry(discover=False)
-    with pytest.raises(LookupError, match=r"no protocol named 'gopher'; known: http, sse, web"):
+    known = r"no protocol named 'gopher'; known: graphql, http, sse, web"
+    with pytest.raises(LookupError, match=known):
         registry.get_protocol("gopher")
 
 
@@ -55,7 +59,7 @@ def test_a_taken_name_is_refused_unless_replace() -> None:
     assert registry.get_protocol(name) is EchoProtocol
     registry.register("echo", "tests.test_protocol_registry:EchoProtocol")
     assert registry.get_protocol("echo") is EchoProtocol
-    assert registry.names() == ["echo", "http", "sse", "websocket"]
+    assert registry.names() == ["echo", "graphql", "http", "sse", "websocket"]
 
 
 def test_register_refuses_what_is_not_a_protocol() -> None:
@@ -99,7 +103,7 @@ def test_entry_point_protocols_are_found_and_imported_only_when_used(
     fake_distribution: str,
 ) -> None:
     registry = ProtocolRegistry()
-    assert registry.names() == ["broken", "gopher", "http", "sse", "websocket"]
+    assert registry.names() == ["broken", "gopher", "graphql", "http", "sse", "websocket"]
     assert fake_distribution not in sys.modules
     assert registry.target("gopher") == f"{fake_distribution}:GopherProtocol"
     assert fake_distribution not in sys.modules
@@ -148,3 +152,20 @@ def test_websocket_protocol_opens_a_connection_and_refuses_execute_request() -> 
             assert ws.receive().unwrap() == "ping"
         with pytest.raises(TypeError, match="use its open"):
             protocol.execute_request(Request("GET", URL("http://127.0.0.1/"), Headers()))
+
+
+def test_graphql_protocol_opens_a_client_on_its_own_http_client() -> None:
+    from tests.servers import graphql_app
+    from tests.servers.runners import run_uvicorn
+
+    with run_uvicorn("h11", app=graphql_app.app) as server:
+        protocol = ProtocolRegistry(discover=False).get_protocol("graphql")
+        with protocol({"base_url": server.url}) as graphql:
+            gql = graphql.open("/graphql")
+            first = gql.execute("{ hello }")
+            gql.close()  # the protocol's client stays open: it belongs to the protocol
+            second = gql.execute("{ hello }")
+    assert first.unwrap().data == {"hello": "Hello, world!"}
+    assert second.unwrap().data == first.unwrap().data
+    with pytest.raises(TypeError, match="streams"):
+        protocol().execute_request(Request("GET", URL("http://127.0.0.1/"), Headers()))

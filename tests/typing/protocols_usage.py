@@ -8,6 +8,7 @@ def registry_types(registry: ProtocolRegistry, name: str) -> None:
     reveal_type(registry.get_protocol("http"))  # reveal: type[HTTPProtocol]
     reveal_type(registry.get_protocol("sse"))  # reveal: type[SSEProtocol]
     reveal_type(registry.get_protocol("websocket"))  # reveal: type[WebSocketProtocol]
+    reveal_type(registry.get_protocol("graphql"))  # reveal: type[GraphQLProtocol]
     reveal_type(registry.get_protocol(name))  # reveal: type[BaseProtocol]
     reveal_type(registry.names())  # reveal: list[str]
     http = registry.get_protocol("http")()
