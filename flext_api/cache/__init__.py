@@ -1,0 +1,1 @@
+"""Caching (placeholder until the FlextApiCache package lands; its owner writes this file)."""

@@ -1,0 +1,1 @@
+"""The cache's I/O code, written once as async; ``../_sync`` is generated from it."""
