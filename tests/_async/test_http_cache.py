@@ -1,0 +1,254 @@
+"""The HTTP cache middleware against a real origin (uvicorn on 127.0.0.1), on a fake clock.
+
+Generated into ``tests/_sync/test_http_cache.py`` for the blocking client; this file runs on
+asyncio and trio. The store is parametrized: ``dict`` (an in-test implementation of the
+FlextApiCache get/set/delete contract) always, and every FlextApiCache backend that is
+importable here (memory, filesystem), so the same suite checks them at merge.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from flext_api import AsyncFlextApiClient, FlextApiError
+from flext_api._result import Failure, Success
+from flext_api.cache._async.http import AsyncHTTPCacheMiddleware, AsyncHTTPCacheStore
+from tests.servers.app import pattern_bytes
+from tests.servers.cache_app import cache_app
+from tests.servers.runners import RunningServer, run_uvicorn
+
+pytestmark = pytest.mark.anyio  # unasync: remove
+
+
+class AsyncDictStore:
+    """The FlextApiCache contract (get/set/delete returning results) over a dict; TTLs ignored."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> Success[bytes | None] | Failure[FlextApiError]:
+        return Success(self.data.get(key))
+
+    async def set(
+        self, key: str, value: bytes, *, ttl: float | None = None
+    ) -> Success[None] | Failure[FlextApiError]:
+        self.data[key] = value
+        return Success(None)
+
+    async def delete(self, key: str) -> Success[bool] | Failure[FlextApiError]:
+        return Success(self.data.pop(key, None) is not None)
+
+
+def _backends() -> list[str]:
+    names = ["dict"]
+    package = importlib.import_module("flext_api.cache")
+    if hasattr(package, "AsyncFlextApiCache"):
+        names += ["memory", "filesystem"]
+    return names
+
+
+@pytest.fixture(params=_backends())
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncHTTPCacheStore:
+    if request.param == "dict":
+        return AsyncDictStore()
+    package: Any = importlib.import_module("flext_api.cache")
+    config = package.CacheConfig(directory=str(tmp_path))
+    cache: AsyncHTTPCacheStore = package.AsyncFlextApiCache(request.param, config=config)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[RunningServer]:
+    with run_uvicorn("h11", app=cache_app) as server:
+        yield server
+
+
+class FakeClock:
+    """Wall-clock seconds that move only when a test says so.
+
+    It starts well before the real time: the origin's ``Date`` then lies in the fake future,
+    so every age comes from the fake clock alone (RFC 9111 clamps a negative apparent age).
+    """
+
+    def __init__(self) -> None:
+        self.now = time.time() - 3600
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def path(**query: str) -> str:
+    """A fresh resource on the origin (its own request counter) with these response headers."""
+    name = uuid.uuid4().hex[:12]  # the origin's counters are per process, shared by all tests
+    params = urlencode(query, quote_via=quote)
+    return f"/c/{name}?{params}"
+
+
+async def get(client: AsyncFlextApiClient, url: str, **headers: str) -> tuple[str, str, bytes]:
+    """(X-Cache, X-Count, body) of one GET."""
+    response = (await client.get(url, headers=headers)).unwrap()
+    assert response.status_code == 200
+    return response.headers["x-cache"], response.headers["x-count"], response.content
+
+
+def cached_client(
+    origin: RunningServer, store: AsyncHTTPCacheStore, clock: FakeClock, **options: Any
+) -> AsyncFlextApiClient:
+    cache = AsyncHTTPCacheMiddleware(store, clock=clock, **options)
+    return AsyncFlextApiClient(base_url=origin.url, middleware=[cache])
+
+
+async def test_fresh_response_is_served_from_the_cache_with_its_age(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    url = path(cc="max-age=60")
+    async with cached_client(origin, store, clock) as client:
+        assert await get(client, url) == ("MISS", "1", f"{url[3:].split('?')[0]}:1".encode())
+        clock.now += 10
+        response = (await client.get(url)).unwrap()
+        assert response.headers["x-cache"] == "HIT"
+        assert response.headers["x-count"] == "1"  # the origin was not asked again
+        assert int(response.headers["age"]) >= 10
+        clock.now += 51
+        assert (await get(client, url))[:2] == ("MISS", "2")
+
+
+async def test_stale_response_is_revalidated_with_its_etag(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    url = path(cc="max-age=5", etag='"v1"')
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    async with cached_client(origin, store, clock) as client:
+        first = await get(client, url)
+        clock.now += 6
+        label, count, body = await get(client, url)
+        assert (label, count, body) == ("REVALIDATED", "2", first[2])
+        seen = (await client.get(f"/seen/{name}")).unwrap().json().unwrap()
+        assert seen["if-none-match"] == '"v1"'
+        # The 304 refreshed the entry: fresh again without another trip.
+        assert (await get(client, url))[:2] == ("HIT", "2")
+
+
+async def test_no_store_is_never_served_from_the_cache(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="no-store, max-age=60")
+    async with cached_client(origin, store, FakeClock()) as client:
+        assert (await get(client, url))[:2] == ("MISS", "1")
+        assert (await get(client, url))[:2] == ("MISS", "2")
+
+
+async def test_vary_keeps_variants_apart(origin: RunningServer, store: AsyncHTTPCacheStore) -> None:
+    url = path(cc="max-age=60", vary="Accept")
+    async with cached_client(origin, store, FakeClock()) as client:
+        assert (await get(client, url, accept="a/a"))[:2] == ("MISS", "1")
+        assert (await get(client, url, accept="b/b"))[:2] == ("MISS", "2")
+        assert (await get(client, url, accept="b/b"))[:2] == ("HIT", "2")
+
+
+async def test_unsafe_method_invalidates_the_target(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60")
+    async with cached_client(origin, store, FakeClock()) as client:
+        await get(client, url)
+        assert (await get(client, url))[0] == "HIT"
+        assert (await client.post(url, content=b"x")).unwrap().status_code == 200
+        assert (await get(client, url))[:2] == ("MISS", "3")
+
+
+async def test_stale_if_error_serves_the_stale_response_when_the_origin_fails(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    url = path(cc="max-age=1, stale-if-error=60", fail_after="1")
+    async with cached_client(origin, store, clock) as client:
+        body = (await get(client, url))[2]
+        clock.now += 10
+        response = (await client.get(url)).unwrap()
+        assert (response.status_code, response.headers["x-cache"]) == (200, "STALE")
+        assert response.content == body
+        clock.now += 100  # past the window: the 503 comes through
+        assert (await client.get(url)).unwrap().status_code == 503
+
+
+async def test_a_streamed_response_is_stored_as_it_is_read_and_served_in_parts(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60", size="100000")
+    cache = AsyncHTTPCacheMiddleware(store, clock=FakeClock(), part_size=30_000)
+    async with AsyncFlextApiClient(base_url=origin.url, middleware=[cache]) as client:
+        async with client.stream("GET", url) as result:
+            streamed = result.unwrap()
+            assert streamed.headers["x-cache"] == "MISS"
+            received = b"".join([chunk async for chunk in streamed.aiter_bytes()])
+        assert received == pattern_bytes(100_000)
+        async with client.stream("GET", url) as result:
+            hit = result.unwrap()
+            assert hit.headers["x-cache"] == "HIT"
+            chunks = [chunk async for chunk in hit.aiter_bytes()]
+        # Served part by part (30 000 bytes each), never joined into one buffer.
+        assert [len(c) for c in chunks] == [30_000, 30_000, 30_000, 10_000]
+        assert b"".join(chunks) == received
+        response = (await client.get(url)).unwrap()
+        assert (response.headers["x-cache"], response.content) == ("HIT", received)
+
+
+async def test_a_partly_read_stream_is_not_stored(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60", size="100000")
+    async with cached_client(origin, store, FakeClock()) as client:
+        async with client.stream("GET", url) as result:
+            async for _ in result.unwrap().aiter_bytes():
+                break
+        assert (await get(client, url))[:2] == ("MISS", "2")
+
+
+async def test_a_gzip_body_stored_from_a_stream_is_served_decoded(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60", size="5000", gzip="1")
+    async with cached_client(origin, store, FakeClock()) as client:
+        async with client.stream("GET", url) as result:
+            raw = b"".join([chunk async for chunk in result.unwrap().aiter_raw()])
+        assert gzip.decompress(raw) == pattern_bytes(5000)
+        response = (await client.get(url)).unwrap()
+        assert response.headers["x-cache"] == "HIT"
+        assert response.content == pattern_bytes(5000)
+        assert "content-encoding" not in response.headers
+
+
+async def test_only_if_cached_without_an_entry_is_a_504_without_a_request(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60")
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    async with cached_client(origin, store, FakeClock()) as client:
+        response = (await client.get(url, headers={"Cache-Control": "only-if-cached"})).unwrap()
+        assert response.status_code == 504
+        seen = (await client.get(f"/seen/{name}")).unwrap().json().unwrap()
+        assert seen == {}  # the origin never heard of it
+
+
+async def test_the_callers_request_is_not_changed_by_a_revalidation(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    url = path(cc="max-age=0", etag='"e"')
+    async with cached_client(origin, store, clock) as client:
+        await get(client, url)
+        response = (await client.get(url)).unwrap()
+        assert response.headers["x-cache"] == "REVALIDATED"
+        assert "if-none-match" not in response.request.headers
