@@ -73,6 +73,26 @@ def docs_sse(_sse_server: RunningServer) -> Names:
     return {"BASE_URL": _sse_server.url}
 
 
+@pytest.fixture(scope="module")
+def _cache_origin() -> Iterator[RunningServer]:
+    from tests.servers.cache_app import cache_app
+
+    with run_uvicorn("h11", app=cache_app) as server:
+        yield server
+
+
+@pytest.fixture
+def docs_http_cache(_cache_origin: RunningServer) -> Names:
+    """``BASE_URL``: tests/servers/cache_app.py on uvicorn (caching headers from the query);
+    ``cache``: a fresh ``FlextApiCache("memory")`` (a dict with its API until that lands)."""
+    package: Any = importlib.import_module("flext_api.cache")
+    if hasattr(package, "FlextApiCache"):
+        return {"BASE_URL": _cache_origin.url, "cache": package.FlextApiCache("memory")}
+    from tests._sync.test_http_cache import DictStore
+
+    return {"BASE_URL": _cache_origin.url, "cache": DictStore()}
+
+
 class _Pets:
     async def get_pet_by_id(self, *, pet_id: int) -> object:
         if pet_id != 1:

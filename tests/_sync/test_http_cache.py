@@ -248,3 +248,37 @@ def test_the_callers_request_is_not_changed_by_a_revalidation(
         response = (client.get(url)).unwrap()
         assert response.headers["x-cache"] == "REVALIDATED"
         assert "if-none-match" not in response.request.headers
+
+
+class BrokenStore:
+    """A cache whose backend is down: every call fails the way FlextApiCache reports it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _down(self) -> Failure[FlextApiError]:
+        self.calls += 1
+        return Failure(FlextApiError("cache backend unavailable"))
+
+    def get(self, key: str) -> Success[bytes | None] | Failure[FlextApiError]:
+        return self._down()
+
+    def set(
+        self, key: str, value: bytes, *, ttl: float | None = None
+    ) -> Success[None] | Failure[FlextApiError]:
+        return self._down()
+
+    def delete(self, key: str) -> Success[bool] | Failure[FlextApiError]:
+        return self._down()
+
+
+def test_a_failing_cache_never_fails_the_request(origin: RunningServer) -> None:
+    broken = BrokenStore()
+    url = path(cc="max-age=60", size="70000")
+    with cached_client(origin, broken, FakeClock()) as client:
+        assert (get(client, url))[:2] == ("MISS", "1")
+        assert (get(client, url))[:2] == ("MISS", "2")
+        with client.stream("GET", url) as result:
+            body = b"".join([chunk for chunk in result.unwrap().iter_bytes()])
+        assert body == pattern_bytes(70_000)
+    assert broken.calls >= 4  # it was asked, and its failures were absorbed

@@ -167,7 +167,11 @@ class AsyncHTTPCacheMiddleware:
             # A 304 for another representation, or the body vanished: ask again, unconditionally.
             await discard(response)
             await self._cache.delete(key)
-            return await self.handle(request, call_next)
+            request_time = self._clock()
+            result = await call_next(request)
+            if isinstance(result, Failure):
+                return result
+            return await self._miss(request, result, request_time, entry)
         if (
             entry is not None
             and status in ERROR_STATUSES
@@ -177,8 +181,21 @@ class AsyncHTTPCacheMiddleware:
             if stale is not None:
                 await discard(response)
                 return stale
+        return await self._miss(request, result, request_time, entry)
+
+    async def _miss(
+        self,
+        request: Request,
+        result: Success[R],
+        request_time: float,
+        entry: StoredResponse | None,
+    ) -> Success[R]:
+        """A response from the network: marked, stored if it may be, returned."""
+        response = result.value
         response.headers["X-Cache"] = "MISS"
-        if self.policy.is_storable("GET", request.headers, status, response.headers):
+        url = str(request.url)
+        key = self._head_key(url)
+        if self.policy.is_storable("GET", request.headers, response.status_code, response.headers):
             await self._store(key, url, request, response, request_time)
         elif entry is not None:
             await self._cache.delete(key)

@@ -169,7 +169,11 @@ class HTTPCacheMiddleware:
             # A 304 for another representation, or the body vanished: ask again, unconditionally.
             discard(response)
             self._cache.delete(key)
-            return self.handle(request, call_next)
+            request_time = self._clock()
+            result = call_next(request)
+            if isinstance(result, Failure):
+                return result
+            return self._miss(request, result, request_time, entry)
         if (
             entry is not None
             and status in ERROR_STATUSES
@@ -179,8 +183,21 @@ class HTTPCacheMiddleware:
             if stale is not None:
                 discard(response)
                 return stale
+        return self._miss(request, result, request_time, entry)
+
+    def _miss(
+        self,
+        request: Request,
+        result: Success[R],
+        request_time: float,
+        entry: StoredResponse | None,
+    ) -> Success[R]:
+        """A response from the network: marked, stored if it may be, returned."""
+        response = result.value
         response.headers["X-Cache"] = "MISS"
-        if self.policy.is_storable("GET", request.headers, status, response.headers):
+        url = str(request.url)
+        key = self._head_key(url)
+        if self.policy.is_storable("GET", request.headers, response.status_code, response.headers):
             self._store(key, url, request, response, request_time)
         elif entry is not None:
             self._cache.delete(key)
