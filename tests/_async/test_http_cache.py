@@ -286,3 +286,38 @@ async def test_a_failing_cache_never_fails_the_request(origin: RunningServer) ->
             body = b"".join([chunk async for chunk in result.unwrap().aiter_bytes()])
         assert body == pattern_bytes(70_000)
     assert broken.calls >= 4  # it was asked, and its failures were absorbed
+
+
+async def test_a_304_for_another_representation_is_not_applied(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="no-cache", etag='"v1"', lie='"other"')
+    async with cached_client(origin, store, FakeClock()) as client:
+        assert (await get(client, url))[:2] == ("MISS", "1")
+        # Conditional request -> 304 naming "other" (count 2) -> sent again plainly (count 3).
+        assert (await get(client, url))[:2] == ("MISS", "3")
+
+
+async def test_the_callers_own_conditional_request_gets_the_servers_304(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60", etag='"v1"')
+    async with cached_client(origin, store, FakeClock()) as client:
+        await get(client, url)
+        response = (await client.get(url, headers={"If-None-Match": '"v1"'})).unwrap()
+        assert response.status_code == 304
+
+
+async def test_a_shared_cache_does_not_store_private_responses(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    private = path(cc="private, max-age=60")
+    public = path(cc="public, max-age=60")
+    async with cached_client(origin, store, FakeClock(), shared=True) as client:
+        await get(client, private)
+        await get(client, public)
+        assert (await get(client, private))[:2] == ("MISS", "2")
+        assert (await get(client, public))[:2] == ("HIT", "1")
+    async with cached_client(origin, store, FakeClock()) as client:
+        await get(client, private)
+        assert (await get(client, private))[:2] == ("HIT", "3")

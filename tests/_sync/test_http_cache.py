@@ -282,3 +282,38 @@ def test_a_failing_cache_never_fails_the_request(origin: RunningServer) -> None:
             body = b"".join([chunk for chunk in result.unwrap().iter_bytes()])
         assert body == pattern_bytes(70_000)
     assert broken.calls >= 4  # it was asked, and its failures were absorbed
+
+
+def test_a_304_for_another_representation_is_not_applied(
+    origin: RunningServer, store: HTTPCacheStore
+) -> None:
+    url = path(cc="no-cache", etag='"v1"', lie='"other"')
+    with cached_client(origin, store, FakeClock()) as client:
+        assert (get(client, url))[:2] == ("MISS", "1")
+        # Conditional request -> 304 naming "other" (count 2) -> sent again plainly (count 3).
+        assert (get(client, url))[:2] == ("MISS", "3")
+
+
+def test_the_callers_own_conditional_request_gets_the_servers_304(
+    origin: RunningServer, store: HTTPCacheStore
+) -> None:
+    url = path(cc="max-age=60", etag='"v1"')
+    with cached_client(origin, store, FakeClock()) as client:
+        get(client, url)
+        response = (client.get(url, headers={"If-None-Match": '"v1"'})).unwrap()
+        assert response.status_code == 304
+
+
+def test_a_shared_cache_does_not_store_private_responses(
+    origin: RunningServer, store: HTTPCacheStore
+) -> None:
+    private = path(cc="private, max-age=60")
+    public = path(cc="public, max-age=60")
+    with cached_client(origin, store, FakeClock(), shared=True) as client:
+        get(client, private)
+        get(client, public)
+        assert (get(client, private))[:2] == ("MISS", "2")
+        assert (get(client, public))[:2] == ("HIT", "1")
+    with cached_client(origin, store, FakeClock()) as client:
+        get(client, private)
+        assert (get(client, private))[:2] == ("HIT", "3")

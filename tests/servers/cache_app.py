@@ -4,7 +4,8 @@
 given Cache-Control, ETag, Last-Modified and Vary, a body of ``size`` bytes (default: the text
 ``<name>:<count>``) and ``X-Count``: how many requests ``<name>`` has had, so a test tells a
 cache hit (the count did not move) from a trip to the server. A request whose If-None-Match
-equals ``etag`` gets a 304. After ``fail_after`` requests, ``<name>`` answers 503. Any other
+equals ``etag`` gets a 304 (with ``lie=<etag>``, any conditional request gets a 304 naming
+``<etag>``). After ``fail_after`` requests, ``<name>`` answers 503. Any other
 method on ``/c/<name>`` answers 200 and counts too. ``GET /seen/<name>`` returns the headers of
 the last request to ``<name>`` as JSON, so a test sees the conditional headers sent.
 """
@@ -52,6 +53,10 @@ async def cache_app(scope: Scope, receive: Any, send: Any) -> None:
         return
     if scope["method"] != "GET":
         await _answer(send, 200, out, b"done")
+        return
+    if "lie" in query and "if-none-match" in headers:
+        # A 304 naming another representation than the one the client holds.
+        await _answer(send, 304, [*out[:1], (b"etag", query["lie"].encode())], b"")
         return
     if "etag" in query and headers.get("if-none-match") == query["etag"]:
         await _answer(send, 304, out, b"")
