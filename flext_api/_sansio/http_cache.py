@@ -160,10 +160,15 @@ class Decision(enum.Enum):
 
 
 class Lookup(msgspec.Struct, frozen=True):
-    """A decision and the stored response's current age in whole seconds (the ``Age`` to send)."""
+    """A decision and the stored response's current age in whole seconds (the ``Age`` to send).
+
+    ``revalidate``: a stale response served inside its ``stale-while-revalidate`` window, which
+    RFC 5861 asks the cache to revalidate in the background.
+    """
 
     decision: Decision
     age: int = 0
+    revalidate: bool = False
 
 
 def _normalized(value: str | None) -> str | None:
@@ -345,7 +350,9 @@ class HTTPCachePolicy:
             # Section 5.2.1.7: the network is off limits; what is stored is what there is.
             return Lookup(Decision.STALE, whole_age)
         if not must_validate and self.may_serve_stale(entry, now, request_cc):
-            return Lookup(Decision.STALE, whole_age)
+            window = _seconds(response_cc, "stale-while-revalidate")
+            revalidate = window is not None and age - lifetime <= window
+            return Lookup(Decision.STALE, whole_age, revalidate)
         if entry.header("etag") is not None or entry.header("last-modified") is not None:
             return Lookup(Decision.VALIDATE, whole_age)
         return Lookup(Decision.MISS, whole_age)

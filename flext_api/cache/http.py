@@ -7,14 +7,16 @@ docs/http_cache.md.
 """
 
 from flext_api._sansio.http_cache import HTTPCachePolicy, StoredResponse
-from flext_api.cache._async.http import AsyncHTTPCacheMiddleware, AsyncHTTPCacheStore
-from flext_api.cache._sync.http import HTTPCacheMiddleware, HTTPCacheStore
+from flext_api.cache._async.http import AsyncHTTPCacheMiddleware, AsyncHTTPCacheStore, AsyncSpawn
+from flext_api.cache._sync.http import HTTPCacheMiddleware, HTTPCacheStore, Spawn
 
 __all__ = [
     "AsyncHTTPCacheMiddleware",
     "AsyncHTTPCacheStore",
+    "AsyncSpawn",
     "HTTPCachePolicy",
     "HTTPCacheMiddleware",
     "HTTPCacheStore",
+    "Spawn",
     "StoredResponse",
 ]

@@ -321,3 +321,42 @@ async def test_a_shared_cache_does_not_store_private_responses(
     async with cached_client(origin, store, FakeClock()) as client:
         await get(client, private)
         assert (await get(client, private))[:2] == ("HIT", "3")
+
+
+async def test_stale_while_revalidate_serves_stale_and_revalidates_in_the_background(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    jobs: list[Any] = []  # what a task group's start_soon would run
+    url = path(cc="max-age=10, stale-while-revalidate=60", etag='"v1"')
+    async with cached_client(origin, store, clock, spawn=jobs.append) as client:
+        await get(client, url)
+        clock.now += 20
+        assert (await get(client, url))[:2] == ("STALE", "1")  # answered without waiting
+        assert (await get(client, url))[:2] == ("STALE", "1")
+        assert len(jobs) == 1  # one revalidation per URL at a time
+        await jobs[0]()  # the origin answers 304 (count 2): fresh again
+        assert (await get(client, url))[:2] == ("HIT", "2")
+        clock.now += 200  # past the window: revalidated in the foreground
+        assert (await get(client, url))[0] == "REVALIDATED"
+        assert len(jobs) == 1
+
+
+async def test_background_revalidation_of_a_stream_stores_the_new_body(
+    origin: RunningServer, store: AsyncHTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    jobs: list[Any] = []
+    url = path(cc="max-age=10, stale-while-revalidate=60")  # no validator: a full refetch
+    async with cached_client(origin, store, clock, spawn=jobs.append) as client:
+        async with client.stream("GET", url) as result:
+            first = b"".join([chunk async for chunk in result.unwrap().aiter_bytes()])
+        clock.now += 20
+        async with client.stream("GET", url) as result:
+            stale = result.unwrap()
+            assert stale.headers["x-cache"] == "STALE"
+            assert b"".join([chunk async for chunk in stale.aiter_bytes()]) == first
+        await jobs[0]()
+        label, count, body = await get(client, url)
+        assert (label, count) == ("HIT", "2")
+        assert body != first  # the body the background refetch stored

@@ -317,3 +317,42 @@ def test_a_shared_cache_does_not_store_private_responses(
     with cached_client(origin, store, FakeClock()) as client:
         get(client, private)
         assert (get(client, private))[:2] == ("HIT", "3")
+
+
+def test_stale_while_revalidate_serves_stale_and_revalidates_in_the_background(
+    origin: RunningServer, store: HTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    jobs: list[Any] = []  # what a task group's start_soon would run
+    url = path(cc="max-age=10, stale-while-revalidate=60", etag='"v1"')
+    with cached_client(origin, store, clock, spawn=jobs.append) as client:
+        get(client, url)
+        clock.now += 20
+        assert (get(client, url))[:2] == ("STALE", "1")  # answered without waiting
+        assert (get(client, url))[:2] == ("STALE", "1")
+        assert len(jobs) == 1  # one revalidation per URL at a time
+        jobs[0]()  # the origin answers 304 (count 2): fresh again
+        assert (get(client, url))[:2] == ("HIT", "2")
+        clock.now += 200  # past the window: revalidated in the foreground
+        assert (get(client, url))[0] == "REVALIDATED"
+        assert len(jobs) == 1
+
+
+def test_background_revalidation_of_a_stream_stores_the_new_body(
+    origin: RunningServer, store: HTTPCacheStore
+) -> None:
+    clock = FakeClock()
+    jobs: list[Any] = []
+    url = path(cc="max-age=10, stale-while-revalidate=60")  # no validator: a full refetch
+    with cached_client(origin, store, clock, spawn=jobs.append) as client:
+        with client.stream("GET", url) as result:
+            first = b"".join([chunk for chunk in result.unwrap().iter_bytes()])
+        clock.now += 20
+        with client.stream("GET", url) as result:
+            stale = result.unwrap()
+            assert stale.headers["x-cache"] == "STALE"
+            assert b"".join([chunk for chunk in stale.iter_bytes()]) == first
+        jobs[0]()
+        label, count, body = get(client, url)
+        assert (label, count) == ("HIT", "2")
+        assert body != first  # the body the background refetch stored

@@ -516,3 +516,20 @@ def test_stored_entries_round_trip_through_msgpack() -> None:
     entry = stored({"Cache-Control": "max-age=60", "Vary": "Accept"}, request={"Accept": "x"})
     data = msgspec.msgpack.encode(entry)
     assert msgspec.msgpack.decode(data, type=StoredResponse) == entry
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "request_cc", "revalidate"),
+    [
+        ("max-age=10, stale-while-revalidate=30", "", True),
+        ("max-age=10", "max-stale=100", False),
+        ("max-age=10, stale-while-revalidate=5", "max-stale=100", False),
+    ],
+)
+def test_only_the_stale_while_revalidate_window_asks_for_a_background_revalidation(
+    cache_control: str, request_cc: str, revalidate: bool
+) -> None:
+    entry = stored({"Cache-Control": cache_control, "ETag": '"e"'})
+    request = Headers({"Cache-Control": request_cc} if request_cc else {})
+    lookup = HTTPCachePolicy().lookup(request, entry, T0 + 20)
+    assert (lookup.decision, lookup.revalidate) == (Decision.STALE, revalidate)

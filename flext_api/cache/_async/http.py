@@ -24,8 +24,13 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
-from typing import Any, Final, Protocol, cast
+
+# unasync: begin-async-only
+from collections.abc import Awaitable, Callable
+
+# unasync: end-async-only
+# unasync: sync-only: from collections.abc import Callable
+from typing import Any, Final, Protocol, TypeAlias, cast
 
 import msgspec
 
@@ -50,7 +55,12 @@ from flext_api._sansio.http_cache import (
     StoredResponse,
 )
 
-__all__ = ["AsyncHTTPCacheMiddleware", "AsyncHTTPCacheStore"]
+__all__ = ["AsyncHTTPCacheMiddleware", "AsyncHTTPCacheStore", "AsyncSpawn"]
+
+AsyncSpawn: TypeAlias = "Callable[[Callable[[], Awaitable[None]]], object]"  # unasync: remove
+# unasync: sync-only: Spawn: TypeAlias = "Callable[[Callable[[], None]], object]"
+"""Starts a background job: ``task_group.start_soon`` / ``nursery.start_soon`` (async), a
+thread pool's ``submit`` (blocking). Used for stale-while-revalidate."""
 
 _DECODE_HEAD: Final = msgspec.msgpack.Decoder(StoredResponse)
 _ENCODE: Final = msgspec.msgpack.Encoder()
@@ -79,9 +89,26 @@ class AsyncHTTPCacheMiddleware:
     with ``Authorization`` stored only when the response allows it). ``keep_stale`` is how long
     (seconds) a response that can be revalidated stays stored past its freshness; ``clock`` is
     the wall clock (tests inject a fake one). See the module docstring for ``X-Cache``.
+
+    ``spawn``: how to run the background revalidation of a response served stale inside its
+    ``stale-while-revalidate`` window (``task_group.start_soon`` on asyncio/trio, an
+    executor's ``submit`` on the blocking client). Without it, no revalidation is started
+    and the stale response is served until the window ends (flext-api starts no task or
+    thread of its own). One revalidation per URL runs at a time; its failures are dropped
+    (the stored response simply stays stale).
     """
 
-    __slots__ = ("_cache", "_clock", "_ids", "_keep_stale", "_part_size", "_prefix", "policy")
+    __slots__ = (
+        "_cache",
+        "_clock",
+        "_ids",
+        "_keep_stale",
+        "_part_size",
+        "_prefix",
+        "_revalidating",
+        "_spawn",
+        "policy",
+    )
 
     def __init__(
         self,
@@ -93,6 +120,7 @@ class AsyncHTTPCacheMiddleware:
         part_size: int = 1 << 20,
         key_prefix: str = "http:",
         clock: Callable[[], float] = time.time,
+        spawn: AsyncSpawn | None = None,
     ) -> None:
         if part_size < 1:
             raise ValueError("part_size must be a positive number of bytes")
@@ -105,6 +133,8 @@ class AsyncHTTPCacheMiddleware:
         # Body ids: unique per process (pid, random) and per body (counter), so two writers of
         # one URL never interleave parts.
         self._ids = itertools.count()
+        self._spawn = spawn
+        self._revalidating: set[str] = set()
 
     def _head_key(self, url: str) -> str:
         return f"{self._prefix}GET {url}"
@@ -129,6 +159,8 @@ class AsyncHTTPCacheMiddleware:
             label = "HIT" if decision is Decision.FRESH else "STALE"
             served = await self._serve(entry, request, call_next, label, lookup.age)
             if served is not None:
+                if lookup.revalidate:
+                    self._revalidate_later(key, entry, request, call_next)
                 return served
             decision = Decision.MISS  # the body is gone from the cache
         if decision is Decision.ONLY_IF_CACHED:
@@ -200,6 +232,54 @@ class AsyncHTTPCacheMiddleware:
         elif entry is not None:
             await self._cache.delete(key)
         return result
+
+    def _revalidate_later(
+        self, key: str, entry: StoredResponse, request: Request, call_next: AsyncCallNext[R]
+    ) -> None:
+        spawn = self._spawn
+        # Checked and marked without an await between: two requests never start two jobs.
+        if spawn is None or key in self._revalidating:
+            return
+        self._revalidating.add(key)
+
+        async def revalidate() -> None:
+            try:
+                await self._revalidate(entry, request, call_next)
+            except FlextApiError:
+                pass  # nobody waits for this answer: the entry stays stale
+            finally:
+                self._revalidating.discard(key)
+
+        spawn(revalidate)
+
+    async def _revalidate(
+        self, entry: StoredResponse, request: Request, call_next: AsyncCallNext[R]
+    ) -> None:
+        headers = request.headers.copy()
+        for name, value in self.policy.conditional_headers(entry):
+            headers[name] = value
+        request_time = self._clock()
+        result = await call_next(derive(request, headers=headers))
+        if isinstance(result, Failure):
+            return
+        response = result.value
+        try:
+            if response.status_code == 304:
+                if self.policy.validator_matches(entry, response.headers):
+                    refreshed = self.policy.refresh(
+                        entry,
+                        response.headers.multi_items(),
+                        request_time=request_time,
+                        response_time=self._clock(),
+                    )
+                    await self._save_head(self._head_key(entry.url), refreshed)
+                return
+            await self._miss(request, result, request_time, entry)
+            if isinstance(response, AsyncStreamingResponse):
+                async for _ in response.aiter_raw():  # stores it as it goes
+                    pass
+        finally:
+            await discard(response)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol, TypeAlias, cast
 
 import msgspec
 
@@ -52,7 +52,11 @@ from flext_api._sync.middleware.chain import (
 )
 from flext_api._sync.streaming import StreamingResponse, receive_decoded_body
 
-__all__ = ["HTTPCacheMiddleware", "HTTPCacheStore"]
+__all__ = ["HTTPCacheMiddleware", "HTTPCacheStore", "Spawn"]
+
+Spawn: TypeAlias = "Callable[[Callable[[], None]], object]"
+"""Starts a background job: ``task_group.start_soon`` / ``nursery.start_soon`` (async), a
+thread pool's ``submit`` (blocking). Used for stale-while-revalidate."""
 
 _DECODE_HEAD: Final = msgspec.msgpack.Decoder(StoredResponse)
 _ENCODE: Final = msgspec.msgpack.Encoder()
@@ -81,9 +85,26 @@ class HTTPCacheMiddleware:
     with ``Authorization`` stored only when the response allows it). ``keep_stale`` is how long
     (seconds) a response that can be revalidated stays stored past its freshness; ``clock`` is
     the wall clock (tests inject a fake one). See the module docstring for ``X-Cache``.
+
+    ``spawn``: how to run the background revalidation of a response served stale inside its
+    ``stale-while-revalidate`` window (``task_group.start_soon`` on asyncio/trio, an
+    executor's ``submit`` on the blocking client). Without it, no revalidation is started
+    and the stale response is served until the window ends (flext-api starts no task or
+    thread of its own). One revalidation per URL runs at a time; its failures are dropped
+    (the stored response simply stays stale).
     """
 
-    __slots__ = ("_cache", "_clock", "_ids", "_keep_stale", "_part_size", "_prefix", "policy")
+    __slots__ = (
+        "_cache",
+        "_clock",
+        "_ids",
+        "_keep_stale",
+        "_part_size",
+        "_prefix",
+        "_revalidating",
+        "_spawn",
+        "policy",
+    )
 
     def __init__(
         self,
@@ -95,6 +116,7 @@ class HTTPCacheMiddleware:
         part_size: int = 1 << 20,
         key_prefix: str = "http:",
         clock: Callable[[], float] = time.time,
+        spawn: Spawn | None = None,
     ) -> None:
         if part_size < 1:
             raise ValueError("part_size must be a positive number of bytes")
@@ -107,6 +129,8 @@ class HTTPCacheMiddleware:
         # Body ids: unique per process (pid, random) and per body (counter), so two writers of
         # one URL never interleave parts.
         self._ids = itertools.count()
+        self._spawn = spawn
+        self._revalidating: set[str] = set()
 
     def _head_key(self, url: str) -> str:
         return f"{self._prefix}GET {url}"
@@ -131,6 +155,8 @@ class HTTPCacheMiddleware:
             label = "HIT" if decision is Decision.FRESH else "STALE"
             served = self._serve(entry, request, call_next, label, lookup.age)
             if served is not None:
+                if lookup.revalidate:
+                    self._revalidate_later(key, entry, request, call_next)
                 return served
             decision = Decision.MISS  # the body is gone from the cache
         if decision is Decision.ONLY_IF_CACHED:
@@ -202,6 +228,52 @@ class HTTPCacheMiddleware:
         elif entry is not None:
             self._cache.delete(key)
         return result
+
+    def _revalidate_later(
+        self, key: str, entry: StoredResponse, request: Request, call_next: CallNext[R]
+    ) -> None:
+        spawn = self._spawn
+        # Checked and marked without an await between: two requests never start two jobs.
+        if spawn is None or key in self._revalidating:
+            return
+        self._revalidating.add(key)
+
+        def revalidate() -> None:
+            try:
+                self._revalidate(entry, request, call_next)
+            except FlextApiError:
+                pass  # nobody waits for this answer: the entry stays stale
+            finally:
+                self._revalidating.discard(key)
+
+        spawn(revalidate)
+
+    def _revalidate(self, entry: StoredResponse, request: Request, call_next: CallNext[R]) -> None:
+        headers = request.headers.copy()
+        for name, value in self.policy.conditional_headers(entry):
+            headers[name] = value
+        request_time = self._clock()
+        result = call_next(derive(request, headers=headers))
+        if isinstance(result, Failure):
+            return
+        response = result.value
+        try:
+            if response.status_code == 304:
+                if self.policy.validator_matches(entry, response.headers):
+                    refreshed = self.policy.refresh(
+                        entry,
+                        response.headers.multi_items(),
+                        request_time=request_time,
+                        response_time=self._clock(),
+                    )
+                    self._save_head(self._head_key(entry.url), refreshed)
+                return
+            self._miss(request, result, request_time, entry)
+            if isinstance(response, StreamingResponse):
+                for _ in response.iter_raw():  # stores it as it goes
+                    pass
+        finally:
+            discard(response)
 
     # -- reading -------------------------------------------------------------------------
 
