@@ -533,3 +533,46 @@ def test_only_the_stale_while_revalidate_window_asks_for_a_background_revalidati
     request = Headers({"Cache-Control": request_cc} if request_cc else {})
     lookup = HTTPCachePolicy().lookup(request, entry, T0 + 20)
     assert (lookup.decision, lookup.revalidate) == (Decision.STALE, revalidate)
+
+
+HEADER_UPDATES = [
+    ("new field added", {"X-A": "1"}, [("X-B", "2")], {"x-a": ["1"], "x-b": ["2"]}),
+    ("same field replaced", {"X-A": "1"}, [("x-a", "9")], {"x-a": ["9"]}),
+    (
+        "Content-Length kept",
+        {"Content-Length": "5"},
+        [("Content-Length", "0")],
+        {"content-length": ["5"]},
+    ),
+    (
+        "hop-by-hop ignored",
+        {"X-A": "1"},
+        [("Keep-Alive", "timeout=5"), ("TE", "trailers")],
+        {"x-a": ["1"], "keep-alive": [], "te": []},
+    ),
+    (
+        "ETag and freshness",
+        {"ETag": '"a"'},
+        [("ETag", '"a"'), ("Cache-Control", "max-age=9")],
+        {"etag": ['"a"'], "cache-control": ["max-age=9"]},
+    ),
+    (
+        "multi-valued replaced whole",
+        {"Link": "<a>"},
+        [("Link", "<b>"), ("Link", "<c>")],
+        {"link": ["<b>", "<c>"]},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "update", "after"),
+    [r[1:] for r in HEADER_UPDATES],
+    ids=[r[0] for r in HEADER_UPDATES],
+)
+def test_header_updates_from_a_304(
+    before: dict[str, str], update: list[tuple[str, str]], after: dict[str, list[str]]
+) -> None:
+    entry = stored({"Cache-Control": "max-age=0", **before})
+    refreshed = HTTPCachePolicy.refresh(entry, update, request_time=T0, response_time=T0)
+    assert {name: refreshed.header_list(name) for name in after} == after
