@@ -10,7 +10,7 @@ Stores: flext-api uses an in-memory dict behind the FlextApiCache get/set/delete
 (the FlextApiCache memory backend, where installed, with ``--store memory``); hishel 2.0 has
 no memory storage, so it uses its SqliteStorage on an in-memory database (``:memory:``).
 
-    python benchmarks/http_cache.py [--hits 3000] [--revalidations 1000]
+    python benchmarks/http_cache.py [--hits 3000] [--revalidations 1000] [--store dict|memory]
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Any, Final
 
 from flext_api import FlextApiClient, FlextApiError
 from flext_api._result import Failure, Success
-from flext_api.cache.http import HTTPCacheMiddleware
+from flext_api.cache.http import HTTPCacheMiddleware, HTTPCacheStore
 
 _BODY: Final = b"x" * 512
 _FRESH: Final = (
@@ -109,8 +110,16 @@ class DictStore:
         return Success(self.data.pop(key, None) is not None)
 
 
-def flext(base: str, path: str, count: int) -> float:
-    cache = HTTPCacheMiddleware(DictStore())
+def _store(kind: str) -> HTTPCacheStore:
+    if kind == "dict":
+        return DictStore()
+    package: Any = importlib.import_module("flext_api.cache")  # FlextApiCache, once merged
+    store: HTTPCacheStore = package.FlextApiCache("memory")
+    return store
+
+
+def flext(base: str, path: str, count: int, store: str) -> float:
+    cache = HTTPCacheMiddleware(_store(store))
     with FlextApiClient(base_url=base, middleware=[cache]) as client:
         expected = "HIT" if path == "/fresh" else "REVALIDATED"
         client.get(path).unwrap()
@@ -155,6 +164,7 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--hits", type=int, default=3000)
     parser.add_argument("--revalidations", type=int, default=1000)
+    parser.add_argument("--store", choices=("dict", "memory"), default="dict")
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve())
@@ -165,7 +175,7 @@ def main() -> None:
             ("hit", "/fresh", args.hits),
             ("revalidate (304)", "/validate", args.revalidations),
         ):
-            ours = flext(base, path, count)
+            ours = flext(base, path, count, args.store)
             theirs = hishel(base, path, count)
             rows.append((scenario, count, ours, theirs))
     print("| scenario | requests | flext-api CPU us/req | hishel 2.0 (httpx) CPU us/req | ratio |")
