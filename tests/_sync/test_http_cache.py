@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import importlib.util
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,20 +51,39 @@ class DictStore:
 
 def _backends() -> list[str]:
     names = ["dict"]
-    package = importlib.import_module("flext_api.cache")
-    if hasattr(package, "FlextApiCache"):
+    if hasattr(importlib.import_module("flext_api.cache"), "FlextApiCache"):
         names += ["memory", "filesystem"]
+        if importlib.util.find_spec("tests.redis_servers") is not None:
+            names.append("redis")
     return names
 
 
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A redis-server of its own (tests/redis_servers.py, from the FlextApiCache suite)."""
+    servers: Any = importlib.import_module("tests.redis_servers")
+    with servers.redis_process() as server:
+        yield server.url
+
+
 @pytest.fixture(params=_backends())
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> HTTPCacheStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The cache under test; FlextApiCache ones are closed after the test (inside its loop)."""
     if request.param == "dict":
-        return DictStore()
+        yield DictStore()
+        return
     package: Any = importlib.import_module("flext_api.cache")
-    config = package.CacheConfig(directory=str(tmp_path))
-    cache: HTTPCacheStore = package.FlextApiCache(request.param, config=config)
-    return cache
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    config = package.CacheConfig(
+        directory=str(tmp_path),
+        key_prefix=f"t-{uuid.uuid4().hex[:8]}:",
+        redis_url=url or "redis://127.0.0.1:6379/0",
+    )
+    cache = package.FlextApiCache(request.param, config=config)
+    try:
+        yield cache
+    finally:
+        cache.close()
 
 
 @pytest.fixture(scope="module")
