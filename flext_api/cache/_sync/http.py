@@ -24,7 +24,7 @@ the caller stopped reading part-way is never given a head, and its parts expire 
 from __future__ import annotations
 
 import itertools
-import os
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Final, Protocol, TypeAlias, cast
@@ -95,6 +95,7 @@ class HTTPCacheMiddleware:
     """
 
     __slots__ = (
+        "_body_prefix",
         "_cache",
         "_clock",
         "_ids",
@@ -126,11 +127,12 @@ class HTTPCacheMiddleware:
         self._part_size = part_size
         self._prefix = key_prefix
         self._clock = clock
-        # Body ids: unique per process (pid, random) and per body (counter), so two writers of
-        # one URL never interleave parts.
+        # Body ids: a random name per middleware and a counter per body, so two writers of one
+        # URL (threads, tasks, processes sharing Redis) never interleave parts.
+        self._body_prefix = f"{key_prefix}body:{secrets.token_hex(8)}."
         self._ids = itertools.count()
         self._spawn = spawn
-        self._revalidating: set[str] = set()
+        self._revalidating: dict[str, object] = {}
 
     def _head_key(self, url: str) -> str:
         return f"{self._prefix}GET {url}"
@@ -233,10 +235,13 @@ class HTTPCacheMiddleware:
         self, key: str, entry: StoredResponse, request: Request, call_next: CallNext[R]
     ) -> None:
         spawn = self._spawn
-        # Checked and marked without an await between: two requests never start two jobs.
-        if spawn is None or key in self._revalidating:
+        if spawn is None:
             return
-        self._revalidating.add(key)
+        # setdefault checks and marks in one step (atomic under the GIL, and no await on
+        # async): two requests, tasks or threads never start two jobs for one URL.
+        token = object()
+        if self._revalidating.setdefault(key, token) is not token:
+            return
 
         def revalidate() -> None:
             try:
@@ -244,7 +249,7 @@ class HTTPCacheMiddleware:
             except FlextApiError:
                 pass  # nobody waits for this answer: the entry stays stale
             finally:
-                self._revalidating.discard(key)
+                del self._revalidating[key]
 
         spawn(revalidate)
 
@@ -369,7 +374,7 @@ class HTTPCacheMiddleware:
         )
         if self._ttl(entry) <= 0:
             return  # stale at once and nothing to revalidate it with: storing it serves no one
-        entry.body_key = f"{self._prefix}body:{os.getpid()}.{id(self)}.{next(self._ids)}"
+        entry.body_key = f"{self._body_prefix}{next(self._ids)}"
         if isinstance(response, Response):
             # A buffered body is already decoded: store what the caller got, and say so.
             if entry.header("content-encoding") is not None:
