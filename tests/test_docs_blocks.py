@@ -116,6 +116,23 @@ def docs_graphql(_graphql_server: RunningServer) -> Names:
     }
 
 
+@pytest.fixture(scope="module")
+def _cache_origin() -> Iterator[RunningServer]:
+    from tests.servers.cache_app import cache_app
+
+    with run_uvicorn("h11", app=cache_app) as server:
+        yield server
+
+
+@pytest.fixture
+def docs_http_cache(_cache_origin: RunningServer) -> Names:
+    """``BASE_URL``: tests/servers/cache_app.py on uvicorn (caching headers from the query);
+    ``cache``: a fresh ``FlextApiCache("memory")``."""
+    from flext_api.cache import FlextApiCache
+
+    return {"BASE_URL": _cache_origin.url, "cache": FlextApiCache("memory")}
+
+
 class _Pets:
     async def get_pet_by_id(self, *, pet_id: int) -> object:
         if pet_id != 1:

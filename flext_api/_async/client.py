@@ -357,6 +357,9 @@ class AsyncFlextApiClient:
             )
         )
 
+    # Read by middleware.chain.streams(): a layer answering by itself builds a streamed response.
+    _open_stream.__dict__["streams"] = True
+
     @asynccontextmanager
     async def stream(
         self,

@@ -355,6 +355,9 @@ class FlextApiClient:
             )
         )
 
+    # Read by middleware.chain.streams(): a layer answering by itself builds a streamed response.
+    _open_stream.__dict__["streams"] = True
+
     @contextmanager
     def stream(
         self,

@@ -21,6 +21,7 @@ MODULES = [
     "decoding",
     "proxy",
     "sse",
+    "http_cache",
 ]
 FORBIDDEN = {"socket", "ssl", "asyncio", "anyio", "trio", "time", "threading"}
 

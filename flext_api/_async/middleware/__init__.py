@@ -22,6 +22,7 @@ from flext_api._async.middleware.chain import (
     derive,
     discard,
     replayable,
+    streams,
     with_header,
 )
 from flext_api._async.middleware.circuit import AsyncCircuitBreakerMiddleware
@@ -56,5 +57,6 @@ __all__ = [
     "derive",
     "discard",
     "replayable",
+    "streams",
     "with_header",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "derive",
     "discard",
     "replayable",
+    "streams",
     "with_header",
 ]
 
@@ -105,7 +106,16 @@ def _bind(layer: AsyncMiddleware, call_next: AsyncCallNext[R]) -> AsyncCallNext[
     async def call(request: Request) -> Success[R] | Failure[FlextApiError]:
         return await layer.handle(request, call_next)
 
+    call.__dict__["streams"] = streams(call_next)
     return call
+
+
+def streams(call_next: object) -> bool:
+    """Whether ``call_next`` ends in the streaming transport (``client.stream()``): a layer
+    that answers by itself (a cache hit) builds the response type the caller expects. The
+    client marks that transport with a ``streams = True`` attribute; chains carry it outwards.
+    """
+    return getattr(call_next, "streams", False) is True
 
 
 async def discard(response: object) -> None:

@@ -24,6 +24,7 @@ from flext_api._sync.middleware.chain import (
     derive,
     discard,
     replayable,
+    streams,
     with_header,
 )
 from flext_api._sync.middleware.circuit import CircuitBreakerMiddleware
@@ -58,5 +59,6 @@ __all__ = [
     "derive",
     "discard",
     "replayable",
+    "streams",
     "with_header",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "derive",
     "discard",
     "replayable",
+    "streams",
     "with_header",
 ]
 
@@ -101,7 +102,16 @@ def _bind(layer: Middleware, call_next: CallNext[R]) -> CallNext[R]:
     def call(request: Request) -> Success[R] | Failure[FlextApiError]:
         return layer.handle(request, call_next)
 
+    call.__dict__["streams"] = streams(call_next)
     return call
+
+
+def streams(call_next: object) -> bool:
+    """Whether ``call_next`` ends in the streaming transport (``client.stream()``): a layer
+    that answers by itself (a cache hit) builds the response type the caller expects. The
+    client marks that transport with a ``streams = True`` attribute; chains carry it outwards.
+    """
+    return getattr(call_next, "streams", False) is True
 
 
 def discard(response: object) -> None:
