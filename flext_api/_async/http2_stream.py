@@ -205,7 +205,13 @@ class AsyncHTTP2Stream:
             content = await self.receive_body()
         else:
             decoder = make_decoder(encoding, max_size=max_decoded_size)
-            content = await receive_decoded_body(self.receive_body_chunk, decoder)
+            try:
+                content = await receive_decoded_body(self.receive_body_chunk, decoder)
+            except FlextApiError as exc:
+                # A body that does not decode ends this stream only: reset it and send the
+                # frame now, while this task can still write (the connection stays usable).
+                await self.connection._reset_failed(self, exc)
+                raise
         response = Response(
             head.status_code,
             head.headers,
