@@ -380,11 +380,7 @@ def _format(error: GraphQLError, debug: bool) -> dict[str, Any]:
         extensions["code"] = "INTERNAL_SERVER_ERROR"
         extensions["exception"] = type(original).__name__
     else:
-        logger.error(
-            "GraphQL resolver failed at %s",
-            error.path,
-            exc_info=original,
-        )
+        logger.error("GraphQL resolver failed at %s", error.path, exc_info=original)
         formatted["message"] = "Internal server error"
         extensions["code"] = "INTERNAL_SERVER_ERROR"
     formatted["extensions"] = extensions
