@@ -27,8 +27,8 @@ from tests.codegen.graphql_oracle.harness import (
     corpus_schemas,
     differences,
     generate_ariadne_client,
-    oracle_python,
     operation_plan,
+    oracle_python,
     run_ariadne_client,
 )
 
