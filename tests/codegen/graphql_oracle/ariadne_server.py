@@ -71,6 +71,8 @@ def _scalar(name: str, rng: random.Random) -> Any:
         return f"2026-{n % 12 + 1:02d}-{n % 28 + 1:02d}T{n % 24:02d}:{n % 60:02d}:00+00:00"
     if "date" in lowered:
         return f"2026-{n % 12 + 1:02d}-{n % 28 + 1:02d}"
+    if lowered == "jsonstring":  # Saleor's: JSON carried inside a string
+        return json.dumps({"k": n})
     if "json" in lowered or lowered == "metadata":
         return {"k": n, "nested": [n, f"v{n}"]}
     if lowered == "uuid":
