@@ -237,8 +237,8 @@ async def _read_operations(
 def _json(raw: bytes, what: str) -> Any:
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise _Refused(f"{what} is not valid JSON") from None
+    except (msgspec.DecodeError, RecursionError):  # msgspec's depth limit is a RecursionError
+        raise _Refused(f"{what} is not valid JSON (or is nested too deeply)") from None
 
 
 async def _read_multipart(request: Request, forms: list[FormData]) -> Any:
@@ -326,9 +326,11 @@ def _prepare(
         raise _Refused("'operationName' must be a string")
     try:
         document = parse(query, max_tokens=_MAX_TOKENS)
+        errors = validate(schema, document, max_errors=20)
     except GraphQLError as error:
         raise _Invalid([error]) from None
-    errors = validate(schema, document, max_errors=20)
+    except RecursionError:  # graphql-core 3.2 has no nesting limit of its own
+        raise _Refused("the document is nested too deeply") from None
     if errors:
         raise _Invalid(errors)
     operation = get_operation_ast(document, name)

@@ -380,6 +380,27 @@ def test_a_document_of_too_many_tokens_is_refused_as_a_syntax_error(port: int) -
 # ------------------------------------------------------------------------------ hostile bodies
 
 
+def test_json_nested_past_the_decoder_limit_is_a_400_not_a_500(port: int) -> None:
+    body = b'{"query": "{ echo(value: \\"x\\") }", "variables": {"a": '
+    reply = raw_post(port, body + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+    assert reply.status == 400
+    assert "nested too deeply" in reply.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ hero { " + "friends { " * 3000 + "name" + " }" * 3000 + " } }",
+        "{ echo(value: " + "[" * 3000 + '"x"' + "]" * 3000 + ") }",
+    ],
+    ids=["selections", "list-literal"],
+)
+def test_a_document_nested_thousands_deep_is_a_400(port: int, query: str) -> None:
+    reply = raw_post(port, msgspec.json.encode({"query": query}))
+    assert reply.status == 400
+    assert "nested too deeply" in reply.json()["errors"][0]["message"]
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
