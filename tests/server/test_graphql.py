@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from starlette.datastructures import UploadFile
 
 from flext_api import FlextApiClient, FormFile
-from flext_api.server import create_fastapi_app
+from flext_api.server import NotFound, create_fastapi_app
 from flext_api.server.graphql import create_graphql_router
 from tests.server.helpers import Reply, http_call
 
@@ -554,3 +554,55 @@ def test_resolvers_for_an_unknown_type_fail_at_build_time() -> None:
 def test_invalid_sdl_fails_at_build_time() -> None:
     with pytest.raises(ValueError, match="does not parse"):
         create_graphql_router("type Query {", {})
+
+
+# ------------------------------------------------------------------------------ context, types
+
+
+def test_context_factory_abstract_resolve_type_and_deliberate_errors() -> None:
+    sdl = """
+    interface Pet { name: String! }
+    type Cat implements Pet { name: String! lives: Int! }
+    type Dog implements Pet { name: String! }
+    type Query { pet(kind: String!): Pet  whoami: String!  missing: String }
+    """
+
+    def pet(_parent: Any, _info: Any, kind: str) -> tuple[str, str]:
+        # Plain tuples, no __typename: "__resolve_type" decides the concrete type.
+        return (kind, "Tom" if kind == "cat" else "Rex")
+
+    def missing(_parent: Any, _info: Any) -> str:
+        raise NotFound("no such thing: ask for an existing one")
+
+    resolvers: dict[str, dict[str, Any]] = {
+        "Query": {
+            "pet": pet,
+            "whoami": lambda _p, info: info.context["user"],
+            "missing": missing,
+        },
+        "Pet": {"__resolve_type": lambda value, *_: "Cat" if value[0] == "cat" else "Dog"},
+        "Cat": {"name": lambda parent, _i: parent[1], "lives": lambda _p, _i: 9},
+        "Dog": {"name": lambda parent, _i: parent[1]},
+    }
+    app = FastAPI()
+    app.include_router(
+        create_graphql_router(
+            sdl, resolvers, context_factory=lambda request: {"user": request.headers["x-user"]}
+        )
+    )
+    query = '{ whoami cat: pet(kind: "cat") { __typename name ... on Cat { lives } }'
+    query += ' dog: pet(kind: "dog") { __typename name } missing }'
+    with serve_ws(app) as bound, FlextApiClient(base_url=f"http://127.0.0.1:{bound}") as api:
+        response = api.post("/graphql", json={"query": query}, headers={"X-User": "ada"}).unwrap()
+    body = response.json().unwrap()
+    assert response.status_code == 200
+    assert body["data"] == {
+        "whoami": "ada",
+        "cat": {"__typename": "Cat", "name": "Tom", "lives": 9},
+        "dog": {"__typename": "Dog", "name": "Rex"},
+        "missing": None,
+    }
+    [error] = body["errors"]
+    assert error["message"] == "no such thing: ask for an existing one"
+    assert error["extensions"] == {"code": "NOT_FOUND"}
+    assert error["path"] == ["missing"]
