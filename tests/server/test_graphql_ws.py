@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from flext_api.server import create_fastapi_app
 from flext_api.server.graphql import create_graphql_router
 from tests.server.test_graphql import RESOLVERS, SDL, graphql_app, serve_ws
 
@@ -174,3 +175,16 @@ async def test_source_stream_failure_ends_the_operation_with_an_error() -> None:
     assert first == {"id": "b", "type": "next", "payload": {"data": {"ticks": 7}}}
     assert second["type"] == "error"
     assert second["payload"][0]["message"] == "Internal server error"
+
+
+async def test_subscriptions_work_behind_the_factory_stack() -> None:
+    app = create_fastapi_app(access_log=False, metrics=False, cors_origins=("https://a.example",))
+    app.include_router(create_graphql_router(SDL, RESOLVERS))
+    with serve_ws(app) as port:
+        async with connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=[PROTOCOL]) as ws:
+            await acknowledged(ws)
+            query = "subscription { ticks(count: 2) }"
+            await send(ws, {"id": "f", "type": "subscribe", "payload": {"query": query}})
+            messages = [await receive(ws) for _ in range(3)]
+    assert [m["type"] for m in messages] == ["next", "next", "complete"]
+    assert messages[1]["payload"] == {"data": {"ticks": 1}}
