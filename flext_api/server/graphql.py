@@ -56,6 +56,7 @@ _SUBPROTOCOL = "graphql-transport-ws"
 # A document of more tokens than this is refused before parsing finishes: parse time is linear
 # in tokens, and the depth and complexity limits only run after parsing.
 _MAX_TOKENS = 20_000
+_INIT_TIMEOUT = 10.0  # seconds a WebSocket may stay open without connection_init
 
 
 class GraphQLScalarCodec(Protocol):
@@ -510,7 +511,7 @@ class _TransportWS:
         return message
 
     async def loop(self, group: anyio.abc.TaskGroup) -> None:
-        with anyio.move_on_after(10.0) as init_wait:
+        with anyio.move_on_after(_INIT_TIMEOUT) as init_wait:
             message = await self.receive()
         if init_wait.cancelled_caught:
             raise _Refused(status=4408, message="Connection initialisation timeout")

@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from flext_api.server import create_fastapi_app
+from flext_api.server import graphql as graphql_module
 from flext_api.server.graphql import create_graphql_router
 from tests.server.test_graphql import RESOLVERS, SDL, graphql_app, serve_ws
 
@@ -188,3 +189,14 @@ async def test_subscriptions_work_behind_the_factory_stack() -> None:
             messages = [await receive(ws) for _ in range(3)]
     assert [m["type"] for m in messages] == ["next", "next", "complete"]
     assert messages[1]["payload"] == {"data": {"ticks": 1}}
+
+
+async def test_no_connection_init_closes_with_4408(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server's wait is shortened so the test does not sit out the real 10 s.
+    monkeypatch.setattr(graphql_module, "_INIT_TIMEOUT", 0.2)
+    with serve_ws(graphql_app()) as port:
+        async with connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=[PROTOCOL]) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
