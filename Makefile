@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint check-sync sync peers bench bench-deps oracle fuzz clean
+.PHONY: venv demo test lint check-sync sync peers gql-oracle bench bench-deps oracle fuzz clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi,compression,codegen]'
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi,compression,codegen,graphql]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -31,6 +31,17 @@ peers:
 	# Node's ws@8, the WebSocket interop peer (tests/servers/ws_peers.py installs it too).
 	cd tests/servers/node && npm install --no-audit --no-fund --silent
 
+# The GraphQL oracle (ariadne + ariadne-codegen) in its own venv: it needs graphql-core<3.3,
+# httpx and an older ruff, none of which may enter .venv (tests/codegen/graphql_oracle/).
+ORACLE_VENV := .venv-gql-oracle
+ORACLE_REQS := tests/codegen/graphql_oracle/requirements.txt
+$(ORACLE_VENV)/.installed-stamp: $(ORACLE_REQS)
+	test -x $(ORACLE_VENV)/bin/python || $(PYTHON) -m venv $(ORACLE_VENV)
+	$(ORACLE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(ORACLE_REQS)
+	touch $@
+
+gql-oracle: $(ORACLE_VENV)/.installed-stamp
+
 demo: venv
 	$(PY) docs/demo.py
 
@@ -46,7 +57,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: venv peers check-sync lint
+test: venv peers gql-oracle check-sync lint
 	rm -f .coverage .coverage.*
 	$(PY) -m coverage run -m pytest -q --timeout=300
 	$(PY) -m coverage combine -q
