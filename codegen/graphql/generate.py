@@ -22,7 +22,7 @@ from ..openapi.naming import NameRegistry, pascal
 from ..openapi.output import OutputError, UsageError, check_package_name, write_all
 from ..openapi.render import Renderer
 from .load import load_operations, load_schema, operation_files
-from .operations import operation_data
+from .operations import operation_data, with_typename
 from .schema_types import SchemaTypes
 from .selection import ResultBuilder
 from .stubs import root_data
@@ -47,6 +47,8 @@ class GraphQLGenerationResult:
     diagnostics: Diagnostics
     operations: tuple[str, ...]  # the generated operations (names), in document order
     results: Mapping[str, str]  # operation -> its result type's name
+    constants: Mapping[str, tuple[str, str]]  # operation -> (its DOCUMENT_, SPEC_ in types.py)
+    kinds: Mapping[str, str]  # operation -> query, mutation or subscription
     client_name: str
     formatted: bool = True
 
@@ -76,6 +78,8 @@ def generate_graphql(
     schema = load_schema(schema_path, diagnostics)
     loaded = load_operations(schema, operation_files(operations), diagnostics)
     _progress(progress, f"loaded the schema and {len(loaded.operations)} operations", started)
+    loaded.fragments = {k: with_typename(schema, f) for k, f in loaded.fragments.items()}
+    loaded.operations = {k: with_typename(schema, o) for k, o in loaded.operations.items()}
     types = SchemaTypes(schema, dict(scalars or {}))
     builder = ResultBuilder(schema, types, loaded.fragments)
     # Fragments first, in name order: their types keep their names whatever operations use them.
@@ -145,6 +149,8 @@ def generate_graphql(
         diagnostics,
         tuple(op["name"] for op in ops),
         {op["name"]: op["result"] for op in ops},
+        {op["name"]: (op["document_name"], op["spec_name"]) for op in ops},
+        {op["name"]: op["kind"] for op in ops},
         client,
         formatted,
     )

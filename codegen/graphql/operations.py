@@ -4,7 +4,7 @@ and deprecation notes."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import graphql
 from graphql import (
@@ -28,6 +28,7 @@ from .load import _used_fragments
 from .schema_types import unwrap
 from .selection import ResultBuilder
 
+_N = TypeVar("_N", OperationDefinitionNode, FragmentDefinitionNode)
 _TYPENAME = FieldNode(name=NameNode(value="__typename"), directives=(), arguments=())
 # Method keyword names the generated method itself uses.
 _METHOD_NAMES = {"self", "headers"}
@@ -55,17 +56,24 @@ class _AddTypename(Visitor):
         return SelectionSetNode(selections=(_TYPENAME, *node.selections))
 
 
+def with_typename(schema: graphql.GraphQLSchema, node: _N) -> _N:
+    """``node`` (an operation or fragment) with ``__typename`` selected on every interface and
+    union: the result types are built from this, the very selection the server answers."""
+    info = TypeInfo(schema)
+    rewritten: _N = visit(node, TypeInfoVisitor(info, _AddTypename(info)))
+    return rewritten
+
+
 def query_text(
     schema: graphql.GraphQLSchema,
     operation: OperationDefinitionNode,
     fragments: dict[str, FragmentDefinitionNode],
 ) -> str:
-    """The document sent for ``operation``: it and the fragments it uses, ``__typename`` added."""
+    """The document sent for ``operation``: it and the fragments it uses (both already through
+    `with_typename`)."""
     used = sorted(_used_fragments(operation, fragments))
     document = graphql.DocumentNode(definitions=(operation, *(fragments[f] for f in used)))
-    info = TypeInfo(schema)
-    rewritten = visit(document, TypeInfoVisitor(info, _AddTypename(info)))
-    return graphql.print_ast(rewritten)
+    return graphql.print_ast(document)
 
 
 def operation_data(
@@ -122,8 +130,8 @@ def operation_data(
         "kind": operation.operation.value,
         "result": result_name,
         "spec": repr(spec if spec is not None else (None, {})),
-        "spec_name": "_SPEC_" + snake(wire).upper(),
-        "document_name": "_DOCUMENT_" + snake(wire).upper(),
+        "spec_name": "SPEC_" + snake(wire).upper(),
+        "document_name": "DOCUMENT_" + snake(wire).upper(),
         "document": query_text(schema, operation, fragments),
         "variables": sorted(variables, key=lambda v: not v["required"]),
         "uploads": [v for v in variables if v["upload"]],
