@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from graphql import (
+    GraphQLArgument,
     GraphQLEnumType,
+    GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
@@ -57,6 +59,12 @@ def parse_scalars(entries: list[str]) -> dict[str, tuple[str, str]]:
             )
         out[name] = (module, attribute)
     return out
+
+
+def has_default(item: GraphQLArgument | GraphQLInputField) -> bool:
+    """Whether an argument or input field has a default (graphql-core 3.3 keeps an SDL default
+    in ``default``, 3.2 and introspection in ``default_value``)."""
+    return getattr(item, "default", None) is not None or item.default_value is not Undefined
 
 
 def unwrap(kind: GraphQLInputType | GraphQLOutputType) -> GraphQLNamedType:
@@ -158,7 +166,7 @@ class SchemaTypes:
         for wire, item in kind.fields.items():
             python = registry.claim(snake(wire))
             annotation = self.input_annotation(item.type)
-            required = isinstance(item.type, GraphQLNonNull) and item.default_value is Undefined
+            required = isinstance(item.type, GraphQLNonNull) and not has_default(item)
             if not required:
                 # Absent (UNSET) differs from null: absent lets the server apply its default.
                 annotation += " | UnsetType"

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
-from graphql.pyutils import Undefined
 
 from ..openapi.naming import NameRegistry, snake
 from ..openapi.render import doc
-from .schema_types import SchemaTypes
+from .schema_types import SchemaTypes, has_default
 
 
 def root_data(schema: GraphQLSchema, types: SchemaTypes) -> list[dict[str, Any]]:
@@ -35,9 +34,7 @@ def _root(label: str, kind: GraphQLObjectType, types: SchemaTypes) -> dict[str, 
         arguments = []
         for name, argument in definition.args.items():
             annotation = types.input_annotation(argument.type)
-            required = (
-                isinstance(argument.type, GraphQLNonNull) and argument.default_value is Undefined
-            )
+            required = isinstance(argument.type, GraphQLNonNull) and not has_default(argument)
             arguments.append(
                 {
                     "python": registry.claim(snake(name)),

@@ -20,6 +20,8 @@ from graphql import (
     is_abstract_type,
 )
 
+from codegen.graphql.schema_types import has_default
+
 SCALARS: dict[str, Any] = {
     "Int": 7,
     "Float": 1.5,
@@ -79,7 +81,7 @@ def input_value(kind: Any) -> Any:
         return {
             name: input_value(item.type)
             for name, item in kind.fields.items()
-            if isinstance(item.type, GraphQLNonNull) and item.default_value is graphql.Undefined
+            if isinstance(item.type, GraphQLNonNull) and not has_default(item)
         }
     if isinstance(kind, GraphQLScalarType) and kind.name in {"Int", "Float", "Boolean"}:
         return SCALARS[kind.name]
