@@ -117,8 +117,10 @@ def test_client_methods_same_signature_defaults_optional_deprecation_upload(shop
     result, _ = shop
     classes = _client_methods(result)
     sync, asynchronous = classes["GqlShopClient"], classes["AsyncGqlShopClient"]
-    for name in ("search", "node_by_id", "upload"):
-        assert isinstance(asynchronous[name], ast.AsyncFunctionDef)
+    for name in ("search", "node_by_id", "upload", "item_added"):
+        # A subscription method returns the runtime's (async) context manager: not a coroutine.
+        kind = ast.FunctionDef if name == "item_added" else ast.AsyncFunctionDef
+        assert isinstance(asynchronous[name], kind)
         assert ast.dump(sync[name].args) == ast.dump(asynchronous[name].args)  # type: ignore[attr-defined]
     args = sync["search"].args  # type: ignore[attr-defined]
     keywords = {a.arg: ast.unparse(a.annotation) for a in args.kwonlyargs}
@@ -131,6 +133,9 @@ def test_client_methods_same_signature_defaults_optional_deprecation_upload(shop
     assert "DeprecationWarning" in node_by_id and "Item.legacyCode: use id" in node_by_id
     upload = ast.get_source_segment(source, sync["upload"]) or ""
     assert "file: FormFile" in upload and '"variables.file": file' in upload
+    returns = ast.unparse(asynchronous["item_added"].returns)  # type: ignore[attr-defined]
+    events = "FlextResult[AsyncIterator[GraphQLResponse[ItemAddedResult]]]"
+    assert returns == f"AbstractAsyncContextManager[{events}]"
 
 
 def test_stub_adapter_passes_typed_arguments(shop: Any) -> None:
