@@ -10,12 +10,14 @@ import ast
 import datetime as dt
 import decimal
 import importlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import graphql
 import msgspec
 import pytest
 
@@ -198,3 +200,15 @@ def test_cli_exit_statuses(tmp_path: Path) -> None:
     not_schema.write_text("type {")
     done = _cli("--schema", str(not_schema), *base[2:], *broken)
     assert done.returncode == 1 and "not a usable GraphQL schema" in done.stderr
+
+
+def test_introspection_json_gives_the_same_package_as_sdl(tmp_path: Path) -> None:
+    schema = graphql.build_schema(SCHEMA.read_text())
+    introspection = tmp_path / "schema.json"
+    introspection.write_text(json.dumps({"data": graphql.introspection_from_schema(schema)}))
+    operations = [DATA / "shop_operations.graphql"]
+    from_sdl = generate_graphql(SCHEMA, operations, tmp_path / "a", "gql_same")
+    from_json = generate_graphql(introspection, operations, tmp_path / "b", "gql_same")
+    for name in ("types.py", "client.py", "stubs.py"):
+        sdl_text = (from_sdl.package_dir / name).read_text()
+        assert (from_json.package_dir / name).read_text() == sdl_text, name
