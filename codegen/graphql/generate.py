@@ -85,7 +85,7 @@ def generate_graphql(
     # Fragments first, in name order: their types keep their names whatever operations use them.
     for fragment in sorted(loaded.fragments):
         builder.fragment_type(loaded.fragments[fragment])
-    methods = NameRegistry({"close"})
+    methods = NameRegistry({"close", "aclose"})
     ops = [
         operation_data(builder, op, loaded.fragments, methods, loaded.sources[wire])
         for wire, op in loaded.operations.items()
@@ -113,7 +113,6 @@ def generate_graphql(
     }
     exports = dict.fromkeys(type_names, "types")
     exports[f"{client}Client"] = exports[f"Async{client}Client"] = "client"
-    exports["ResultDecodeError"] = "client"
     exports["Resolvers"] = exports["make_router"] = "stubs"
     for root in roots:
         exports[root["protocol"]] = "stubs"

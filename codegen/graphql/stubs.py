@@ -4,6 +4,7 @@ convert the server's plain argument values into those types."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
@@ -11,6 +12,8 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from ..openapi.naming import NameRegistry, snake
 from ..openapi.render import doc
 from .schema_types import SchemaTypes, has_default
+
+_UPLOAD = re.compile(r"\bFormFile\b")
 
 
 def root_data(schema: GraphQLSchema, types: SchemaTypes) -> list[dict[str, Any]]:
@@ -33,7 +36,9 @@ def _root(label: str, kind: GraphQLObjectType, types: SchemaTypes) -> dict[str, 
         registry = NameRegistry({"self", "info", "parent"})
         arguments = []
         for name, argument in definition.args.items():
-            annotation = types.input_annotation(argument.type)
+            # The server hands an upload over as starlette's UploadFile, not the client's
+            # FormFile (at run time both names are Any, so the value passes through).
+            annotation = _UPLOAD.sub("UploadFile", types.input_annotation(argument.type))
             required = isinstance(argument.type, GraphQLNonNull) and not has_default(argument)
             arguments.append(
                 {

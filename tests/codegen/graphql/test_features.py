@@ -134,9 +134,9 @@ def test_client_methods_same_signature_defaults_optional_deprecation_upload(shop
     node_by_id = ast.get_source_segment(source, sync["node_by_id"]) or ""
     assert "DeprecationWarning" in node_by_id and "Item.legacyCode: use id" in node_by_id
     upload = ast.get_source_segment(source, sync["upload"]) or ""
-    assert "file: FormFile" in upload and '"variables.file": file' in upload
+    assert "file: FormFile" in upload and '"file": file' in upload
     returns = ast.unparse(asynchronous["item_added"].returns)  # type: ignore[attr-defined]
-    events = "FlextResult[AsyncIterator[GraphQLResponse[ItemAddedResult]]]"
+    events = "FlextResult[AsyncSubscription[ItemAddedResult]]"
     assert returns == f"AbstractAsyncContextManager[{events}]"
 
 
