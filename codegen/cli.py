@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TypeAlias
 
+from .graphql import cli as graphql_cli
 from .openapi import cli as openapi_cli
 
 # What add_subparsers returns (a generic in typeshed only, hence the string).
@@ -22,7 +23,10 @@ Generate typed Python packages from API descriptions.
 
 `generate openapi` reads a Swagger 2.0 / OpenAPI 3.0 / 3.1 document and writes an installable
 package: msgspec models, a sync and an async client (every method returns a FlextResult), typed
-error classes, FastAPI server stubs, and a pyproject.toml beside it."""
+error classes, FastAPI server stubs, and a pyproject.toml beside it.
+
+`generate graphql` reads a GraphQL schema and operation documents and writes a package of typed
+result types, a sync and an async client, and typed resolver stubs."""
 
 
 def build_parser(prog: str = "flext-api") -> tuple[argparse.ArgumentParser, Commands]:
@@ -38,6 +42,7 @@ def build_parser(prog: str = "flext-api") -> tuple[argparse.ArgumentParser, Comm
     )
     targets = generate.add_subparsers(dest="target", required=True, metavar="format")
     openapi_cli.add_parser(targets)
+    graphql_cli.add_parser(targets)
     return parser, commands
 
 
