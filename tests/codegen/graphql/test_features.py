@@ -78,6 +78,9 @@ def test_union_variants_and_an_unknown_type_falls_back_to_other(shop: Any) -> No
     assert isinstance(shop_hit, types.SearchResultSearchShop) and shop_hit.shop_title == "s"
     assert isinstance(other, types.SearchResultSearchOther)
     assert other.typename == "Warehouse"
+    # Encoded again, the unknown member shows the name the server sent, not the internal tag.
+    assert types.encode(decoded)["search"][2] == {"__typename": "Warehouse"}
+    assert types.encode(decoded)["search"][1] == {"__typename": "Shop", "shopTitle": "s"}
 
 
 def test_interface_selection_and_skipped_field_and_fragment_reuse(shop: Any) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import msgspec
 import pytest
 
 from tests.codegen.graphql_oracle.harness import (
@@ -103,7 +102,9 @@ def _our_call(client: Any) -> Any:
         method = getattr(client, _snake(operation))
         kwargs = {_snake(name): value for name, value in variables.items()}
         response = method(**kwargs).unwrap()
-        return msgspec.to_builtins(response.data)
+        # The generated package's own encoder: wire data again, real __typename included.
+        types = importlib.import_module(type(client).__module__.rsplit(".", 1)[0] + ".types")
+        return types.encode(response.data)
 
     return call
 
