@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from flext_api import Failure
 from tests.codegen.openapi.conftest import SPECS, Generated
 from tests.servers.runners import run_uvicorn
 
@@ -25,6 +26,9 @@ class Handlers:
     async def get_site(self, *, site_id: str) -> object:
         self.sites.append(site_id)
         return {"id": site_id}
+
+    async def site_exists(self, *, site_id: str) -> object:
+        return (404, {"error": {"message": "gone", "status_code": 404, "code": "not_found"}})
 
     async def get_count(self, *, n: int) -> object:
         return {"id": str(n)}
@@ -40,6 +44,19 @@ def served(make_package: Callable[[Path, str], Generated]) -> Iterator[tuple[str
     handlers = Handlers()
     with run_uvicorn("h11", app=stubs.make_app(handlers)) as running:
         yield running.url, handlers
+
+
+def test_a_head_error_is_typed_without_decoding_the_empty_body(
+    served: tuple[str, Handlers], make_package: Callable[[Path, str], Generated]
+) -> None:
+    url, _ = served
+    result, _ = make_package(SPECS / "stub_refusals.yaml", "t")
+    sdk = importlib.import_module(result.package_dir.name)
+    with sdk.StubRefusalsClient(base_url=url) as api:
+        outcome = api.site_exists(site_id="s1")
+    # the 404's JSON schema is not decoded from an empty HEAD body: a typed error, no body
+    assert isinstance(outcome, Failure) and outcome.error.status_code == 404
+    assert type(outcome.error).__name__ != "DecodingError" and outcome.error.body is None
 
 
 def _call(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
