@@ -98,8 +98,8 @@ def test_degraded_types_still_generate(tmp_path: Path) -> None:
     event = msgspec.json.decode(b'{"at":3,"kinds":[["a",1]],"tri":"b"}', type=models.Event)
     assert event.at == 3 and event.kinds == [["a", 1]] and event.tri == "b"
     # G7: documented defaults (valid, invalid, null) are the server's; absent stays UNSET
-    defaulted = ("list_default", "map_default", "num_default", "bad_default", "null_default")
-    defaulted += ("bool_default", "lit_default")
+    defaulted = ["list_default", "map_default", "num_default", "bad_default", "null_default"]
+    defaulted += ["bool_default", "lit_default"]
     assert all(getattr(event, name) is msgspec.UNSET for name in defaulted)
     assert msgspec.json.encode(event) == b'{"at":3,"kinds":[["a",1]],"tri":"b"}'
     assert msgspec.json.decode(b"null", type=models.Aliased) is None
