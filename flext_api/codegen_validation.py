@@ -291,11 +291,14 @@ def documented_error_body(
 
     Fields are filled by what they look like: a string named like a code gets ``code``
     (``VALIDATION_ERROR`` for a 422, ``UNAUTHORIZED``, ``NOT_FOUND``...), other strings the
-    message; an integer gets ``status``; a list the problems (or their messages, for a list of
-    strings). The stubs use it for every refusal (401, 404, 405, 415, 422) of an operation
-    that documents a JSON error schema for that status (or its range, or ``default``). The
-    result is checked by converting it into ``type_``, so the client decodes exactly its
-    documented error class.
+    message; an integer gets ``status``; an enum the member equal to the status or code, or
+    naming the refusal (``invalid``, ``not_found``...), else its first; a nested object is
+    filled the same way; a list the problems (or their messages, for a list of strings) when
+    they fit its items, else it stays empty or absent. Optional fields are only added when the
+    body still converts with them (a closed schema gets nothing it does not declare). The
+    stubs use it for every refusal (401, 404, 405, 415, 422) of an operation that documents
+    a JSON error schema for that status (or its range, or ``default``). The result is checked
+    by converting it into ``type_``, so the client decodes exactly its documented error class.
     """
     try:
         info = msgspec.inspect.type_info(type_)
@@ -308,39 +311,100 @@ def documented_error_body(
         info = structs[0]
     if not isinstance(info, msgspec.inspect.StructType):
         return None
-    data: dict[str, Any] = {}
-    for field in info.fields:
-        filled = _fill(field.encode_name, field.type, message, problems, status, code)
-        if filled is not None:
-            data[field.encode_name] = filled
+    data = _fill_struct(info, _Fill(message, problems, status, code), 0)
     try:
         return msgspec.convert(data, info.cls, strict=False)
     except msgspec.ValidationError:
         return None
 
 
-def _fill(  # noqa: PLR0917 - internal, called positionally
-    name: str,
-    info: msgspec.inspect.Type,
-    message: str,
-    problems: list[Problem],
-    status: int,
-    code: str,
-) -> Any:
+@dataclass(frozen=True)
+class _Fill:
+    message: str
+    problems: list[Problem]
+    status: int
+    code: str
+
+
+# A word an enum value of an error code carries for each refusal, when none equals ``code``
+# (lob's ``code`` enum has ``invalid`` and ``not_found``, not ``VALIDATION_ERROR``).
+_STATUS_WORDS = {401: "unauthori", 403: "forbidden", 404: "not_found", 405: "method"}
+_STATUS_WORDS |= {413: "large", 415: "media", 422: "invalid"}
+
+
+def _fill_struct(info: msgspec.inspect.StructType, ctx: _Fill, depth: int) -> dict[str, Any]:
+    """The fields of one error object. Required fields take their first candidate (then the
+    others, until the object converts); an optional field is kept only when the object still
+    converts with it, so a list of problems never breaks a list of the document's own items
+    (adyen's ``invalidFields``) and ``additionalProperties: false`` schemas get nothing extra."""
+
+    def converts(data: dict[str, Any]) -> bool:
+        try:
+            msgspec.convert(data, info.cls, strict=False)
+        except msgspec.ValidationError:
+            return False
+        return True
+
+    options = {f.encode_name: _candidates(f.encode_name, f.type, ctx, depth) for f in info.fields}
+    required = [f.encode_name for f in info.fields if f.required]
+    data = {name: options[name][0] for name in required if options[name]}
+    for name in required:
+        for other in options[name][1:]:
+            if converts(data):
+                break
+            data[name] = other
+    for f in info.fields:
+        if not f.required:
+            for value in options[f.encode_name]:
+                if converts({**data, f.encode_name: value}):
+                    data[f.encode_name] = value
+                    break
+    return data
+
+
+def _candidates(name: str, info: msgspec.inspect.Type, ctx: _Fill, depth: int) -> list[Any]:
+    """The values tried for one field, best first (empty: nothing sensible to put there)."""
     while isinstance(info, msgspec.inspect.UnionType):
         kept = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
         if not kept:
-            return None
+            return []
         info = kept[0]
     lowered = name.lower()
     if isinstance(info, msgspec.inspect.StrType | msgspec.inspect.AnyType):
-        return code if "code" in lowered or "type" in lowered else message
+        return [ctx.code if "code" in lowered or "type" in lowered else ctx.message]
+    if isinstance(info, msgspec.inspect.EnumType | msgspec.inspect.LiteralType):
+        values = (
+            [m.value for m in info.cls]
+            if isinstance(info, msgspec.inspect.EnumType)
+            else list(info.values)
+        )
+        return _ranked(values, ctx)
     if isinstance(info, msgspec.inspect.IntType):
-        return status
+        return [ctx.status]
     if isinstance(info, msgspec.inspect.ListType):
         if isinstance(info.item_type, msgspec.inspect.StrType):
-            return [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in problems]
-        return problems
+            messages = [f"{'.'.join(str(p) for p in i['loc'])}: {i['msg']}" for i in ctx.problems]
+            return [messages, []]
+        return [ctx.problems, []]
     if isinstance(info, msgspec.inspect.BoolType):
-        return False
-    return None
+        return [False]
+    if isinstance(info, msgspec.inspect.StructType) and depth < 4:
+        return [_fill_struct(info, ctx, depth + 1)]
+    if isinstance(info, msgspec.inspect.DictType):
+        return [{}]
+    return []
+
+
+def _ranked(values: list[Any], ctx: _Fill) -> list[Any]:
+    """Enum values for an error field: the status itself, the code, a value naming the
+    refusal (``invalid`` for a 422), then the rest in document order."""
+    word = _STATUS_WORDS.get(ctx.status, "\x00")
+
+    def rank(value: Any) -> int:
+        if value == ctx.status or (isinstance(value, str) and value.lower() == ctx.code.lower()):
+            return 0
+        if isinstance(value, str) and word in value.lower():
+            return 1
+        return 2
+
+    return sorted(values, key=rank)

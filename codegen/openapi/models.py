@@ -8,8 +8,11 @@ ruff afterwards, so the template only needs to produce valid, deterministic code
 Strategies (documented here, tested in tests/codegen/openapi):
 
 * Fields: required ``T``; required+nullable ``T | None``; optional ``T | UnsetType = UNSET``;
-  optional+nullable ``T | None | UnsetType = UNSET``. An optional field with a valid scalar
-  default uses the default instead of ``UNSET`` (enum defaults as members).
+  optional+nullable ``T | None | UnsetType = UNSET``. A schema ``default`` never replaces
+  ``UNSET`` (CODEGEN.md G7): it is the value the server assumes when the field is absent, so
+  decoding leaves an absent field UNSET and encoding omits it; the default is rendered as a
+  ``# server default: ...`` comment above the field. A required ``const`` keeps its one value
+  as default (it is sent anyway).
 * Enums tolerate unknown wire values: ``_missing_`` makes a pseudo-member that keeps the value,
   so decoding succeeds and re-encoding writes the same value. It is not cached (a cache keyed by
   the peer's values would grow without bound); the server stubs refuse such values instead.
@@ -26,6 +29,7 @@ Strategies (documented here, tested in tests/codegen/openapi):
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -578,15 +582,16 @@ class ModelEmitter:
         """A field's name, annotation and the text after ``=`` (None: no default)."""
         annotation = self.render(f.type)
         args: list[str] = []
+        comment: str | None = None
         if not f.required:
-            default = None
-            if f.default is not ir.MISSING:
-                default = self.default_expr(f.type, f.default)
+            # G7: absent on the wire stays UNSET, whatever the schema's ``default`` says. The
+            # default is what the *server* assumes when the field is missing; filling it in on
+            # decode would make a re-encoded document gain fields the peer never sent, and
+            # sending it would pin a value the server may change. It is kept as a comment.
             annotation += " | UnsetType"
-            if default is not None and default.startswith("msgspec.field("):
-                args.append(default[len("msgspec.field(") : -1])
-            else:
-                args.append(f"default={default or 'UNSET'}")
+            args.append("default=UNSET")
+            if f.default is not ir.MISSING:
+                comment = _default_comment(f.default)
         elif (
             f.default is not ir.MISSING
             and isinstance(f.type, ir.LiteralOf)
@@ -602,11 +607,20 @@ class ModelEmitter:
             value = args[0][len("default=") :]
         elif args:
             value = f"msgspec.field({', '.join(args)})"
-        return {"name": f.python_name, "annotation": annotation, "value": value}
+        return {"name": f.python_name, "annotation": annotation, "value": value, "comment": comment}
 
     def _alias(self, name: str, text: str, description: str | None) -> dict[str, Any]:
         doc = _docstring(description, indent="") if description else None
         return {"name": name, "text": text, "doc": doc}
+
+
+def _default_comment(value: object) -> str | None:
+    """``# server default: <json>`` for a documented default short enough for one line."""
+    try:
+        text = json.dumps(value, ensure_ascii=True, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return f"# server default: {text}" if len(text) <= 60 else None
 
 
 def enum_member_names(values: Iterable[str | int]) -> dict[str | int, str]:

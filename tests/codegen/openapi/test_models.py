@@ -35,12 +35,18 @@ def test_required_nullable_optional_matrix(spec_models: Models) -> None:
     assert f["req_null_30"] == (str | None, msgspec.NODEFAULT)
     assert f["opt"] == (int | msgspec.UnsetType, msgspec.UNSET)
     assert f["opt_null"] == (int | None | msgspec.UnsetType, msgspec.UNSET)
-    assert f["opt_default"] == (int | msgspec.UnsetType, 7)
+    # G7: a documented default is the server's assumption, not a value decoding invents
+    assert f["opt_default"] == (int | msgspec.UnsetType, msgspec.UNSET)
     decoded = msgspec.json.decode(b'{"req":"a","req_null":null,"req_null30":"b"}', type=m.Matrix)
     assert decoded.opt is msgspec.UNSET and decoded.req_null is None
-    assert msgspec.json.encode(decoded) == (
-        b'{"req":"a","req_null":null,"req_null30":"b","opt_default":7}'
+    assert decoded.opt_default is msgspec.UNSET
+    # re-encoding gives back exactly the fields that travelled
+    assert msgspec.json.encode(decoded) == b'{"req":"a","req_null":null,"req_null30":"b"}'
+    sent = msgspec.json.decode(
+        b'{"req":"a","req_null":null,"req_null30":"b","opt_default":7}', type=m.Matrix
     )
+    assert sent.opt_default == 7
+    assert msgspec.json.encode(sent).endswith(b',"opt_default":7}')
     with pytest.raises(msgspec.ValidationError, match="req_null"):
         msgspec.json.decode(b'{"req":"a","req_null30":null}', type=m.Matrix)
     # an enum with a null value is a nullable enum
@@ -101,18 +107,18 @@ def test_enums_tolerate_unknown_values_and_keep_them(spec_models: Models) -> Non
     thing = msgspec.json.decode(b'{"color":"purple","level":9}', type=m.Thing)
     assert thing.color.value == "purple" and thing.color.name == "UNKNOWN"
     assert isinstance(thing.color, m.Color) and thing.level == 9
-    # ``kind`` is a const property: absent from the payload, it is still sent with its value.
-    assert (
-        msgspec.json.encode(thing)
-        == b'{"color":"purple","color_default":"green","level":9,"kind":"thing"}'
-    )
+    # ``kind`` is an optional const property: absent from the payload, it stays absent (G7);
+    # only a required const is filled in (it has one possible value and must be sent).
+    assert msgspec.json.encode(thing) == b'{"color":"purple","level":9}'
     assert m.Color("red") is m.Color.RED and m.Color.V_3_D.value == "3d"
     # Equal, not cached: a value map keyed by what peers send would grow without bound.
     assert m.Color("purple") == thing.color and m.Color("purple").name == "UNKNOWN"
     assert "purple" not in m.Color._value2member_map_
     with pytest.raises(ValueError, match="is not a valid"):
         m.Color(3)
-    assert fields_of(m.Thing)["color_default"][1] is m.Color.GREEN
+    # an enum default stays documentation: absent on the wire is UNSET, not GREEN
+    assert fields_of(m.Thing)["color_default"][1] is msgspec.UNSET
+    assert thing.color_default is msgspec.UNSET
     assert issubclass(m.Level, enum.IntEnum)
 
 

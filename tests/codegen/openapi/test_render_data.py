@@ -69,9 +69,13 @@ def test_model_fields_carry_annotation_default_and_wire_name(tmp_path: Path) -> 
     (item,) = models.module_data()["structs"]
     fields = {f["name"]: f for f in item["fields"]}
     assert item["bases"] == ["msgspec.Struct", "kw_only=True"]
-    assert fields["id"] == {"name": "id", "annotation": "int", "value": None}
-    assert fields["class_"]["value"] == "msgspec.field(default='plain', name='class')"
-    assert fields["tags"]["value"] == "msgspec.field(default_factory=list)"
+    assert fields["id"] == {"name": "id", "annotation": "int", "value": None, "comment": None}
+    # defaults stay documentation (G7): UNSET, with the server's default as a comment
+    assert fields["class_"]["value"] == "msgspec.field(default=UNSET, name='class')"
+    assert fields["class_"]["comment"] == '# server default: "plain"'
+    assert fields["tags"]["value"] == "UNSET"
+    assert fields["tags"]["comment"] == "# server default: []"
+    assert fields["id"]["comment"] is None
     assert fields["tags"]["annotation"] == "list[str] | UnsetType"
 
 

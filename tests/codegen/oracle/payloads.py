@@ -178,7 +178,10 @@ def _graft(root: dict[str, Any], pointer: str, schema: Any) -> None:
     node[parts[-1]] = schema
 
 
-_DRAWN: dict[int, list[Any]] = {}
+# Keyed by id, holding the schema itself: an id is only unique while its object lives, and a
+# finished spec's schemas are freed (a later spec's schema could then reuse the id and be
+# served the earlier spec's draws).
+_DRAWN: dict[int, tuple[dict[str, Any], list[Any]]] = {}
 
 
 def examples(schema: dict[str, Any], count: int) -> list[Any]:
@@ -187,8 +190,9 @@ def examples(schema: dict[str, Any], count: int) -> list[Any]:
     Raises what the engine raises for a schema it cannot handle (unsupported keywords, an
     unsatisfiable combination): the caller checks the exclusion list.
     """
-    if id(schema) in _DRAWN:  # schemas are cached per pointer: shared responses draw once
-        return _DRAWN[id(schema)]
+    cached = _DRAWN.get(id(schema))
+    if cached is not None and cached[0] is schema:  # cached per pointer: shared ones draw once
+        return cached[1]
     drawn: list[Any] = []
     strategy = build(schema, draft=DRAFT7, formats=FORMATS)
     if strategy.is_empty:
@@ -201,8 +205,8 @@ def examples(schema: dict[str, Any], count: int) -> list[Any]:
             drawn.append(value)
 
     collect()
-    _DRAWN[id(schema)] = drawn[:count]
-    return _DRAWN[id(schema)]
+    _DRAWN[id(schema)] = (schema, drawn[:count])
+    return drawn[:count]
 
 
 def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:

@@ -7,9 +7,11 @@ against its schema, and the deserialized values compared with the arguments the 
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import json
 import random
+import re
 import typing
 import warnings
 from typing import Any
@@ -21,7 +23,7 @@ from codegen.openapi.plan import OperationPlan
 from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting
 from tests.codegen.oracle.compare import plain
 from tests.codegen.oracle.conftest import TALLY, SpecEnv, rng_for
-from tests.codegen.oracle.payloads import examples
+from tests.codegen.oracle.payloads import _pointer_get, examples
 from tests.codegen.oracle.recording import Recorded, Reply
 
 
@@ -56,14 +58,17 @@ def _no_commas_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, Any]:
-    """Seeded arguments: parameters from samples.py (fitted to the schema's constraints); a
-    JSON body drawn from the document's request body schema by schemathesis' engine and
-    decoded into the client's body type (see :func:`_json_body`)."""
+    """Seeded arguments, drawn from the document's own schemas by schemathesis' engine, as the
+    JSON and form bodies are (see :func:`_drawn_body`): which optional parameters are passed,
+    and the value of a parameter whose schema cannot be drawn (2.0 inline types, ``content``
+    parameters), come from samples.py, fitted to the schema's constraints."""
     if plan.name not in env.args:
         rng = _Int32Random(rng_for(env.name, plan.name).random())
         fitting = _fitting(env, plan)  # type: ignore[arg-type]
-        args = _no_commas_args(_arguments(method, rng, fitting))
-        body = _json_body(env, plan, method)
+        args = _arguments(method, rng, fitting)
+        args.update(_drawn_params(env, plan, method, args))
+        args = _no_commas_args(args)
+        body = _drawn_body(env, plan, method)
         if body is not _NO_BODY:
             args["body"] = body
         env.args[plan.name] = args
@@ -73,18 +78,121 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
 _NO_BODY: Any = object()
 
 
-def _json_body(env: SpecEnv, plan: OperationPlan, method: Any) -> Any:
-    """A body valid for the document's schema (drawn, not built from our models), as the
-    client's own body type. A valid body the client's type cannot hold is a finding: it is
-    recorded in ``env.body_problems`` and the samples.py body is used instead."""
-    if plan.body is None or plan.body.kind != "json":
+def _drawn_params(
+    env: SpecEnv, plan: OperationPlan, method: Any, args: dict[str, Any]
+) -> dict[str, Any]:
+    """A drawn value (the second draw: the first is Hypothesis' simplest, an empty string or
+    zero) for each parameter ``args`` holds whose schema the engine can draw, converted into
+    the argument's type. Values no request can carry as the document means them are left to
+    samples.py: an empty path segment, an empty array (nothing on the wire), and control
+    characters in a header or cookie (RFC 9110 forbids them; that is not the client's fault),
+    objects whose keys are not words (see ``_WORD``), nulls and nested values (:func:`_flat`)."""
+    source = env.request_schemas
+    if source.swagger2:  # 2.0 parameters have inline types, and the IR's pointers are to the
+        return {}  # document as upgraded to 3.x, not to the source the oracle reads
+    hints = typing.get_type_hints(method)
+    out: dict[str, Any] = {}
+    for p in plan.params:
+        if p.arg not in args or p.param.content or not p.param.pointer:
+            continue
+        pointer = f"{p.param.pointer}/schema"
+        try:
+            schema = source.json_schema(pointer)
+            drawn = examples(schema, 2)
+        except Exception:  # no schema there (2.0), or the engine cannot draw it
+            continue
+        if not drawn:
+            continue
+        value = drawn[-1]
+        if (
+            value in ("", [], {})
+            or (p.param.location in ("header", "cookie") and _has_control(value))
+            or (isinstance(value, dict) and not all(_WORD.fullmatch(k) for k in value))
+            or not _flat(value)
+        ):
+            continue
+        try:
+            out[p.arg] = msgspec.convert(value, hints[p.arg], strict=False)
+        except msgspec.ValidationError as error:  # the argument's type refuses a valid value
+            env.body_problems[plan.name] = (
+                f"{p.param.location} parameter {p.param.name!r}: the client's type refuses "
+                f"the valid value {value!r}: {error}"
+            )[:500]
+    return out
+
+
+# openapi-core finds a deepObject parameter only by a ``name[\w+]`` key, and object keys
+# become parameter names in the exploded styles: drawn object keys other than words are left to
+# samples.py (a judge limit, not a client fault).
+_WORD = re.compile(r"\w+", re.ASCII)
+
+
+def _flat(value: Any) -> bool:
+    """A scalar, or an array or object of scalars, none of them null: what the parameter styles
+    can carry (null and nested values have no style encoding; the client sends nothing or
+    text the validator cannot read back)."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    )
+    return all(v is not None and not isinstance(v, dict | list) for v in items)
+
+
+def _has_control(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    if isinstance(value, list):
+        return any(_has_control(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_control(k) or _has_control(v) for k, v in value.items())
+    return False
+
+
+# One derived schema per pointer, so examples() draws each once.
+_FORM_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def _nonempty_arrays(schema: dict[str, Any]) -> dict[str, Any]:
+    """A form body's schema whose array properties hold at least one item: form encoding
+    repeats the key per item, so an empty array has no encoding at all (it is absent on the
+    wire, and a required one would then be missing); null has none either. Such a body is not
+    input a client can send as drawn, so the oracle does not draw it."""
+    out = copy.deepcopy(schema)
+    properties = out.get("properties") or {}
+    for name in list(properties):
+        prop = properties[name]
+        while isinstance(prop, dict) and isinstance(prop.get("$ref"), str):  # twilio's enums
+            prop = copy.deepcopy(_pointer_get(out, prop["$ref"]))
+        if not isinstance(prop, dict):
+            continue
+        # null has no form encoding either (the field is left out): not drawn
+        if isinstance(prop.get("type"), list):
+            prop["type"] = [t for t in prop["type"] if t != "null"] or prop["type"]
+        if isinstance(prop.get("anyOf"), list):
+            prop["anyOf"] = [b for b in prop["anyOf"] if b != {"type": "null"}] or prop["anyOf"]
+            if len(prop["anyOf"]) == 1 and isinstance(prop["anyOf"][0], dict):
+                prop.update(prop.pop("anyOf")[0])
+        kind = prop.get("type")
+        if kind == "array" or (isinstance(kind, list) and "array" in kind):
+            prop["minItems"] = max(1, prop.get("minItems", 0))
+        properties[name] = prop
+    return out
+
+
+def _drawn_body(env: SpecEnv, plan: OperationPlan, method: Any) -> Any:
+    """A JSON or form body valid for the document's schema (drawn, not built from our models),
+    as the client's own body type. A valid body the client's type cannot hold is a finding: it
+    is recorded in ``env.body_problems`` and the samples.py body is used instead."""
+    if plan.body is None or plan.body.kind not in ("json", "form"):
         return _NO_BODY
     source = env.request_schemas
     pointer = source.request_body_pointer(plan.op.pointer, plan.body.media_type)
     if pointer is None:
         return _NO_BODY
     try:
-        drawn = examples(source.json_schema(pointer), 1)
+        schema = source.json_schema(pointer)
+        if plan.body.kind == "form":
+            schema = _FORM_SCHEMAS.setdefault(pointer, _nonempty_arrays(schema))
+        drawn = examples(schema, 1)
     except Exception:  # the engine cannot draw it: samples.py's body stays
         return _NO_BODY
     if not drawn:

@@ -163,6 +163,13 @@ class Validator:
         }
         if self.swagger2:
             return self._check_swagger2(template, rec, path_params)
+        # openapi-core 0.23 reads a matrix or label path parameter under the RFC 6570 operator
+        # key (``;color``, ``.color*``), as if the template said ``{;color}``; OpenAPI keeps the
+        # template ``{color}`` and puts the style in ``style`` (3.1.0, "Style Examples": the
+        # value of ``{color}`` is ``;color=blue``). Offer the segment under those keys too.
+        for name, value in list(path_params.items()):
+            for alias in (f";{name}", f";{name}*", f".{name}", f".{name}*"):
+                path_params.setdefault(alias, value)
         return self._check_openapi3(raw_path, rec, path_params, self._core_for(template, isolate))
 
     def _check_openapi3(
