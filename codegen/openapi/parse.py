@@ -429,6 +429,14 @@ class _Parser:
             fields.append(
                 self._field(str(wire), schema, field_location, owner, wire in required_names, names)
             )
+        # A required name ``properties`` does not declare (xero's Folder requires ``name`` and
+        # declares ``Name``) is still required: JSON Schema's ``required`` is about presence,
+        # and a property without a schema takes any value. Without a field for it, no body the
+        # document accepts could be built (the client sent ``{}``).
+        fields.extend(
+            ir.Field(wire, names.claim(snake(wire)), ir.AnyType(), required=True)
+            for wire in sorted(required_names - {str(k) for k in props})
+        )
         return fields
 
     def _field(  # noqa: PLR0917 - internal, called positionally
