@@ -48,6 +48,7 @@ from flext_api.codegen_styles import (
 )
 
 __all__ = [
+    "decode_base64",
     "encode_base64",
     "ApiResponse",
     "AsyncOAuth2",
@@ -411,6 +412,15 @@ def multipart_parts(
 def encode_base64(content: bytes) -> bytes:
     """``format: byte`` content as it travels: standard base64 (RFC 4648 section 4, padded)."""
     return _base64.b64encode(content)
+
+
+def decode_base64(text: bytes) -> bytes | None:
+    """The inverse of :func:`encode_base64` (server stubs); ``None`` when ``text`` is not
+    base64 (whitespace around it is tolerated, nothing else)."""
+    try:
+        return _base64.b64decode(text.strip(), validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return None
 
 
 def _wire_name(value: object, attribute: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from flext_api import FlextApiClient, Success
 from tests.codegen.openapi.conftest import SPECS, Generated
 from tests.codegen.openapi.test_wire_truth import Oracle, Seen
 from tests.servers.runners import run_uvicorn
@@ -102,3 +103,38 @@ def test_cookie_and_header_values_are_not_percent_encoded(sdk: Sdk) -> None:
         # percent-decoding reader (``%``), or dropped as whitespace at the ends, is encoded
         api.session(who=" 100%; sure ").unwrap()
         assert sdk.oracle.last().header("cookie") == ["who=%20100%25%3B sure%20"]
+
+
+class Attachments:
+    """A handler for the stub: records the attachment bodies it is handed."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def put_attachment(self, *, body: bytes) -> object:
+        self.received.append(body)
+        return (204, None)
+
+
+def test_stub_hands_the_decoded_bytes_and_refuses_what_is_not_base64(
+    make_package: Callable[[Path, str], Generated],
+) -> None:
+    result, _ = make_package(SPEC, "t")
+    package = importlib.import_module(result.package_dir.name)
+    stubs = importlib.import_module(f"{result.package_dir.name}.stubs")
+    server = Attachments()
+    raw = b"\x00\x01\xffbytes"
+    with run_uvicorn("h11", app=stubs.make_app(server)) as running:
+        url = running.url + stubs.SERVER_PREFIX
+        with package.ClientWireClient(base_url=url) as api:
+            assert isinstance(api.put_attachment(body=raw), Success)
+            assert server.received == [raw]
+        with FlextApiClient(base_url=url) as plain:
+            refused = plain.put(
+                "/attachment",
+                content=b"not base64!",
+                headers={"content-type": "application/octet-stream"},
+            ).unwrap()
+    assert refused.status_code == 422
+    assert "not base64" in refused.text
+    assert server.received == [raw]  # the handler never saw the refused body
