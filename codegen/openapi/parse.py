@@ -645,6 +645,11 @@ class _Parser:
             )
             for wire, (schema, sub_location) in props.items()
         ]
+        # as in _fields: a required name no part declares is still a (required, any) field
+        fields.extend(
+            ir.Field(wire, names.claim(snake(wire)), ir.AnyType(), required=True)
+            for wire in sorted(required - set(props))
+        )
         return ir.SchemaModel(
             def_id,
             name,

@@ -89,6 +89,10 @@ def test_required_property_the_document_does_not_declare_is_sent(sdk: Sdk) -> No
     # and a response holding it decodes (any JSON value: the document gives it no schema)
     decoded = msgspec.json.decode(b'{"name": {"x": 1}, "FileCount": 2}', type=folder)
     assert decoded.name2 == {"x": 1} and decoded.file_count == 2
+    # an allOf merge whose parts never declare a required name keeps it the same way
+    labelled = sdk.models.Labelled
+    assert inspect.signature(labelled).parameters["label"].default is inspect.Parameter.empty
+    assert msgspec.json.encode(labelled(label=[1], size=2)) == b'{"size":2,"label":[1]}'
 
 
 def test_cookie_and_header_values_are_not_percent_encoded(sdk: Sdk) -> None:
