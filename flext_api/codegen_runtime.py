@@ -12,11 +12,12 @@ client it is given). Serializers live in :mod:`flext_api.codegen_styles`, creden
 
 from __future__ import annotations
 
+import base64 as _base64
 import email.parser
 import email.policy
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
@@ -47,6 +48,8 @@ from flext_api.codegen_styles import (
 )
 
 __all__ = [
+    "decode_base64",
+    "encode_base64",
     "ApiResponse",
     "AsyncOAuth2",
     "OAuth2",
@@ -380,11 +383,14 @@ def encode_form(value: object) -> bytes:
 
 
 def multipart_parts(
-    value: object, content_types: Mapping[str, str] | None = None
+    value: object,
+    content_types: Mapping[str, str] | None = None,
+    base64: Collection[str] = (),
 ) -> tuple[tuple[str, Any], ...]:
     """``files=`` parts for a multipart body from a Struct or mapping: bytes and
     :class:`FormFile` values are file parts, text values text parts, objects JSON parts;
-    arrays give one part per item. ``content_types`` are per-property encodings."""
+    arrays give one part per item. ``content_types`` are per-property encodings; ``base64``
+    names the ``format: byte`` properties, whose bytes travel as base64 text parts."""
     data = value if isinstance(value, Mapping) else msgspec.structs.asdict(value)  # type: ignore[arg-type]
     types = content_types or {}
     parts: list[tuple[str, Any]] = []
@@ -393,8 +399,28 @@ def multipart_parts(
             continue  # absent, not an empty text part
         wire = _wire_name(value, key)
         items = item if isinstance(item, list) else [item]
-        parts.extend((wire, _part(wire, one, types.get(wire))) for one in items)
+        for one in items:
+            part = one
+            if wire in base64 and isinstance(one, bytes):
+                # OpenAPI 3.0's Encoding Object: a primitive that is not ``format: binary``
+                # defaults to text/plain; the text is the base64 the schema describes.
+                part = FormFile(encode_base64(one), content_type=types.get(wire) or "text/plain")
+            parts.append((wire, _part(wire, part, types.get(wire))))
     return tuple(parts)
+
+
+def encode_base64(content: bytes) -> bytes:
+    """``format: byte`` content as it travels: standard base64 (RFC 4648 section 4, padded)."""
+    return _base64.b64encode(content)
+
+
+def decode_base64(text: bytes) -> bytes | None:
+    """The inverse of :func:`encode_base64` (server stubs); ``None`` when ``text`` is not
+    base64 (whitespace around it is tolerated, nothing else)."""
+    try:
+        return _base64.b64decode(text.strip(), validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return None
 
 
 def _wire_name(value: object, attribute: str) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 from urllib.parse import quote
 
@@ -70,6 +71,26 @@ def _enc(value: object, allow_reserved: bool) -> str:
     return quote(text, safe=_SAFE_RESERVED if allow_reserved else _SAFE)
 
 
+def _cookie_enc(value: object) -> str:
+    text = (
+        msgspec.json.encode(value).decode() if isinstance(value, Mapping | list) else _text(value)
+    )
+    return _COOKIE_UNSAFE.sub(_percent, text)
+
+
+def _percent(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="")
+
+
+# What cannot travel inside one cookie of a ``Cookie`` header: controls (RFC 9110 field values
+# exclude them), the separators of the header and of this module's pieces (``;`` ``,`` ``&``),
+# ``"`` and ``\`` (quoted-string syntax), ``%`` (so a percent-decoding reader, like the stubs,
+# reads the value back unchanged) and spaces at either end (dropped as whitespace by parsers).
+# Everything else, spaces inside and non-ASCII text included, goes as written: RFC 9110 field
+# values carry SP and obs-text, and a percent-encoded cookie is read back by no cookie parser.
+_COOKIE_UNSAFE = re.compile(r'[\x00-\x1f\x7f";,&%\\]|^ +| +$')
+
+
 def serialize(
     name: str,
     value: object,
@@ -77,6 +98,7 @@ def serialize(
     explode: bool,
     *,
     allow_reserved: bool = False,
+    cookie: bool = False,
 ) -> str:
     """One parameter serialized by ``style`` and ``explode``, exactly as the OpenAPI 3.1
     style-examples table shows it (values percent-encoded; delimiters kept).
@@ -84,20 +106,28 @@ def serialize(
     Path styles return the text that replaces ``{name}``; query styles return ``k=v`` pieces
     joined by ``&``; ``simple`` is also the header form. An empty array or object is the
     "empty" column. A style the shape cannot take raises ``ValueError`` (a programming error in
-    the caller: the generator never emits one).
+    the caller: the generator never emits one). ``cookie``: a ``Cookie`` header piece, where
+    only what cannot travel in a cookie is percent-encoded (see ``_COOKIE_UNSAFE``).
     """
+    enc: Callable[[object], str]
+    key: Callable[[object], str]
+    if cookie:
+        enc = key = _cookie_enc
+    else:
+        key = functools.partial(_enc, allow_reserved=False)
+        enc = functools.partial(_enc, allow_reserved=allow_reserved)
     kind = type(value)
     if kind is str or kind is int:  # the common case: no conversion, no container
-        return _primitive(_enc(name, False), _enc(value, allow_reserved), style)
+        return _primitive(key(name), enc(value), style)
     data = to_builtins(value)
-    n = _enc(name, False)
+    n = key(name)
     if isinstance(data, Mapping):
         # A null property is absent (an object's undefined values are omitted, like UNSET).
-        pairs = [(_enc(k, False), v) for k, v in data.items() if v is not None]
-        return _object(n, pairs, style, explode, allow_reserved)
+        pairs = [(key(k), v) for k, v in data.items() if v is not None]
+        return _object(n, pairs, style, explode, enc, key)
     if isinstance(data, list | tuple):
-        return _array(n, [_enc(v, allow_reserved) for v in data], style, explode)
-    return _primitive(n, _enc(data, allow_reserved), style)
+        return _array(n, [enc(v) for v in data], style, explode)
+    return _primitive(n, enc(data), style)
 
 
 def _primitive(n: str, v: str, style: Style) -> str:
@@ -132,12 +162,17 @@ def _array(n: str, items: list[str], style: Style, explode: bool) -> str:
     raise ValueError(f"style {style!r} does not serialize an array")
 
 
-def _object(
-    n: str, pairs: list[tuple[str, object]], style: Style, explode: bool, allow_reserved: bool
+def _object(  # noqa: PLR0917 - internal, called positionally
+    n: str,
+    pairs: list[tuple[str, object]],
+    style: Style,
+    explode: bool,
+    enc: Callable[[object], str],
+    key: Callable[[object], str],
 ) -> str:
     if style == "deepObject":
-        return "&".join(_deep(n, pairs, allow_reserved))
-    flat = [(k, _enc(v, allow_reserved)) for k, v in pairs]
+        return "&".join(_deep(n, pairs, enc, key))
+    flat = [(k, enc(v)) for k, v in pairs]
     joined = ",".join(f"{k},{v}" for k, v in flat)
     if style == "matrix":
         if not flat:
@@ -155,18 +190,23 @@ def _object(
     return f"{n}=" + delimiter.join(f"{k}{delimiter}{v}" for k, v in flat)
 
 
-def _deep(prefix: str, pairs: Iterable[tuple[str, object]], allow_reserved: bool) -> list[str]:
+def _deep(
+    prefix: str,
+    pairs: Iterable[tuple[str, object]],
+    enc: Callable[[object], str],
+    key: Callable[[object], str],
+) -> list[str]:
     out: list[str] = []
-    for key, value in pairs:
-        name = f"{prefix}[{key}]"
+    for k, value in pairs:
+        name = f"{prefix}[{k}]"
         if value is None:
             continue
         if isinstance(value, Mapping):
-            out += _deep(name, [(_enc(k, False), v) for k, v in value.items()], allow_reserved)
+            out += _deep(name, [(key(sub), v) for sub, v in value.items()], enc, key)
         elif isinstance(value, list | tuple):
-            out += [f"{name}={_enc(v, allow_reserved)}" for v in value]
+            out += [f"{name}={enc(v)}" for v in value]
         else:
-            out.append(f"{name}={_enc(value, allow_reserved)}")
+            out.append(f"{name}={enc(value)}")
     return out
 
 

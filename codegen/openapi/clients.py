@@ -184,6 +184,8 @@ class ClientEmitter:
                 "kind": b.kind,
                 "media": media,
                 "part_types": dict(b.part_types),
+                "base64": b.base64,
+                "base64_parts": b.base64_parts,
             }
         return {
             "name": plan.name,

@@ -429,6 +429,14 @@ class _Parser:
             fields.append(
                 self._field(str(wire), schema, field_location, owner, wire in required_names, names)
             )
+        # A required name ``properties`` does not declare (xero's Folder requires ``name`` and
+        # declares ``Name``) is still required: JSON Schema's ``required`` is about presence,
+        # and a property without a schema takes any value. Without a field for it, no body the
+        # document accepts could be built (the client sent ``{}``).
+        fields.extend(
+            ir.Field(wire, names.claim(snake(wire)), ir.AnyType(), required=True)
+            for wire in sorted(required_names - {str(k) for k in props})
+        )
         return fields
 
     def _field(  # noqa: PLR0917 - internal, called positionally
@@ -637,6 +645,11 @@ class _Parser:
             )
             for wire, (schema, sub_location) in props.items()
         ]
+        # as in _fields: a required name no part declares is still a (required, any) field
+        fields.extend(
+            ir.Field(wire, names.claim(snake(wire)), ir.AnyType(), required=True)
+            for wire in sorted(required - set(props))
+        )
         return ir.SchemaModel(
             def_id,
             name,

@@ -51,6 +51,11 @@ class BodyPlan:
     required: bool
     # multipart: the ``encoding.contentType`` the document gives a property (wire name -> type)
     part_types: tuple[tuple[str, str], ...] = ()
+    # ``format: byte`` content travels as base64 text (the OpenAPI data-type table: "base64
+    # encoded characters"); the caller passes the raw bytes. ``base64`` is the whole body,
+    # ``base64_parts`` the multipart properties (wire names) so described.
+    base64: bool = False
+    base64_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +185,53 @@ class Planner:
             # a wildcard (``image/*``) names no type a part can carry
             if kind == "multipart" and enc.content_type and "*" not in enc.content_type
         )
+        base64_parts: tuple[str, ...] = ()
+        if kind == "multipart" and chosen.type is not None:
+            base64_parts = tuple(
+                f.wire_name for f in self._fields(chosen.type) if self._is_byte(f.type)
+            )
         return BodyPlan(
             kind,
             chosen.media_type.split(";")[0].strip(),
             annotation,
             op.body.required,
             part_types,
+            base64=kind == "binary" and chosen.type is not None and self._is_byte(chosen.type),
+            base64_parts=base64_parts,
         )
+
+    def _resolve(self, t: ir.TypeExpr) -> ir.TypeExpr | ir.Definition | None:
+        """``t`` without nullability and aliases: a definition or a non-reference type."""
+        seen: set[str] = set()
+        while True:
+            if isinstance(t, ir.Nullable):
+                t = t.inner
+            elif isinstance(t, ir.Ref) and t.id not in seen:
+                seen.add(t.id)
+                definition = self.api.definitions.get(t.id)
+                if not isinstance(definition, ir.AliasModel):
+                    return definition
+                t = definition.target
+            else:
+                return t
+
+    def _is_byte(self, t: ir.TypeExpr) -> bool:
+        """``type: string, format: byte`` (or an array of it): base64 text on the wire."""
+        resolved = self._resolve(t)
+        if isinstance(resolved, ir.ArrayOf):
+            resolved = self._resolve(resolved.item)
+        return isinstance(resolved, ir.Primitive) and resolved.kind == "bytes"
+
+    def _fields(self, t: ir.TypeExpr) -> tuple[ir.Field, ...]:
+        # An object's properties, its bases' included (a subclass Struct inherits them).
+        out: list[ir.Field] = []
+        resolved = self._resolve(t)
+        seen: set[str] = set()
+        while isinstance(resolved, ir.SchemaModel) and resolved.id not in seen:
+            seen.add(resolved.id)
+            out += resolved.fields
+            resolved = self.api.definitions.get(resolved.base) if resolved.base else None
+        return tuple(out)
 
     def _response(self, op: ir.Operation, response: ir.Response) -> ResponsePlan:
         success = response.status.startswith("2")

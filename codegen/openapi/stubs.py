@@ -89,6 +89,7 @@ class StubEmitter:
                 "required": b.required,
                 "node": self.checks.node(self.checks.body_type(op, b.media_type)),
                 "arrays": sorted(self._array_fields(plan)),
+                "base64": b.base64,
             }
         default = next(
             (

@@ -211,8 +211,8 @@ def examples(schema: dict[str, Any], count: int) -> list[Any]:
 
 def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:
     """``value`` without the object keys none of ``schemas`` declares (a generated model drops
-    undeclared fields); a key is declared by ``properties`` (any branch of allOf/oneOf/anyOf),
-    and every key of a free-form or ``additionalProperties`` map is kept."""
+    undeclared fields); a key is declared by ``properties`` or ``required`` (any branch of
+    allOf/oneOf/anyOf), and every key of a free-form or ``additionalProperties`` map is kept."""
     if any(not isinstance(s, dict) for s in schemas):
         return value  # `true` or an unknown shape: anything goes, all of it is kept
     flat = _flatten(schemas, root)
@@ -223,6 +223,10 @@ def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:
             subs = [s["properties"][key] for s in flat if key in (s.get("properties") or {})]
             if subs:
                 out[key] = declared(item, subs, root)
+            elif any(key in (s.get("required") or []) for s in flat):
+                # a name in ``required`` is part of the schema even when ``properties`` does
+                # not describe it (xero's Folder requires ``name``): any value, kept whole
+                out[key] = item
             elif maps:
                 extra = [m.get("additionalProperties", True) for m in maps]
                 out[key] = declared(item, [e if isinstance(e, dict) else True for e in extra], root)

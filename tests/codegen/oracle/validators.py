@@ -237,12 +237,21 @@ class Validator:
         except (SwaggerMappingError, ValidationError, ValueError) as error:
             verdict.errors.append(f"{type(error).__name__}: {error}"[:600])
             return verdict
-        for name, param in op.params.items():
+        # unmarshal_request keys its result by the document's name (``X-Registry-Auth``), while
+        # op.params is keyed by bravado's sanitized one (``X_Registry_Auth``).
+        for param in op.params.values():
             location = {"formData": "form"}.get(param.location, param.location)
-            if name in values:
-                verdict.params.setdefault(location, {})[param.param_spec["name"]] = values[name]
+            if param.name in values:
+                verdict.params.setdefault(location, {})[param.param_spec["name"]] = values[
+                    param.name
+                ]
         verdict.body = next(
-            (values[n] for n, p in op.params.items() if p.location == "body" and n in values), None
+            (
+                values[p.name]
+                for p in op.params.values()
+                if p.location == "body" and p.name in values
+            ),
+            None,
         )
         verdict.has_body = rec.body != b""
         return verdict
