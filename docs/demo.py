@@ -3,7 +3,9 @@ the Results (successes and the failures a user meets: 404 as data, a read timeou
 connection, a malformed URL). Then generate a typed SDK from the petstore OpenAPI document, serve
 its generated FastAPI stub with an in-memory implementation, and call it with the generated sync
 client and the async one on asyncio and trio: typed models in Successes, typed status errors in
-Failures."""
+Failures. Last, the same for GraphQL: generate the swapi package, serve its stub
+(``stubs.make_router``) with in-memory resolvers, and call one query with the generated sync
+client and the async one on asyncio and trio."""
 
 from __future__ import annotations
 
@@ -19,12 +21,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import trio
 import uvicorn
 
+from codegen.graphql.generate import generate_graphql
 from codegen.openapi.generate import generate
 from flext_api import (
     AsyncFlextApiClient,
@@ -117,6 +120,7 @@ def main() -> None:
         server.should_exit = True
         thread.join(5)
     generated_sdk()
+    generated_graphql()
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -243,6 +247,109 @@ def call_generated_sdk(sdk: Any, stubs: Any, api_name: str) -> None:
 
         asyncio.run(calls("asyncio"))
         trio.run(calls, "trio")
+
+
+# The shared corpus sits next to the checkout (or next to the worktrees' directory).
+SWAPI = next(
+    (
+        root / "shared" / "corpus" / "graphql"
+        for root in (REPO.parent, REPO.parent.parent)
+        if (root / "shared" / "corpus" / "graphql").is_dir()
+    ),
+    REPO.parent / "shared" / "corpus" / "graphql",
+)
+
+
+class InMemorySwapi:
+    """The stub's ``QueryResolvers`` Protocol for the one field the demo calls: a film and its
+    cast as plain dicts (graphql-core reads nested fields from dict keys)."""
+
+    TATOOINE: ClassVar[dict[str, Any]] = {
+        "id": "p1",
+        "name": "Tatooine",
+        "population": 200000.0,
+        "climates": ["arid"],
+    }
+    CAST: ClassVar[list[dict[str, Any]]] = [
+        {"id": "c1", "name": "Luke Skywalker", "birthYear": "19BBY", "height": 172,
+         "mass": 77.0, "homeworld": TATOOINE},
+        {"id": "c2", "name": "C-3PO", "birthYear": "112BBY", "height": 167, "mass": 75.0,
+         "homeworld": TATOOINE},
+    ]  # fmt: skip
+
+    def film(self, info: Any, *, id: Any = None, film_id: Any = None) -> Any:
+        if film_id != "1":
+            return None
+        return {
+            "id": "f1",
+            "title": "A New Hope",
+            "episodeID": 4,
+            "releaseDate": "1977-05-25",
+            "openingCrawl": "It is a period of civil war...",
+            "characterConnection": {
+                "totalCount": len(self.CAST),
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "characters": self.CAST,
+            },
+        }
+
+
+def generated_graphql() -> None:
+    schema = SWAPI / "swapi_starwars.graphql"
+    operations = SWAPI / "operations" / "swapi_operations.graphql"
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = generate_graphql(schema, [operations], Path(tmp), "swapi_gql")
+        elapsed = time.perf_counter() - started
+        files = sorted(p.name for p in result.package_dir.glob("*.py"))
+        print(
+            f"\ngenerated GraphQL package from {schema.name} in {elapsed:.1f}s: swapi_gql/ {files}"
+        )
+        sys.path.insert(0, tmp)
+        try:
+            client = importlib.import_module("swapi_gql.client")
+            stubs = importlib.import_module("swapi_gql.stubs")
+            call_generated_graphql(client, stubs)
+        finally:
+            sys.path.remove(tmp)
+            for name in [m for m in sys.modules if m.split(".")[0] == "swapi_gql"]:
+                del sys.modules[name]
+
+
+def show_graphql(label: str, result: Success[Any] | Failure[Any]) -> None:
+    match result:
+        case Success(response):
+            film = response.data.film
+            cast = film and [person.name for person in film.character_connection.characters]
+            summary = film and f"{film.title!r} (episode {film.episode_id}), cast {cast}"
+            print(f"  {label:<44} Success  {summary or 'film: null'}")
+        case Failure(error):
+            print(f"  {label:<44} Failure  {type(error).__name__}: {error.code}")
+
+
+def call_generated_graphql(client: Any, stubs: Any) -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.include_router(stubs.make_router(stubs.Resolvers(query=InMemorySwapi())))
+    with serving(app) as root:
+        url = root + "/graphql"
+        print(f"generated GraphQL stub (make_router) on {url}\n")
+        print("sync (SwapiGqlClient):")
+        with client.SwapiGqlClient(url) as api:
+            show_graphql("film_with_cast(film_id='1')", api.film_with_cast(film_id="1"))
+            show_graphql("film_with_cast(film_id='9') (missing)", api.film_with_cast(film_id="9"))
+
+        async def calls(label: str) -> None:
+            print(f"\nasync on {label} (AsyncSwapiGqlClient):")
+            async with client.AsyncSwapiGqlClient(url) as api:
+                show_graphql("film_with_cast(film_id='1')", await api.film_with_cast(film_id="1"))
+
+        asyncio.run(calls("asyncio"))
+        trio.run(calls, "trio")
+    with client.SwapiGqlClient(f"http://127.0.0.1:{free_port()}/graphql") as api:
+        print()
+        show_graphql("refused connection", api.film_with_cast(film_id="1"))
 
 
 if __name__ == "__main__":

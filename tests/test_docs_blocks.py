@@ -164,6 +164,61 @@ def docs_petstore(_petstore: str) -> Names:
     return {"BASE_URL": _petstore}
 
 
+class _Films:
+    """The swapi stub's query resolvers for the docs: one film with one character."""
+
+    def film(self, info: object, **arguments: object) -> object:
+        if arguments.get("film_id") != "1":
+            return None
+        planet = {"id": "p1", "name": "Tatooine", "population": 2e5, "climates": ["arid"]}
+        luke = {"id": "c1", "name": "Luke Skywalker", "birthYear": "19BBY", "height": 172,
+                "mass": 77.0, "homeworld": planet}  # fmt: skip
+        return {
+            "id": "f1",
+            "title": "A New Hope",
+            "episodeID": 4,
+            "releaseDate": "1977-05-25",
+            "characterConnection": {
+                "totalCount": 1,
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "characters": [luke],
+            },
+        }
+
+
+@pytest.fixture(scope="module")
+def _swapi_graphql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The corpus swapi schema and operations generated as package ``swapi`` (importable),
+    served by its generated ``stubs.make_router``; yields the endpoint URL."""
+    from fastapi import FastAPI
+
+    from codegen.graphql.generate import generate_graphql
+    from tests.codegen.graphql.conftest import case_paths
+
+    out = tmp_path_factory.mktemp("swapi")
+    schema, operations = case_paths("swapi")
+    generate_graphql(schema, [operations], out, "swapi")
+    sys.path.insert(0, str(out))
+    importlib.invalidate_caches()
+    try:
+        stubs = importlib.import_module("swapi.stubs")
+        app = FastAPI()
+        app.include_router(stubs.make_router(stubs.Resolvers(query=_Films())))
+        with run_uvicorn("h11", app=app) as server:
+            yield server.url + "/graphql"
+    finally:
+        sys.path.remove(str(out))
+        for name in [m for m in sys.modules if m == "swapi" or m.startswith("swapi.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def docs_graphql_swapi(_swapi_graphql: str) -> Names:
+    """``GRAPHQL_URL``: the generated swapi package's stub (``swapi`` is importable; its
+    ``film`` resolver knows film ``"1"``)."""
+    return {"GRAPHQL_URL": _swapi_graphql}
+
+
 # -- the runner ------------------------------------------------------------------------------
 
 
