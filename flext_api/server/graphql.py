@@ -21,23 +21,19 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     build_schema,
     execute,
     get_operation_ast,
     parse,
     subscribe,
     validate,
+    validate_schema,
     value_from_ast_untyped,
 )
 from starlette.datastructures import FormData, UploadFile
@@ -45,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flext_api._exceptions import FlextApiError
+from flext_api.server.graphql_limits import measure_operation
 
 __all__ = ["GraphQLScalarCodec", "create_graphql_router"]
 
@@ -155,6 +152,10 @@ def _build(
         schema = build_schema(sdl)
     except GraphQLError as error:
         raise ValueError(f"the GraphQL schema does not parse: {error.message}") from None
+    # A parsed SDL can still break type-system rules; graphql-core would then fail every request.
+    if problems := validate_schema(schema):
+        listed = "; ".join(problem.message for problem in problems[:3])
+        raise ValueError(f"the GraphQL schema is invalid ({len(problems)}): {listed}; fix the SDL")
     for type_name, fields in resolvers.items():
         graphql_type = schema.type_map.get(type_name)
         if graphql_type is None:
@@ -403,10 +404,9 @@ def _respond(body: Any, status: int) -> Response:
 def _check_limits(
     document: DocumentNode, operation: OperationDefinitionNode, limits: _Limits
 ) -> None:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    depth, complexity = _measure(operation.selection_set, fragments, 0, frozenset(), limits)
+    depth, complexity = measure_operation(
+        document, operation, limits.max_depth, limits.max_complexity
+    )
     if depth > limits.max_depth:
         raise _Refused(
             f"the query is nested {depth} levels deep; the limit is {limits.max_depth}",
@@ -417,45 +417,6 @@ def _check_limits(
             f"the query selects at least {complexity} fields; the limit is {limits.max_complexity}",
             code="QUERY_TOO_COMPLEX",
         )
-
-
-def _measure(
-    selection_set: SelectionSetNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    depth: int,
-    visiting: frozenset[str],
-    limits: _Limits,
-) -> tuple[int, int]:
-    """(deepest field level, field count) with fragments expanded; stops once past a limit."""
-    deepest = depth
-    count = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            count += 1
-            inner_depth = depth + 1
-            if selection.selection_set is not None and inner_depth <= limits.max_depth:
-                inner_depth, inner_count = _measure(
-                    selection.selection_set, fragments, depth + 1, visiting, limits
-                )
-                count += inner_count
-            deepest = max(deepest, inner_depth)
-        elif isinstance(selection, InlineFragmentNode):
-            inner_depth, inner_count = _measure(
-                selection.selection_set, fragments, depth, visiting, limits
-            )
-            deepest, count = max(deepest, inner_depth), count + inner_count
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            # Validation refuses cycles; the guard keeps this function total anyway.
-            if fragment is not None and name not in visiting:
-                inner_depth, inner_count = _measure(
-                    fragment.selection_set, fragments, depth, visiting | {name}, limits
-                )
-                deepest, count = max(deepest, inner_depth), count + inner_count
-        if deepest > limits.max_depth or count > limits.max_complexity:
-            break
-    return deepest, count
 
 
 async def _serve_transport_ws(

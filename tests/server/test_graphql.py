@@ -606,3 +606,15 @@ def test_context_factory_abstract_resolve_type_and_deliberate_errors() -> None:
     assert error["message"] == "no such thing: ask for an existing one"
     assert error["extensions"] == {"code": "NOT_FOUND"}
     assert error["path"] == ["missing"]
+
+
+def test_a_schema_that_breaks_type_system_rules_fails_at_build_time() -> None:
+    """graphql-core would refuse every request to it with a TypeError (a 500): refuse it once,
+    where the mistake is made, naming the rule it breaks."""
+    sdl = (
+        "interface Node { id: ID! }\n"
+        'type Card implements Node { id: ID! @deprecated(reason: "old") }\n'
+        "type Query { card: Card }\n"
+    )
+    with pytest.raises(ValueError, match=r"schema is invalid \(1\): Interface field Node\.id"):
+        create_graphql_router(sdl, {})

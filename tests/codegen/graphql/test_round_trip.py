@@ -26,7 +26,7 @@ from codegen.graphql.generate import GraphQLGenerationResult
 from codegen.graphql.load import load_schema
 from codegen.openapi.diagnostics import Diagnostics
 from flext_api import FormFile
-from tests.codegen.graphql.conftest import CASES
+from tests.codegen.graphql.conftest import CASES, CORPUS
 from tests.codegen.graphql.mock import _Executor, input_value, max_possible, mock_data
 from tests.servers.runners import run_uvicorn
 
@@ -107,11 +107,19 @@ def _arguments(
     return out
 
 
-# GitHub's published SDL breaks interface rules graphql-core's validate() enforces (a deprecated
-# implementation of a non-deprecated interface field): the generated client decodes it (see
-# test_corpus.py), but create_graphql_router answers every request to it with HTTP 500, so
-# there is no stub to round-trip against until the server builds such schemas.
+# GitHub's published SDL breaks 12 interface rules of the GraphQL type system (a deprecated
+# implementation of a non-deprecated interface field...): the generated client decodes its data
+# (test_corpus.py, and the ariadne comparison), but create_graphql_router refuses an invalid
+# schema when it is built, so there is no stub of it to round-trip against.
 SERVED = sorted(set(CASES) - {"github"})
+
+
+def test_the_github_schema_is_refused_by_the_server_with_the_rule_it_breaks() -> None:
+    from flext_api.server.graphql import create_graphql_router
+
+    sdl = (CORPUS / "github_api.graphql").read_text()
+    with pytest.raises(ValueError, match=r"schema is invalid \(\d+\): Interface field"):
+        create_graphql_router(sdl, {})
 
 
 @pytest.fixture(scope="module", params=SERVED)
