@@ -150,8 +150,8 @@ def _build(
 ) -> GraphQLSchema:
     try:
         schema = build_schema(sdl)
-    except GraphQLError as error:
-        raise ValueError(f"the GraphQL schema does not parse: {error.message}") from None
+    except (GraphQLError, TypeError) as error:  # TypeError: a type defined twice, and the like
+        raise ValueError(f"the GraphQL schema does not parse: {error}") from None
     # A parsed SDL can still break type-system rules; graphql-core would then fail every request.
     if problems := validate_schema(schema):
         listed = "; ".join(problem.message for problem in problems[:3])
