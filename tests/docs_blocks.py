@@ -37,7 +37,7 @@ class DocBlock:
 
 
 def documentation_files() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def extract_blocks(path: Path) -> list[DocBlock]:

@@ -36,6 +36,7 @@ from flext_api.server.rate_limit import (
     RedisRateLimiter,
 )
 from flext_api.server.security import DOCS_CSP, RequestBodyGuardMiddleware
+from flext_api.server.shutdown import DrainOnSigterm
 
 __all__ = ["FlextFastAPI", "create_fastapi_app"]
 
@@ -107,11 +108,15 @@ def create_fastapi_app(
         else:
             rate_limiter = InMemoryRateLimiter(config.rate_limit, config.rate_limit_window_seconds)
 
+    drain = DrainOnSigterm(checks, config.shutdown_drain_seconds)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        drain.install()
         try:
             yield
         finally:
+            drain.uninstall()
             for client in closers:
                 await client.aclose()
             if caching is not None and caching.cache is not None:

@@ -96,6 +96,9 @@ class FlextApiConfig:
     redis_connect_timeout_seconds: float = 0.5
     redis_timeout_seconds: float = 0.5
     ready_timeout_seconds: float = 2.0
+    # Seconds /ready answers 503 after SIGTERM before the server stops accepting (0: stop at
+    # once). Set it above the time the orchestrator takes to stop routing to the process.
+    shutdown_drain_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
@@ -155,6 +158,11 @@ class FlextApiConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise FlextApiConfigError(name, f"must be greater than 0, got {value}")
+        if not self.shutdown_drain_seconds >= 0:
+            raise FlextApiConfigError(
+                "shutdown_drain_seconds",
+                f"must be 0 (off) or more, got {self.shutdown_drain_seconds}",
+            )
         if self.hsts_max_age < 0:
             raise FlextApiConfigError(
                 "hsts_max_age", f"must be 0 (off) or more, got {self.hsts_max_age}"
@@ -249,6 +257,7 @@ _KINDS: dict[str, _Kind] = {
     "redis_connect_timeout_seconds": "float",
     "redis_timeout_seconds": "float",
     "ready_timeout_seconds": "float",
+    "shutdown_drain_seconds": "float",
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

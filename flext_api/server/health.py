@@ -53,6 +53,9 @@ class ReadinessChecks:
 
     def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout
+        # Set on SIGTERM by a graceful shutdown (flext_api.server.shutdown): /ready answers 503
+        # without running the checks, so the orchestrator stops routing here first.
+        self.draining = False
         self._checks: dict[str, ReadinessCheck] = {}
 
     def add(self, name: str, check: ReadinessCheck) -> None:
@@ -157,6 +160,8 @@ def _probe_endpoints(
         return JSONResponse({"status": "ok"})
 
     async def ready(request: Request) -> Response:
+        if checks.draining:
+            return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
         results = await checks.run()
         report: dict[str, str] = {}
         for name, result in sorted(results.items()):
