@@ -21,6 +21,23 @@ from tests.codegen.openapi.conftest import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Imports every public module of flext_api (no path component starting with "_") and reads
+# every name its __all__ lists; prints where flext_api came from, the modules and the names.
+PUBLIC_NAMES_PROBE = """
+import importlib, pkgutil, flext_api
+modules = ["flext_api"] + [
+    info.name for info in pkgutil.walk_packages(flext_api.__path__, "flext_api.")
+    if not any(part.startswith("_") for part in info.name.split("."))
+]
+names = 0
+for name in modules:
+    module = importlib.import_module(name)
+    for attribute in getattr(module, "__all__", ()):
+        getattr(module, attribute)
+        names += 1
+print(flext_api.__file__, len(modules), names)
+"""
+
 
 def _run(
     args: list[str], cwd: Path, env: dict[str, str], check: bool = True
@@ -92,6 +109,15 @@ def test_installed_wheel_generates_an_importable_package(tmp_path: Path) -> None
         "No module named 'codegen'"
         in _run([str(bin_dir / "python"), "-c", "import codegen"], user, env, check=False).stderr
     )
+
+    # Every public name of every public module imports from the installed wheel, extras
+    # included: a module left out of the wheel, or a name in __all__ that is not there, fails.
+    extras = f"{wheel}[codegen,fastapi,graphql,trio,compression]"
+    _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", extras], tmp_path, env)
+    public = _run([str(bin_dir / "python"), "-c", PUBLIC_NAMES_PROBE], user, env).stdout.split()
+    assert public[0].startswith(str(venv))
+    modules, names = int(public[1]), int(public[2])
+    assert modules >= 20 and names >= 250, public
 
     # Without ruff the package is still written, unformatted, with a one-line notice.
     _run([str(bin_dir / "python"), "-m", "pip", "uninstall", "--yes", "--quiet", "ruff"], user, env)
