@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint check-sync sync peers gql-oracle bench bench-deps oracle fuzz clean
+.PHONY: venv demo test docs lint check-sync sync peers gql-oracle bench bench-deps oracle fuzz clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,12 +52,23 @@ sync: venv
 check-sync: venv
 	$(PY) -m codegen unasync --check
 
+# The documentation site: mkdocs build --strict (a warning fails), then the built pages rendered
+# in headless Chromium (installed here when missing, as root) must show the navigation and the
+# API reference (tests/docs_site.py).
+docs: venv
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing (apt-get install chromium)"; exit 1; fi; }
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	$(PY) -m tests.docs_site site
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: venv peers gql-oracle check-sync lint
+test: venv peers gql-oracle check-sync lint docs
 	rm -f .coverage .coverage.*
 	$(PY) -m coverage run -m pytest -q --timeout=300
 	$(PY) -m coverage combine -q
