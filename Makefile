@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi,compression,codegen,graphql]'
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -e '.[trio,fastapi,compression,codegen,graphql,otel]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -313,7 +313,11 @@ class ConnectionPool:
                 limit = request.limit(request.timeout.pool)
                 if limit is not None:
                     deadline = self._clock() + limit
+            if self._trace is not None:
+                self._trace("pool.wait.start", {"origin": origin})
             got = self._wait(waiter, deadline, origin, request)
+            if self._trace is not None:
+                self._trace("pool.wait.end", {"origin": origin})
             if got is not None:
                 return got
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 from flext_api.server.access_log import configure_access_logging
 from flext_api.server.bookkeeping import RequestBookkeepingMiddleware
 from flext_api.server.caching import ResponseCacheMiddleware, ResponseCaching
-from flext_api.server.config import FlextApiConfig
+from flext_api.server.config import FlextApiConfig, FlextApiConfigError
 from flext_api.server.cors import FlextCORSMiddleware
 from flext_api.server.errors import ErrorMiddleware, install_error_handlers
 from flext_api.server.health import ReadinessChecks, add_health_routes, redis_ping_check
@@ -37,6 +37,9 @@ from flext_api.server.rate_limit import (
 )
 from flext_api.server.security import DOCS_CSP, RequestBodyGuardMiddleware
 from flext_api.server.shutdown import DrainOnSigterm
+
+if TYPE_CHECKING:
+    from flext_api.server.telemetry import ServerTelemetry
 
 __all__ = ["FlextFastAPI", "create_fastapi_app"]
 
@@ -65,6 +68,7 @@ def create_fastapi_app(
     readiness: ReadinessChecks | None = None,
     rate_limiter: RateLimiter | None = None,
     caching: ResponseCaching | None = None,
+    telemetry: ServerTelemetry | None = None,
     **overrides: Any,
 ) -> FastAPI:
     """Build the application.
@@ -75,6 +79,8 @@ def create_fastapi_app(
     ``rate_limiter`` replaces the limiter the config would build. ``caching`` turns on
     conditional GET (ETags, 304) and the response cache for GET routes
     (:class:`flext_api.server.ResponseCaching`); the app closes its cache at shutdown.
+    ``telemetry`` (or ``otel=True`` in the config, with the global providers) adds
+    OpenTelemetry server spans and metrics (:mod:`flext_api.server.telemetry`).
     """
     if config is None:
         config = FlextApiConfig.from_env(**overrides)
@@ -170,6 +176,10 @@ def create_fastapi_app(
             handle_errors=not config.cors_origins,
         )
     ]
+    if telemetry is not None or config.otel:
+        # Right inside the request-id layer: the span gets the id, and sees the final status
+        # of everything below it.
+        stack.append(_telemetry_layer(telemetry))
     if config.cors_origins:
         stack.append(
             Middleware(
@@ -205,3 +215,13 @@ def create_fastapi_app(
         stack.append(Middleware(ResponseCacheMiddleware, caching=caching))
     app.server_middleware = stack
     return app
+
+
+def _telemetry_layer(telemetry: ServerTelemetry | None) -> Middleware:
+    try:
+        from flext_api.server.telemetry import OpenTelemetryASGIMiddleware
+    except ImportError as exc:
+        raise FlextApiConfigError(
+            "otel", "needs OpenTelemetry: pip install 'flext-api[otel]'"
+        ) from exc
+    return Middleware(OpenTelemetryASGIMiddleware, telemetry=telemetry)

@@ -99,6 +99,8 @@ class FlextApiConfig:
     # Seconds /ready answers 503 after SIGTERM before the server stops accepting (0: stop at
     # once). Set it above the time the orchestrator takes to stop routing to the process.
     shutdown_drain_seconds: float = 0.0
+    # OpenTelemetry server spans and metrics (flext_api.server.telemetry; the ``otel`` extra).
+    otel: bool = False
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
@@ -258,6 +260,7 @@ _KINDS: dict[str, _Kind] = {
     "redis_timeout_seconds": "float",
     "ready_timeout_seconds": "float",
     "shutdown_drain_seconds": "float",
+    "otel": "bool",
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -112,7 +112,7 @@ def test_installed_wheel_generates_an_importable_package(tmp_path: Path) -> None
 
     # Every public name of every public module imports from the installed wheel, extras
     # included: a module left out of the wheel, or a name in __all__ that is not there, fails.
-    extras = f"{wheel}[codegen,fastapi,graphql,trio,compression]"
+    extras = f"{wheel}[codegen,fastapi,graphql,trio,compression,otel]"
     _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", extras], tmp_path, env)
     public = _run([str(bin_dir / "python"), "-c", PUBLIC_NAMES_PROBE], user, env).stdout.split()
     assert public[0].startswith(str(venv))
