@@ -119,6 +119,10 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "aiter_raw": "iter_raw",
     "default_async_backend": "default_sync_backend",
     "async_sleep": "sleep",
+    # flext_api.testing
+    "mock_async_client": "mock_client",
+    "mock_async_transport": "mock_transport",
+    "async_backend": "backend",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

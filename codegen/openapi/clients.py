@@ -253,6 +253,22 @@ class ClientEmitter:
     def client_module(self) -> str:
         return self.renderer.render("client.py.jinja", self.client_data())
 
+    def testing_module(self) -> str:
+        """``testing.py``: ``mock_client``/``mock_async_client`` on ``flext_api.testing``."""
+        base_url = default_base_url(self.api)
+        path = urlparse(base_url).path.rstrip("/") if urlparse(base_url).scheme else (
+            base_url.rstrip("/"))  # fmt: skip
+        mock_base_url = "http://mock.test" + (
+            path if path.startswith("/") or not path else f"/{path}"
+        )
+        data = {
+            "package": self.package,
+            "name": self.name,
+            "title": _one_line(self.api.title),
+            "mock_base_url": repr(mock_base_url),
+        }
+        return self.renderer.render("testing.py.jinja", data)
+
     def _credential_args(self) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         taken = {"base_url", "client", "timeout", "limits", "http2", "verify", "cert",

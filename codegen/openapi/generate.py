@@ -100,6 +100,7 @@ def generate(
         f"{package}/errors.py": clients.errors_module(),
         f"{package}/operations.py": clients.operations_module(),
         f"{package}/client.py": clients.client_module(),
+        f"{package}/testing.py": clients.testing_module(),
         **{f"{package}/{m}.py": text for m, text in clients.group_modules().items()},
         f"{package}/stubs.py": stubs.module(),
         f"{package}/openapi.json": spec_json(document.root),

@@ -51,6 +51,7 @@ from flext_api._sync.middleware import (
     RetryMiddleware,
     build_chain,
 )
+from flext_api.testing import MockResponse, MockRouter, mock_transport
 from tests.servers.app import pattern_bytes
 from tests.servers.raw import RawServerFactory, RequestReader, idle_until_closed
 from tests.servers.runners import RunningServer
@@ -456,15 +457,14 @@ def snapshot(request: Request) -> tuple[object, ...]:
 Script = list[tuple[int, dict[str, str]]]
 
 
-def fake_transport(script: Script, sent: list[Request]) -> CallNext[Response]:
-    """Answers each request with the next (status, headers) of ``script``; notes what it got."""
-
-    def send(request: Request) -> Success[Response] | Failure[FlextApiError]:
-        sent.append(request)
-        status, headers = script.pop(0) if script else (200, {})
-        return Success(Response(status, Headers(list(headers.items())), b"", request=request))
-
-    return send
+def scripted_router(script: Script) -> MockRouter:
+    """The testing kit's router answering every request with the next (status, headers) of
+    ``script``, then 200 (``router.calls`` is what reached the transport)."""
+    router = MockRouter()
+    router.any(
+        [*(MockResponse(status, headers=headers) for status, headers in script), MockResponse()]
+    )
+    return router
 
 
 def token_endpoint(request: Request) -> Success[Response] | Failure[FlextApiError]:
@@ -554,11 +554,11 @@ def test_no_built_in_layer_mutates_the_request_it_receives() -> None:
             deadline=time.monotonic() + 60,
         )
         before = snapshot(request)
-        sent: list[Request] = []
-        result = layer.handle(request, fake_transport(script, sent))
+        router = scripted_router(script)
+        result = layer.handle(request, mock_transport(router))
         assert result.is_success, name
         assert snapshot(request) == before, name
-        assert len(sent) == sends, name  # the layer did its work (resends included)
+        assert len(router.calls) == sends, name  # the layer did its work (resends included)
 
 
 def test_the_client_chain_with_decoding_leaves_the_request_alone(
@@ -794,14 +794,15 @@ def test_the_breaker_reopens_for_trials_on_its_clock_not_the_wall() -> None:
         CircuitBreaker(failure_threshold=1, open_duration=30.0), clock=clock
     )
     request = Request("GET", URL("http://127.0.0.1/"), Headers([("Host", "127.0.0.1")]))
-    sent: list[Request] = []
+    router = MockRouter()
+    router.any(MockResponse(503))
     codes: list[str | int] = []
     for step in (0.0, 29.0, 1.0):  # fail once, still open 29 s later, half-open at 30 s
         clock.now += step
-        result = breaker.handle(request, fake_transport([(503, {})], sent))
+        result = breaker.handle(request, mock_transport(router))
         codes.append(result.error_code if isinstance(result, Failure) else result.value.status_code)
     assert codes == [503, "CIRCUIT_OPEN", 503]
-    assert len(sent) == 2
+    assert len(router.calls) == 2
 
 
 def test_a_streamed_body_is_not_resent_and_the_error_says_so() -> None:
