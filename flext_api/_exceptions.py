@@ -32,6 +32,7 @@ __all__ = [
     "DNSError",
     "DecodingError",
     "DecompressionBombError",
+    "EventLoopMismatch",
     "FlextApiError",
     "HTTPStatusError",
     "InvalidHeader",
@@ -282,6 +283,16 @@ class StreamError(FlextApiError):
     """A streamed body was used in a way that cannot work (read twice, read after close)."""
 
     code = "STREAM_ERROR"
+
+
+class EventLoopMismatch(FlextApiError):
+    """An async client was used from an event loop other than the one it first ran on.
+
+    Its connections belong to that loop (asyncio transports, trio sockets) and cannot serve
+    another: one client per event loop (create it inside the function ``asyncio.run`` or
+    ``trio.run`` runs)."""
+
+    code = "EVENT_LOOP_MISMATCH"
 
 
 class CircuitOpenError(FlextApiError):

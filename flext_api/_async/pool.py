@@ -43,11 +43,15 @@ from flext_api import _fork
 from flext_api._async.connection import AsyncHTTP11Connection, ResponseHead
 from flext_api._async.http2 import AsyncHTTP2Connection, AsyncHTTP2Stream
 from flext_api._async.proxy import connect_through_proxy
-from flext_api._backends.auto import default_async_backend  # unasync: remove
+from flext_api._backends.auto import (  # unasync: remove
+    current_event_loop,  # unasync: remove
+    default_async_backend,  # unasync: remove
+)  # unasync: remove
 
 # unasync: sync-only: from flext_api._backends.sync import default_sync_backend
 from flext_api._backends.base import AsyncNetworkBackend, AsyncNetworkStream
 from flext_api._exceptions import (
+    EventLoopMismatch,  # unasync: remove
     FlextApiError,
     NetworkError,
     PoolClosed,
@@ -103,6 +107,9 @@ class AsyncConnectionPool:
         self._state = self._new_state()
         self._generation = _fork.generation
         self._closed = False
+        # unasync: begin-async-only
+        self._loop: object = None  # the event loop the first request ran on
+        # unasync: end-async-only
 
     @property
     def stats(self) -> PoolStats:
@@ -274,11 +281,32 @@ class AsyncConnectionPool:
 
     # -- check-out --------------------------------------------------------------------------
 
+    # unasync: begin-async-only
+    def _bind_loop(self, loop: object) -> None:
+        """The first request binds the pool to its event loop. A request from another loop
+        fails before it touches a connection of the first, unless the pool holds none (then
+        nothing belongs to the old loop and the pool moves to the new one)."""
+        with self._lock:
+            if self._loop is not None and self._state.stats().connections:
+                raise EventLoopMismatch(
+                    "this async client was first used on another event loop, and its "
+                    "connections belong to that loop: create one client per event loop "
+                    "(inside the function asyncio.run or trio.run runs)"
+                )
+            self._loop = loop
+
+    # unasync: end-async-only
+
     async def _acquire(self, origin: Origin, request: Request) -> Connection:
         if self._generation != _fork.generation:
             self._after_fork()
         if self._closed:
             raise PoolClosed("the client is closed; create a new client to send requests")
+        # unasync: begin-async-only
+        loop = current_event_loop()
+        if loop is not self._loop:
+            self._bind_loop(loop)
+        # unasync: end-async-only
         # The wait's deadline, computed once however often this request is woken.
         deadline: float | None = None
         waited = False
