@@ -93,7 +93,9 @@ class AsyncConnectionPool:
         self._proxy_ssl_context = proxy_ssl_context
         # The pool key of every http origin behind the proxy (see the module docstring).
         self._forward_key: Origin | None = (
-            None if proxy is None else ("http", proxy.origin[1], proxy.origin[2])
+            None
+            if proxy is None or proxy.is_socks  # SOCKS tunnels every origin: no forwarding
+            else ("http", proxy.origin[1], proxy.origin[2])
         )
         # Origins by scheme that may share an HTTP/2 connection: https with ALPN when http2 is
         # on; clear http only with prior knowledge.
@@ -493,7 +495,7 @@ class AsyncConnectionPool:
                 origin,
                 stream,
                 proxy_fields=self._proxy.header_fields
-                if self._proxy is not None and scheme == "http"
+                if self._proxy is not None and scheme == "http" and not self._proxy.is_socks
                 else None,
                 trace=trace,
             )

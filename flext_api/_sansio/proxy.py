@@ -20,6 +20,7 @@ from typing import Final
 
 from flext_api._exceptions import InvalidURL
 from flext_api._headers import Headers, HeaderTypes
+from flext_api._sansio import socks
 from flext_api._urls import URL
 
 __all__ = [
@@ -34,12 +35,19 @@ __all__ = [
 Origin = tuple[str, str, int]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_PROXY_SCHEMES: Final = frozenset({"http", "https"})
+_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5", "socks5h"})
+_SOCKS_SCHEMES: Final = frozenset({"socks5", "socks5h"})
+_SOCKS_PORT: Final = 1080
 _PATTERN_SCHEMES: Final = frozenset({"http", "https", "all"})
 
 
 class Proxy:
     """A forward proxy: ``Proxy("http://user:pass@proxy.internal:3128", headers={...})``.
+
+    ``socks5://`` (or ``socks5h://``, the same here) proxies tunnel every connection, http
+    origins included; the destination name is resolved by the proxy (remote DNS). Their
+    credentials (``socks5://user:pass@host``, port 1080 by default) are RFC 1929's, sent only
+    when the proxy asks.
 
     ``http://`` proxies are spoken to in clear text; ``https://`` proxies over TLS, verified like
     any server (the client's ``verify=``). Credentials in the URL's userinfo become a
@@ -49,7 +57,7 @@ class Proxy:
     Two proxies with the same URL, credentials and headers are equal, so they share a pool.
     """
 
-    __slots__ = ("_fields", "_key", "has_credentials", "url")
+    __slots__ = ("_fields", "_key", "has_credentials", "is_socks", "socks_credentials", "url")
 
     def __init__(self, url: str | URL, *, headers: HeaderTypes | None = None) -> None:
         try:
@@ -58,14 +66,27 @@ class Proxy:
             raise ValueError(f"invalid proxy URL: {exc}") from None
         if parsed.scheme not in _PROXY_SCHEMES:
             raise ValueError(
-                f"proxy {parsed!r}: only http:// and https:// proxies are supported "
+                f"proxy {parsed!r}: only http://, https:// and socks5:// (or socks5h://) "
+                "proxies are supported "
                 f"(not {parsed.scheme or 'a URL without scheme'!r})"
             )
         if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
             raise ValueError(f"proxy {parsed!r}: a proxy URL has no path, query or fragment")
         fields: list[tuple[bytes, bytes, bytes]] = []
         self.has_credentials = bool(parsed.userinfo)
-        if parsed.userinfo:
+        self.is_socks = parsed.scheme in _SOCKS_SCHEMES
+        self.socks_credentials: tuple[str, str] | None = None
+        if self.is_socks:
+            if headers is not None:
+                raise ValueError(f"proxy {parsed!r}: a SOCKS proxy takes no headers")
+            if parsed.port is None:
+                parsed = parsed.copy_with(port=_SOCKS_PORT)
+            if parsed.userinfo:
+                # RFC 1929 username/password, sent only if the proxy asks for them.
+                self.socks_credentials = (parsed.username, parsed.password)
+                socks.auth_request(*self.socks_credentials)  # ValueError: too long for RFC 1929
+                parsed = parsed.copy_with(username="", password="")
+        elif parsed.userinfo:
             token = base64.b64encode(f"{parsed.username}:{parsed.password}".encode())
             fields.append((b"Proxy-Authorization", b"proxy-authorization", b"Basic " + token))
             parsed = parsed.copy_with(username="", password="")
@@ -73,7 +94,7 @@ class Proxy:
             fields += Headers(headers)._list
         self.url = parsed
         self._fields = fields
-        self._key = (parsed.origin, tuple(fields))
+        self._key = (parsed.origin, tuple(fields), self.socks_credentials)
 
     @property
     def origin(self) -> Origin:

@@ -6,7 +6,9 @@ Job: connect to the proxy (TLS to it for an ``https://`` proxy); for an ``http:/
 that connection is the result (requests then go in absolute form, see
 :class:`HTTP11Connection`); for an ``https://`` origin send ``CONNECT host:port``, read
 the proxy's answer, and run the origin's TLS inside the tunnel, verified against the origin's
-name, so the proxy sees only ciphertext. The connect timeout covers all of it.
+name, so the proxy sees only ciphertext. A SOCKS5 proxy tunnels every origin (the handshake
+of :mod:`flext_api._sansio.socks`, the name resolved by the proxy). The connect timeout covers
+all of it.
 
 Never: put proxy credentials in a message (``Proxy.url`` has none), reuse a tunnel for another
 origin (the pool keys tunnels by origin), or wait for the pool: this runs inside ``_open``.
@@ -21,6 +23,7 @@ import h11
 
 from flext_api._backends.base import NetworkBackend, NetworkStream
 from flext_api._exceptions import ConnectTimeout, ProxyAuthRequired, ProxyError, ReadTimeout
+from flext_api._sansio import socks
 from flext_api._sansio.proxy import Proxy
 
 __all__ = ["connect_through_proxy"]
@@ -54,6 +57,10 @@ def connect_through_proxy(
     ``tunnel`` asks for one (a WebSocket: a forwarding proxy cannot upgrade)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     proxy_scheme, proxy_host, proxy_port = proxy.origin
+    if proxy.is_socks:
+        return _connect_through_socks(
+            backend, proxy, origin, ssl_context=ssl_context, deadline=deadline
+        )
     tls_to_proxy = proxy_ssl_context if proxy_scheme == "https" else None
     stream = backend.connect_tcp(
         proxy_host,
@@ -80,6 +87,93 @@ def connect_through_proxy(
     except BaseException:
         stream.close()
         raise
+
+
+def _connect_through_socks(
+    backend: NetworkBackend,
+    proxy: Proxy,
+    origin: Origin,
+    *,
+    ssl_context: ssl.SSLContext | None,
+    deadline: float | None,
+) -> NetworkStream:
+    """A SOCKS5 tunnel to ``origin`` (TLS to the origin inside it for https)."""
+    _, proxy_host, proxy_port = proxy.origin
+    stream = backend.connect_tcp(proxy_host, proxy_port, timeout=_remaining(deadline))
+    try:
+        scheme, host, port = origin
+        _socks_handshake(stream, proxy, host, port, deadline)
+        if ssl_context is None or scheme != "https":
+            return stream
+        return stream.start_tls(ssl_context, host, _remaining(deadline))
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _read_exactly(
+    stream: NetworkStream, size: int, proxy: Proxy, deadline: float | None, after: str
+) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data), _remaining(deadline))
+        if not chunk:
+            raise _socks_closed(proxy, after)
+        data += chunk
+    return data
+
+
+def _socks_closed(proxy: Proxy, after: str) -> ProxyError:
+    """A proxy that hangs up says no without saying why; the phase tells what it refused."""
+    url = str(proxy.url)
+    if after == "credentials":
+        return ProxyAuthRequired(
+            f"the SOCKS proxy {url} closed the connection when it got the credentials: "
+            "check the username and password in the proxy URL",
+            proxy=url,
+        )
+    if after == "greeting" and proxy.socks_credentials is None:
+        return ProxyAuthRequired(
+            f"the SOCKS proxy {url} closed the connection at the greeting: it may require "
+            "credentials (socks5://user:password@host:port)",
+            proxy=url,
+        )
+    return ProxyError(
+        f"the SOCKS proxy {url} closed the connection after the {after}; check the proxy's "
+        "logs and its rules for this destination",
+        proxy=url,
+    )
+
+
+def _socks_handshake(
+    stream: NetworkStream, proxy: Proxy, host: str, port: int, deadline: float | None
+) -> None:
+    """RFC 1928/1929: methods, credentials if asked, CONNECT; reads exactly the reply."""
+    credentials = proxy.socks_credentials
+    authority = _authority(host, port)
+    try:
+        stream.write(socks.greeting(credentials is not None), _remaining(deadline))
+        choice = _read_exactly(stream, 2, proxy, deadline, "greeting")
+        method = socks.parse_method_choice(choice, credentials is not None)
+        if method == socks.USERNAME_PASSWORD:
+            assert credentials is not None
+            stream.write(socks.auth_request(*credentials), _remaining(deadline))
+            socks.parse_auth_reply(_read_exactly(stream, 2, proxy, deadline, "credentials"))
+        stream.write(socks.connect_request(host, port), _remaining(deadline))
+        head = _read_exactly(stream, 5, proxy, deadline, "CONNECT request")
+        rest = socks.reply_length(head) - 5
+        _read_exactly(stream, rest, proxy, deadline, "CONNECT request")
+    except ReadTimeout as exc:
+        raise ConnectTimeout(
+            f"timed out in the SOCKS5 handshake with {proxy.url} for {authority}: the proxy "
+            "is slow or stuck; raise the connect timeout if it needs longer"
+        ) from exc
+    except socks.SocksRefused as exc:
+        error = ProxyAuthRequired if exc.auth else ProxyError
+        raise error(
+            f"the SOCKS proxy {proxy.url} refused to open {authority}: {exc.message}",
+            proxy=str(proxy.url),
+        ) from None
 
 
 def _open_tunnel(
