@@ -123,6 +123,7 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "mock_async_client": "mock_client",
     "mock_async_transport": "mock_transport",
     "async_backend": "backend",
+    "async_download": "download",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from flext_api._async.client import USE_CLIENT_DEFAULT, AsyncFlextApiClient
+from flext_api._async.download import async_download
 from flext_api._async.middleware import (
     AsyncCallNext,
     AsyncCircuitBreakerMiddleware,
@@ -24,6 +25,7 @@ from flext_api._async.middleware import (
     ResponseLike,
 )
 from flext_api._async.streaming import AsyncStreamingResponse
+from flext_api._downloads import DownloadResult, DownloadResumeError
 from flext_api._exceptions import (
     AuthError,
     CircuitOpenError,
@@ -79,6 +81,7 @@ from flext_api._sansio.proxy import Proxy
 from flext_api._sansio.retry import RetryPolicy
 from flext_api._ssl import InsecureTLSWarning
 from flext_api._sync.client import FlextApiClient
+from flext_api._sync.download import download
 from flext_api._sync.middleware import (
     CallNext,
     CircuitBreakerMiddleware,
@@ -175,6 +178,8 @@ __all__ = [
     "DNSError",
     "DecodingError",
     "DecompressionBombError",
+    "DownloadResult",
+    "DownloadResumeError",
     "EventLoopMismatch",
     "DigestAuth",
     "ErrorTransformer",
@@ -235,8 +240,10 @@ __all__ = [
     "UnsupportedScheme",
     "WriteError",
     "WriteTimeout",
+    "async_download",
     "create_fastapi_app",
     "current_request_id",
+    "download",
     "fail",
     "json_part",
     "ok",
