@@ -142,10 +142,13 @@ def test_an_error_status_writes_nothing(raw_server: RawServerFactory, tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_resumes_are_bounded(raw_server: RawServerFactory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_resumes", [0, 2])
+def test_resumes_are_bounded(
+    raw_server: RawServerFactory, tmp_path: Path, max_resumes: int
+) -> None:
     seen: list[bytes] = []
     server = raw_server(resumable(seen, cut_at=[10_000], validators=[b'"v1"']))
     with FlextApiClient() as client:
-        result = download(client, f"{server.url}/file", tmp_path / "f", max_resumes=2)
+        result = download(client, f"{server.url}/file", tmp_path / "f", max_resumes=max_resumes)
     assert isinstance(result, Failure) and result.error_code == "REMOTE_PROTOCOL_ERROR"
-    assert len(seen) == 3 and list(tmp_path.iterdir()) == []
+    assert len(seen) == max_resumes + 1 and list(tmp_path.iterdir()) == []
