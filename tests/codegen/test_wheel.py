@@ -23,11 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Imports every public module of flext_api (no path component starting with "_") and reads
 # every name its __all__ lists; prints where flext_api came from, the modules and the names.
-PUBLIC_NAMES_PROBE = """
+# The pytest plugin is the one exception: pytest loads it through the wheel's ``pytest11``
+# entry point, and the wheel does not (and must not) require pytest.
+PYTEST_PLUGIN = "flext_api.testing.pytest_plugin"
+PUBLIC_NAMES_PROBE = f"""
 import importlib, pkgutil, flext_api
 modules = ["flext_api"] + [
     info.name for info in pkgutil.walk_packages(flext_api.__path__, "flext_api.")
     if not any(part.startswith("_") for part in info.name.split("."))
+    and info.name != "{PYTEST_PLUGIN}"
 ]
 names = 0
 for name in modules:
@@ -68,6 +72,9 @@ def test_installed_wheel_generates_an_importable_package(tmp_path: Path) -> None
     assert "flext_api_codegen/templates/README.md" in names
     assert not [n for n in names if n.startswith("codegen/")]  # no generic top-level name
     assert "flext_api_codegen/unasync.py" not in names  # a development tool of this repository
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    entry_text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert f"[pytest11]\nflext_api = {PYTEST_PLUGIN}" in entry_text
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)

@@ -37,8 +37,8 @@ def test_proxy_equality_shares_pools() -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("socks5://p:1080", "only http:// and https://"),
-        ("p:3128/x", "only http:// and https://"),
+        ("socks4://p:1080", "only http://, https:// and socks5://"),
+        ("p:3128/x", "only http://, https:// and socks5://"),
         ("http://p:3128/path", "no path"),
         ("http://p:3128/?q=1", "no path"),
         ("http://u:secret@p:99999", "invalid proxy URL"),
