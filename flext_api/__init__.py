@@ -70,6 +70,7 @@ from flext_api._exceptions import (
 from flext_api._headers import Headers
 from flext_api._models import Limits, Request, Response, Timeout
 from flext_api._request_context import current_request_id
+from flext_api._resolver import ResolvedAddress, Resolver, StaticResolver, SystemResolver
 from flext_api._result import Failure, FlextResult, Success, fail, ok
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow, Secret
 from flext_api._sansio.circuit import CircuitBreaker, CircuitStatus
@@ -209,6 +210,8 @@ __all__ = [
     "ProtocolError",
     "ProtocolRegistry",
     "Proxy",
+    "ResolvedAddress",
+    "Resolver",
     "ProxyAuthRequired",
     "ProxyError",
     "ReadError",
@@ -225,9 +228,11 @@ __all__ = [
     "RetryMiddleware",
     "RetryPolicy",
     "Secret",
+    "StaticResolver",
     "StreamError",
     "StreamingResponse",
     "Success",
+    "SystemResolver",
     "TLSError",
     "TLSHandshakeError",
     "TLSHostnameMismatch",

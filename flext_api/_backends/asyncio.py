@@ -1,13 +1,13 @@
 """asyncio: connections as ``asyncio.Protocol`` callbacks, with deadlines swept by one timer.
 
-Job: open TCP or Unix-socket connections with ``loop.create_connection`` (DNS, TCP and TLS
-inside one ``asyncio.timeout``), and read and write them at the lowest cost asyncio allows. A
-read that finds buffered data returns it without awaiting anything; a read that must wait
-creates one future and, if it has a timeout, files it with the loop's :class:`_Deadlines`
-(one timer per loop for every waiting read and write, instead of a timer handle per wait:
-creating, heap-pushing and cancelling a handle cost ~3 us per request). No
-``StreamReader`` (its extra layers cost more than this whole class) and no per-call
-``asyncio.timeout``.
+Job: open TCP or Unix-socket connections with ``loop.create_connection`` (the lookup, the
+Happy Eyeballs race and TLS inside one ``asyncio.timeout``), and read and write them at the
+lowest cost asyncio allows. A read that finds buffered data returns it without awaiting
+anything; a read that must wait creates one future and, if it has a timeout, files it with
+the loop's :class:`_Deadlines` (one timer per loop for every waiting read and write, instead
+of a timer handle per wait: creating, heap-pushing and cancelling a handle cost ~3 us per
+request). No ``StreamReader`` (its extra layers cost more than this whole class) and no
+per-call ``asyncio.timeout``.
 
 Never: swallow ``asyncio.CancelledError``, leave a timer or future behind when a wait ends
 (however it ends), await in ``close()``, or let ``OSError`` / ``ssl.SSLError`` escape.
@@ -26,6 +26,7 @@ from flext_api import _fork
 from flext_api._backends import (
     connect_error,
     fd_is_readable,
+    happy_eyeballs_asyncio,
     origin_of,
     read_error,
     read_timeout,
@@ -33,6 +34,8 @@ from flext_api._backends import (
     write_error,
     write_timeout,
 )
+from flext_api._backends.happy_eyeballs import DEFAULT_RESOLVER
+from flext_api._resolver import DEFAULT_HAPPY_EYEBALLS_DELAY, Resolver, check_delay
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
@@ -369,9 +372,20 @@ class AsyncioStream(asyncio.Protocol):
 
 
 class AsyncioBackend:
-    """Opens :class:`AsyncioStream` connections on the running loop. Holds no state."""
+    """Opens :class:`AsyncioStream` connections on the running loop. Holds only its settings
+    (the resolver and the Happy Eyeballs delay, as :class:`~flext_api._backends.sync.SyncBackend`).
+    """
 
-    __slots__ = ()
+    __slots__ = ("_delay", "_resolver")
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver | None = None,
+        happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+    ) -> None:
+        self._resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        self._delay = check_delay(happy_eyeballs_delay)
 
     async def connect_tcp(
         self,
@@ -387,12 +401,13 @@ class AsyncioBackend:
         stream = AsyncioStream(loop, origin)
         hostname = (server_hostname or host) if ssl_context is not None else None
         try:
-            # The outer timeout covers getaddrinfo, the TCP connect and the TLS handshake.
+            # The outer timeout covers the lookup, the TCP connect and the TLS handshake.
             async with asyncio.timeout(timeout):
+                addresses = await happy_eyeballs_asyncio.resolve(self._resolver, host, port)
+                sock = await happy_eyeballs_asyncio.open_tcp(addresses, self._delay)
                 await loop.create_connection(
                     lambda: stream,
-                    host,
-                    port,
+                    sock=sock,
                     ssl=ssl_context,
                     server_hostname=hostname,
                     ssl_handshake_timeout=_handshake_limit(ssl_context, timeout),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from flext_api._backends.asyncio import AsyncioBackend
     from flext_api._backends.base import AsyncNetworkBackend, AsyncNetworkStream
     from flext_api._backends.trio import TrioBackend
+    from flext_api._resolver import Resolver
 
 __all__ = ["AutoBackend", "current_event_loop", "default_async_backend"]
 
@@ -28,12 +29,13 @@ __all__ = ["AutoBackend", "current_event_loop", "default_async_backend"]
 class AutoBackend:
     """Delegates each connect to :class:`AsyncioBackend` or :class:`TrioBackend`."""
 
-    __slots__ = ("_asyncio", "_trio")
+    __slots__ = ("_asyncio", "_resolver", "_trio")
 
-    def __init__(self) -> None:
+    def __init__(self, *, resolver: Resolver | None = None) -> None:
         # Both made on first use: a blocking-client program imports neither event loop.
         self._asyncio: AsyncioBackend | None = None
         self._trio: TrioBackend | None = None
+        self._resolver = resolver
 
     def _current(self) -> AsyncNetworkBackend:
         library = sniffio.current_async_library()
@@ -41,13 +43,13 @@ class AutoBackend:
             if self._asyncio is None:
                 from flext_api._backends.asyncio import AsyncioBackend
 
-                self._asyncio = AsyncioBackend()
+                self._asyncio = AsyncioBackend(resolver=self._resolver)
             return self._asyncio
         if library == "trio":
             if self._trio is None:
                 from flext_api._backends.trio import TrioBackend
 
-                self._trio = TrioBackend()
+                self._trio = TrioBackend(resolver=self._resolver)
             return self._trio
         msg = f"flext-api runs on asyncio or trio, not on {library!r}"
         raise RuntimeError(msg)
@@ -81,9 +83,10 @@ class AutoBackend:
 _default_backend = AutoBackend()
 
 
-def default_async_backend() -> AsyncNetworkBackend:
-    """The backend the async client uses unless given another (shared across clients)."""
-    return _default_backend
+def default_async_backend(resolver: Resolver | None = None) -> AsyncNetworkBackend:
+    """The backend the async client uses unless given another: the shared one, or one of its
+    own when the client names a ``resolver``."""
+    return _default_backend if resolver is None else AutoBackend(resolver=resolver)
 
 
 def current_event_loop() -> object:

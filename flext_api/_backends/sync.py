@@ -6,12 +6,11 @@ timeout) and read, write, probe and close them with per-operation timeouts, conv
 
 Never: start an event loop, keep a thread per connection, or share a stream between threads
 at the same time (the pool hands a connection to one thread at a time, so a stream keeps no
-lock). The only thread used is a small shared pool for ``getaddrinfo``, which has no timeout.
+lock). The only threads used are happy_eyeballs' small shared pool for name lookups.
 """
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import ssl
@@ -19,11 +18,10 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flext_api import _fork
 from flext_api._backends import (
@@ -38,35 +36,14 @@ from flext_api._backends import (
     write_timeout,
 )
 from flext_api._backends.base import NetworkBackend
+from flext_api._backends.happy_eyeballs import DEFAULT_RESOLVER, open_tcp, resolve
 from flext_api._exceptions import ReadTimeout, WriteTimeout
+from flext_api._resolver import DEFAULT_HAPPY_EYEBALLS_DELAY, Resolver, check_delay
 
 __all__ = ["SyncBackend", "SyncStream", "SyncTLSInTLSStream", "default_sync_backend"]
 
 _TLS_READ_SIZE = 64 * 1024
 _T = TypeVar("_T")
-
-
-# getaddrinfo() blocks for as long as the resolver likes; running it here lets the caller
-# stop waiting at its deadline. A lookup that outlives its caller finishes in the background
-# and its result is dropped. Threads start lazily, on the first name (not IP) lookup.
-def _new_resolver() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="flext-api-dns")
-
-
-_resolver = _new_resolver()
-
-
-def _replace_resolver_in_child() -> None:
-    # A forked child inherits the executor but not its threads: it believes idle workers
-    # exist and queues each lookup for them, so every connect by host name would time out.
-    global _resolver  # noqa: PLW0603 - the process-wide executor, replaced once per fork
-    _resolver = _new_resolver()
-
-
-os.register_at_fork(after_in_child=_replace_resolver_in_child)
-
-# The socket address is passed back to connect() untouched, whatever its family's shape.
-_AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
 
 
 _KERNEL_TIMEOUTS = sys.platform == "linux"
@@ -92,41 +69,6 @@ def _remaining(deadline: float | None) -> float | None:
     if left <= 0:
         raise TimeoutError
     return left
-
-
-def _resolve(host: str, port: int, deadline: float | None) -> Sequence[_AddrInfo]:
-    try:
-        # An IP literal (the usual benchmark and service-mesh case) resolves without I/O.
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror:
-        pass
-    if deadline is None:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-    try:
-        return future.result(_remaining(deadline))
-    except TimeoutError:
-        future.cancel()  # frees the slot if the lookup has not started yet
-        raise
-
-
-def _open_tcp(host: str, port: int, deadline: float | None) -> socket.socket:
-    error: OSError | None = None
-    for family, kind, proto, _, address in _resolve(host, port, deadline):
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(_remaining(deadline))
-            sock.connect(address)
-        except TimeoutError:
-            sock.close()
-            raise  # the deadline is spent: no time left for the next address
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-    raise error or OSError(f"getaddrinfo returned no address for {host!r}")
 
 
 class SyncStream:
@@ -471,9 +413,24 @@ def _start_tls(
 
 
 class SyncBackend:
-    """Opens :class:`SyncStream` connections. Stateless: one instance serves every thread."""
+    """Opens :class:`SyncStream` connections. Holds only its settings: one instance serves
+    every thread.
 
-    __slots__ = ()
+    ``resolver`` turns host names into addresses (the system's ``getaddrinfo`` by default);
+    ``happy_eyeballs_delay`` is how long one connection attempt runs alone before the next
+    address is tried beside it (RFC 8305).
+    """
+
+    __slots__ = ("_delay", "_resolver")
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver | None = None,
+        happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+    ) -> None:
+        self._resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        self._delay = check_delay(happy_eyeballs_delay)
 
     def connect_tcp(
         self,
@@ -488,7 +445,7 @@ class SyncBackend:
         hostname = server_hostname or host
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            sock = _open_tcp(host, port, deadline)
+            sock = open_tcp(resolve(self._resolver, host, port, deadline), deadline, self._delay)
         except OSError as exc:
             raise connect_error(
                 exc, origin, host=host, server_hostname=hostname, timeout=timeout
@@ -531,6 +488,7 @@ class SyncBackend:
 _default_backend = SyncBackend()
 
 
-def default_sync_backend() -> NetworkBackend:
-    """The backend the sync client uses unless given another (shared; it holds no state)."""
-    return _default_backend
+def default_sync_backend(resolver: Resolver | None = None) -> NetworkBackend:
+    """The backend the sync client uses unless given another: the shared one, or one of its
+    own when the client names a ``resolver``."""
+    return _default_backend if resolver is None else SyncBackend(resolver=resolver)

@@ -29,6 +29,7 @@ from flext_api._backends import (
     connect_error,
     connect_timeout,
     fd_is_readable,
+    happy_eyeballs_trio,
     origin_of,
     read_error,
     read_timeout,
@@ -36,6 +37,8 @@ from flext_api._backends import (
     write_error,
     write_timeout,
 )
+from flext_api._backends.happy_eyeballs import DEFAULT_RESOLVER
+from flext_api._resolver import DEFAULT_HAPPY_EYEBALLS_DELAY, Resolver, check_delay
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -184,9 +187,24 @@ class TrioStream:
 
 
 class TrioBackend:
-    """Opens :class:`TrioStream` connections in the current trio run. Holds no state."""
+    """Opens :class:`TrioStream` connections in the current trio run. Holds only its settings
+    (the resolver and the Happy Eyeballs delay, as :class:`~flext_api._backends.sync.SyncBackend`).
+    """
 
-    __slots__ = ()
+    __slots__ = ("_delay", "_resolver")
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver | None = None,
+        happy_eyeballs_delay: float = DEFAULT_HAPPY_EYEBALLS_DELAY,
+    ) -> None:
+        self._resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        self._delay = check_delay(happy_eyeballs_delay)
+
+    async def _open_tcp(self, host: str, port: int) -> trio.SocketStream:
+        addresses = await happy_eyeballs_trio.resolve(self._resolver, host, port)
+        return await happy_eyeballs_trio.open_tcp(addresses, self._delay)
 
     async def connect_tcp(
         self,
@@ -198,7 +216,7 @@ class TrioBackend:
         server_hostname: str | None = None,
     ) -> TrioStream:
         return await _connect(
-            partial(trio.open_tcp_stream, host, port),
+            partial(self._open_tcp, host, port),
             origin_of(host, port),
             host=host,
             timeout=timeout,

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from typing_extensions import Unpack
 
 from flext_api._backends.base import NetworkBackend
+from flext_api._backends.sync import default_sync_backend
 from flext_api._content import FilesTypes, RequestContent
 from flext_api._exceptions import (
     FlextApiError,
@@ -36,6 +37,7 @@ from flext_api._models import (
     Response,
     Trace,
 )
+from flext_api._resolver import Resolver
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
@@ -95,6 +97,9 @@ class FlextApiClient:
     also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
     HTTP/1.1 is the default.
 
+    ``resolver=`` replaces the system's name lookup (:class:`StaticResolver` pins names to
+    addresses); hosts with several addresses are tried in Happy Eyeballs order (RFC 8305).
+
     Proxies: ``proxy="http://user:pass@proxy:3128"`` (or a :class:`Proxy`) sends every request
     through one proxy; ``proxies={"https://": ..., "https://internal.example": None}`` chooses
     per origin (the most specific pattern wins; ``None`` goes direct). http:// URLs are
@@ -130,9 +135,14 @@ class FlextApiClient:
         max_decoded_size: int | None = None,
         trace: Trace | None = None,
         backend: NetworkBackend | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
+        if resolver is not None:
+            if backend is not None:
+                raise ValueError("give resolver= to your backend=, not to the client")
+            backend = default_sync_backend(resolver)
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError(
                 f"http2={http2!r}: use True (HTTP/2 over TLS via ALPN, HTTP/1.1 fallback), "
