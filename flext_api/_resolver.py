@@ -34,12 +34,12 @@ __all__ = [
     "resolve_limit",
 ]
 
-#: RFC 8305 section 5's recommended "Connection Attempt Delay": how long an attempt runs alone
-#: before the next address is tried in parallel.
 DEFAULT_HAPPY_EYEBALLS_DELAY = 0.25
+"""RFC 8305 section 5's recommended "Connection Attempt Delay": how long an attempt runs
+alone before the next address is tried beside it."""
 
-#: ``(family, sockaddr)``: what ``socket.socket(family).connect(sockaddr)`` takes.
 ResolvedAddress: TypeAlias = tuple[socket.AddressFamily, tuple[Any, ...]]
+"""``(family, sockaddr)``: what ``socket.socket(family).connect(sockaddr)`` takes."""
 
 
 @runtime_checkable
