@@ -75,12 +75,18 @@ async def open_tcp(addresses: Sequence[ResolvedAddress], delay: float) -> trio.S
         winner.append(sock)
         nursery.cancel_scope.cancel()
 
-    async with trio.open_nursery() as nursery:
-        for target in interleave(addresses):
-            failed = trio.Event()
-            nursery.start_soon(attempt, target, failed)
-            with trio.move_on_after(delay):
-                await failed.wait()  # a failure lets the next attempt start at once
+    try:
+        async with trio.open_nursery() as nursery:
+            for target in interleave(addresses):
+                failed = trio.Event()
+                nursery.start_soon(attempt, target, failed)
+                with trio.move_on_after(delay):
+                    await failed.wait()  # a failure lets the next attempt start at once
+    except BaseException:
+        # Cancelled from outside (or failed) after an attempt won: nobody will own its socket.
+        for sock in winner:
+            sock.close()
+        raise
     if winner:
         return trio.SocketStream(winner[0])
     raise errors[-1] if errors else OSError("no address to connect to")
