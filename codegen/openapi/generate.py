@@ -90,7 +90,7 @@ def generate(
     _progress(progress, f"rendered {len(exported)} model types", started)
     planner = Planner(api, emitter, set(exported))
     plans = planner.plan_all()
-    clients = ClientEmitter(api, package, planner, plans, renderer)
+    clients = ClientEmitter(api, package, planner, plans, renderer, diagnostics=diagnostics)
     stubs = StubEmitter(api, package, planner, plans, clients.name, renderer=renderer)
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
