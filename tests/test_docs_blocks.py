@@ -198,6 +198,34 @@ def docs_paged(_paged: str) -> Names:
     return {"BASE_URL": _paged}
 
 
+@pytest.fixture(scope="module")
+def _hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """tests/codegen/specs/callbacks.yaml generated as package ``hooks`` (importable)."""
+    out = tmp_path_factory.mktemp("hooks")
+    result = generate(SPECS / "callbacks.yaml", out, "hooks")
+    sys.path.insert(0, str(result.package_dir.parent))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(result.package_dir.parent))
+        for name in [m for m in sys.modules if m == "hooks" or m.startswith("hooks.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def docs_hooks(_hooks: None) -> Names:
+    """``serve(app)``: a context manager running an ASGI app on uvicorn, yielding its URL
+    (``hooks`` is importable)."""
+
+    @contextmanager
+    def serve(app: Any) -> Iterator[str]:
+        with run_uvicorn("h11", app=app) as server:
+            yield server.url
+
+    return {"serve": serve}
+
+
 class _Films:
     """The swapi stub's query resolvers for the docs: one film with one character."""
 
