@@ -18,7 +18,7 @@ import pytest
 
 from codegen.openapi.generate import generate
 from flext_api import FlextApiClient
-from tests.codegen.openapi.conftest import CORPUS
+from tests.codegen.openapi.conftest import CORPUS, SPECS
 from tests.docs_blocks import DocBlock, all_blocks, extract_blocks
 from tests.servers import graphql_app, sse_app
 from tests.servers.runners import RunningServer, run_uvicorn
@@ -162,6 +162,68 @@ def _petstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def docs_petstore(_petstore: str) -> Names:
     """``BASE_URL``: the generated petstore's stub server (``petstore`` is importable)."""
     return {"BASE_URL": _petstore}
+
+
+class _Things:
+    """The pagination spec's stub handler for the docs: five things, two per page."""
+
+    async def list_cursored(self, *, page_token: str | None = None) -> object:
+        start = int(page_token or 0)
+        things = [{"id": f"thing-{n}"} for n in range(start, min(start + 2, 5))]
+        more = {"next_page_token": str(start + 2)} if start + 2 < 5 else {}
+        return {"things": things, **more}
+
+
+@pytest.fixture(scope="module")
+def _paged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """tests/codegen/specs/pagination.yaml generated as package ``paged`` (importable), served
+    by its own stubs; yields the base URL."""
+    out = tmp_path_factory.mktemp("paged")
+    result = generate(SPECS / "pagination.yaml", out, "paged")
+    sys.path.insert(0, str(result.package_dir.parent))
+    importlib.invalidate_caches()
+    try:
+        stubs = importlib.import_module("paged.stubs")
+        with run_uvicorn("h11", app=stubs.make_app(_Things())) as server:
+            yield server.url + stubs.SERVER_PREFIX
+    finally:
+        sys.path.remove(str(result.package_dir.parent))
+        for name in [m for m in sys.modules if m == "paged" or m.startswith("paged.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def docs_paged(_paged: str) -> Names:
+    """``BASE_URL``: a stub that serves five things two per page (``paged`` is importable)."""
+    return {"BASE_URL": _paged}
+
+
+@pytest.fixture(scope="module")
+def _hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """tests/codegen/specs/callbacks.yaml generated as package ``hooks`` (importable)."""
+    out = tmp_path_factory.mktemp("hooks")
+    result = generate(SPECS / "callbacks.yaml", out, "hooks")
+    sys.path.insert(0, str(result.package_dir.parent))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(result.package_dir.parent))
+        for name in [m for m in sys.modules if m == "hooks" or m.startswith("hooks.")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def docs_hooks(_hooks: None) -> Names:
+    """``serve(app)``: a context manager running an ASGI app on uvicorn, yielding its URL
+    (``hooks`` is importable)."""
+
+    @contextmanager
+    def serve(app: Any) -> Iterator[str]:
+        with run_uvicorn("h11", app=app) as server:
+            yield server.url
+
+    return {"serve": serve}
 
 
 class _Films:

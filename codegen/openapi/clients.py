@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import ir
+from .diagnostics import Diagnostics
 from .naming import pascal, snake, words
+from .pagination import Pagination, detect
 from .plan import OperationPlan, ParamPlan, Planner, identifiers
 from .render import Renderer, doc
 
@@ -85,6 +87,8 @@ class ClientEmitter:
         planner: Planner,
         plans: list[OperationPlan],
         renderer: Renderer | None = None,
+        *,
+        diagnostics: Diagnostics | None = None,
     ) -> None:
         self.api = api
         self.package = package
@@ -95,6 +99,10 @@ class ClientEmitter:
         self.name = api_class_name(api, self.exported)
         self.groups = operation_groups(plans)
         self.group_of = {p.name: module for module, members in self.groups for p in members}
+        found = Diagnostics() if diagnostics is None else diagnostics
+        self.pagination: dict[str, Pagination] = {
+            plan.name: rule for plan in plans if (rule := detect(plan, planner, found)) is not None
+        }
 
     # --- errors.py ------------------------------------------------------------------------------
 
@@ -142,6 +150,7 @@ class ClientEmitter:
                 f"parse_{plan.name}",
                 f"parse_{plan.name}_with_response",
                 f"SECURITY_{plan.name.upper()}",
+                *((f"PAGINATION_{plan.name.upper()}",) if plan.name in self.pagination else ()),
             )
         ]
         return self.renderer.render("operations.py.jinja", package=self.package, exports=exports)
@@ -212,6 +221,7 @@ class ClientEmitter:
             "ok_annotation": plan.ok_annotation,
             "error_alias": plan.error_alias,
             "security": security_table(plan, self.api),
+            "pagination": _rule_literal(self.pagination.get(plan.name)),
         }
 
     # --- client.py ------------------------------------------------------------------------------
@@ -222,6 +232,7 @@ class ClientEmitter:
         texts = [p.annotation for plan in self.plans for p in plan.params]
         texts += [plan.ok_annotation for plan in self.plans]
         texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
+        texts += [rule.item_annotation for rule in self.pagination.values()]
         base_url = default_base_url(self.api)
         return {
             "package": self.package,
@@ -248,7 +259,25 @@ class ClientEmitter:
                 for plan in self.plans
                 if plan.events
             ],
+            "paginated": [
+                self._paginated(plan, self.pagination[plan.name])
+                for plan in self.plans
+                if plan.name in self.pagination
+            ],
         }
+
+    def _paginated(self, plan: OperationPlan, rule: Pagination) -> dict[str, Any]:
+        method = self._method(plan, with_response=False)
+        what = f"``{plan.op.method} {plan.op.path}``"
+        limits = "``max_items`` and ``max_pages`` stop it earlier."
+        method["doc"] = (
+            f"Every item of {what}, page after page (pagination rule: {rule.rule}).\n\n"
+            "Pages are fetched as the iteration reaches them. Each item comes as a "
+            "``Success``; a page that fails is yielded as its ``Failure`` and ends the "
+            f"iteration. It stops on the last page; {limits}"
+        )
+        method["item"] = rule.item_annotation
+        return method
 
     def client_module(self) -> str:
         return self.renderer.render("client.py.jinja", self.client_data())
@@ -323,6 +352,18 @@ class ClientEmitter:
             "group": self.group_of[plan.name],
             "call_args": ", ".join(call_args),
         }
+
+
+def _rule_literal(rule: Pagination | None) -> str | None:
+    """The ``PageRule(...)`` expression a group module defines (``None``: not paginated)."""
+    if rule is None:
+        return None
+    fields = [f"{rule.style!r}", f"items={rule.items!r}"]
+    named = (("param", rule.param), ("size", rule.size), ("item_key", rule.item_key))
+    fields += [f"{name}={value!r}" for name, value in named if value]
+    if rule.source:
+        fields.append(f"source={rule.source!r}")
+    return f"_pg.PageRule({', '.join(fields)})"
 
 
 def signature(plan: OperationPlan) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from .plan import OperationPlan, Planner
 from .readwrite import split_read_write
 from .render import Renderer
 from .stubs import StubEmitter
+from .webhooks import webhooks_module
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def generate(
     _progress(progress, f"rendered {len(exported)} model types", started)
     planner = Planner(api, emitter, set(exported))
     plans = planner.plan_all()
-    clients = ClientEmitter(api, package, planner, plans, renderer)
+    clients = ClientEmitter(api, package, planner, plans, renderer, diagnostics=diagnostics)
     stubs = StubEmitter(api, package, planner, plans, clients.name, renderer=renderer)
     lazy = dict.fromkeys(exported, "models")
     lazy[f"Async{clients.name}Client"] = "client"
@@ -119,6 +120,16 @@ def generate(
             version=_version(api.version),
         ),
     }
+    hooks = webhooks_module(
+        api,
+        package=package,
+        api_name=clients.name,
+        planner=planner,
+        diagnostics=diagnostics,
+        renderer=renderer,
+    )
+    if hooks is not None:
+        files[f"{package}/webhooks.py"] = hooks
     translated = Diagnostics()
     for item in diagnostics.sorted():
         translated.report(

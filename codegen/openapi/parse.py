@@ -765,12 +765,6 @@ class _Parser:
             if cb_resolved is None:
                 continue
             found = self.operations(cb_resolved[0], cb_resolved[1], NameRegistry(), True)
-            self.report(
-                _at(location, "callbacks", name),
-                f"callback {name!r} has no generated client or stub helper",
-                "generated the models of its payloads only",
-                "info",
-            )
             callbacks.extend((str(name), cb_op) for cb_op in found)
         python_name = op_names.claim(snake(operation_id))
         if not webhook:

@@ -200,6 +200,14 @@ class Planner:
             base64_parts=base64_parts,
         )
 
+    def resolve(self, t: ir.TypeExpr) -> ir.TypeExpr | ir.Definition | None:
+        """``t`` without nullability and aliases (pagination and the planners share it)."""
+        return self._resolve(t)
+
+    def fields(self, t: ir.TypeExpr) -> tuple[ir.Field, ...]:
+        """An object's properties, its bases' included (empty for anything else)."""
+        return self._fields(t)
+
     def _resolve(self, t: ir.TypeExpr) -> ir.TypeExpr | ir.Definition | None:
         """``t`` without nullability and aliases: a definition or a non-reference type."""
         seen: set[str] = set()
