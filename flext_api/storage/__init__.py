@@ -40,16 +40,19 @@ from flext_api.storage._types import (
     ObjectInfo,
     PresignedURL,
 )
+from flext_api.storage.local import AsyncLocalStorage, LocalStorage
 
 __all__ = [
     "MAX_VENDOR_BODY",
     "STORAGE_KINDS",
+    "AsyncLocalStorage",
     "AsyncObjectStream",
     "AsyncStorageBackend",
     "AsyncUploadBody",
     "BackendOutcome",
     "ByteRange",
     "ListPage",
+    "LocalStorage",
     "MultiOutcome",
     "ObjectInfo",
     "ObjectStream",
