@@ -530,4 +530,3 @@ class AsyncStorageBackend(ABC):
         )
         converted.__cause__ = error
         return converted
-
