@@ -39,6 +39,7 @@ class AsyncMemory(AsyncStorageBackend):
         self.cut_body = False
         self.closed = False
         self.parts: list[int] = []
+        self.pages_fetched = 0
 
     def _check(self) -> None:
         if self.broken is not None:
@@ -91,9 +92,10 @@ class AsyncMemory(AsyncStorageBackend):
 
     async def _list_page(self, prefix: str, page_token: str | None, page_size: int) -> ListPage:
         self._check()
-        return ListPage(
-            tuple(info for _, info in sorted(self.objects.values(), key=lambda o: o[1].key))
-        )
+        self.pages_fetched += 1
+        keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (page_token or ""))
+        items = tuple(self.objects[k][1] for k in keys[:page_size])
+        return ListPage(items, items[-1].key if len(keys) > page_size else None)
 
     async def _close(self) -> None:
         self.closed = True
@@ -227,3 +229,17 @@ async def test_argument_checks(memory: AsyncMemory) -> None:
     await memory.upload_file("a", b"1")
     await memory.upload_file("b", b"2")
     assert [i.key for i in (await memory.list_files(limit=1)).unwrap()] == ["a"]
+
+
+async def test_iter_files_fetches_a_page_only_when_needed(memory: AsyncMemory) -> None:
+    for i in range(7):
+        await memory.upload_file(f"k{i}", b"x")
+    memory.pages_fetched = 0
+    listing = memory.iter_files(page_size=3)
+    assert (await listing.__anext__()).key == "k0"
+    assert memory.pages_fetched == 1
+    rest = [item.key async for item in listing]
+    assert rest == [f"k{i}" for i in range(1, 7)] and memory.pages_fetched == 3
+    memory.broken = ConnectError("refused")
+    with pytest.raises(StorageError, match="retry later"):
+        await memory.iter_files().__anext__()

@@ -39,6 +39,7 @@ class Memory(StorageBackend):
         self.cut_body = False
         self.closed = False
         self.parts: list[int] = []
+        self.pages_fetched = 0
 
     def _check(self) -> None:
         if self.broken is not None:
@@ -91,9 +92,10 @@ class Memory(StorageBackend):
 
     def _list_page(self, prefix: str, page_token: str | None, page_size: int) -> ListPage:
         self._check()
-        return ListPage(
-            tuple(info for _, info in sorted(self.objects.values(), key=lambda o: o[1].key))
-        )
+        self.pages_fetched += 1
+        keys = sorted(k for k in self.objects if k.startswith(prefix) and k > (page_token or ""))
+        items = tuple(self.objects[k][1] for k in keys[:page_size])
+        return ListPage(items, items[-1].key if len(keys) > page_size else None)
 
     def _close(self) -> None:
         self.closed = True
@@ -212,3 +214,17 @@ def test_argument_checks(memory: Memory) -> None:
     memory.upload_file("a", b"1")
     memory.upload_file("b", b"2")
     assert [i.key for i in (memory.list_files(limit=1)).unwrap()] == ["a"]
+
+
+def test_iter_files_fetches_a_page_only_when_needed(memory: Memory) -> None:
+    for i in range(7):
+        memory.upload_file(f"k{i}", b"x")
+    memory.pages_fetched = 0
+    listing = memory.iter_files(page_size=3)
+    assert (listing.__next__()).key == "k0"
+    assert memory.pages_fetched == 1
+    rest = [item.key for item in listing]
+    assert rest == [f"k{i}" for i in range(1, 7)] and memory.pages_fetched == 3
+    memory.broken = ConnectError("refused")
+    with pytest.raises(StorageError, match="retry later"):
+        memory.iter_files().__next__()
