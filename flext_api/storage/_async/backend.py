@@ -74,7 +74,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -179,7 +179,7 @@ class AsyncStorageBackend(ABC):
         metadata: Mapping[str, str] | None,
         overwrite: bool,
     ) -> ObjectInfo:
-        async with self._open(source, byte_range=None, if_match=None) as stream:
+        async with self._open(source, byte_range=None, if_match=None) as stream, aclosing(stream):
             info = stream.info
             body = AsyncUploadBody(stream, size=info.size, chunk_size=self.chunk_size)
             return await self._put(
@@ -345,6 +345,7 @@ class AsyncStorageBackend(ABC):
                 validate_key(key, backend=self.name)
                 cm = self._open(key, byte_range=byte_range, if_match=if_match)
                 stream = await stack.enter_async_context(cm)
+                stack.push_async_callback(stream.aclose)
             except FlextApiError as exc:
                 failure = Failure(self._convert(exc, key, "download"))
             if failure is not None:

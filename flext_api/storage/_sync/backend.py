@@ -75,7 +75,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -180,7 +180,7 @@ class StorageBackend(ABC):
         metadata: Mapping[str, str] | None,
         overwrite: bool,
     ) -> ObjectInfo:
-        with self._open(source, byte_range=None, if_match=None) as stream:
+        with self._open(source, byte_range=None, if_match=None) as stream, closing(stream):
             info = stream.info
             body = UploadBody(stream, size=info.size, chunk_size=self.chunk_size)
             return self._put(
@@ -342,6 +342,7 @@ class StorageBackend(ABC):
                 validate_key(key, backend=self.name)
                 cm = self._open(key, byte_range=byte_range, if_match=if_match)
                 stream = stack.enter_context(cm)
+                stack.callback(stream.close)
             except FlextApiError as exc:
                 failure = Failure(self._convert(exc, key, "download"))
             if failure is not None:
