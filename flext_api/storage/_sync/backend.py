@@ -42,6 +42,8 @@ prefixes and metadata arrive validated; ``content_type`` arrives resolved (never
     validated for shape) goes out as ``Range: {byte_range.header_value()}``; a range starting at
     or past the end is ``INVALID_RANGE`` (416, or ``byte_range.resolve(size)``). ``if_match``:
     an etag the object must still have, else ``PRECONDITION_FAILED``. Missing: ``NOT_FOUND``.
+    The caller may stop reading early: the stream's chunk iterator is closed (its ``aclose``,
+    when it has one) before the context manager exits.
 
 ``async def _head(key) -> ObjectInfo``
     The object's info, content type and metadata included; ``NOT_FOUND`` when missing.
