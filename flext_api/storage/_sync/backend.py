@@ -25,12 +25,13 @@ prefixes and metadata arrive validated; ``content_type`` arrives resolved (never
     ``size`` is the byte count when known before reading (bytes, files, a declared size),
     ``None`` for a stream of unknown length. Use a single request when
     ``size is not None and size <= self.multipart_threshold``, else the multipart/resumable/
-    block upload, cutting parts with ``async_iter_parts(body, self.part_size)`` (``iter_parts`` in
-    the blocking twin); retry a part on its
-    own. Never read the whole body into memory. **Atomic visibility**: if anything fails (the
-    source raises, a part keeps failing, cancellation), abort the upload so nothing new is
-    visible under ``key``, then let the exception propagate (a vendor failure as
-    ``UPLOAD_FAILED`` or the code the vendor answer maps to). ``overwrite=False``: create only;
+    block upload, cutting parts with ``async_iter_parts(body, self.part_size)``
+    (``iter_parts`` in the blocking twin); retry a part on its own. Never read the whole body
+    into memory. **Atomic visibility**: if anything fails (the body raises
+    ``UPLOAD_FAILED`` when its source breaks or misses its declared size, a part keeps
+    failing, cancellation), abort the upload so nothing new is visible under ``key``, then let
+    the exception propagate (a vendor failure as ``UPLOAD_FAILED`` or the code the vendor
+    answer maps to). ``overwrite=False``: create only;
     an existing object is ``PRECONDITION_FAILED``. Return the stored object's info
     (``size``, ``etag``; ``last_modified`` when the answer has it).
 
