@@ -20,7 +20,7 @@ import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
-from typing import ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
 
 from flext_api._async.client import AsyncFlextApiClient
 from flext_api._async.streaming import AsyncStreamingResponse
@@ -536,8 +536,10 @@ class AsyncS3Storage(AsyncStorageBackend):
             await self._client.aclose()
 
 
-class _ClosableChunks(AsyncIterator[bytes], Protocol):
-    async def aclose(self) -> None: ...
+if TYPE_CHECKING:
+
+    class _ClosableChunks(AsyncIterator[bytes], Protocol):
+        async def aclose(self) -> None: ...
 
 
 def _closable(chunks: AsyncIterator[bytes]) -> _ClosableChunks:

@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from typing import ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
 
 from flext_api._exceptions import FlextApiError, TransportError
 from flext_api._models import Response
@@ -532,8 +532,10 @@ class S3Storage(StorageBackend):
             self._client.close()
 
 
-class _ClosableChunks(Iterator[bytes], Protocol):
-    def close(self) -> None: ...
+if TYPE_CHECKING:
+
+    class _ClosableChunks(Iterator[bytes], Protocol):
+        def close(self) -> None: ...
 
 
 def _closable(chunks: Iterator[bytes]) -> _ClosableChunks:
