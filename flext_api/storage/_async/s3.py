@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 from flext_api._async.client import AsyncFlextApiClient
 from flext_api._async.streaming import AsyncStreamingResponse
@@ -39,7 +39,6 @@ from flext_api.storage._async.streams import (
     DEFAULT_CHUNK_SIZE,
     AsyncObjectStream,
     AsyncUploadBody,
-    async_iter_parts,
 )
 from flext_api.storage._aws_credentials import resolve_credentials
 from flext_api.storage._errors import (
@@ -198,15 +197,27 @@ class AsyncS3Storage(AsyncStorageBackend):
         operation: str,
         query: _QUERY = (),
         headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | Sequence[bytes] = b"",
         ok: Sequence[int] = (200, 204, 206),
     ) -> Response:
-        """One signed request whose body is in memory; an error answer raises, mapped."""
-        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        """One signed request whose body is in memory (bytes, or the chunks of a part: sent
+        one by one under their total Content-Length, never joined); an error answer raises,
+        mapped."""
+        content: bytes | Iterator[bytes] | None
+        if isinstance(body, bytes):
+            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+            content = body or None
+        else:
+            hasher = hashlib.sha256()
+            for chunk in body:
+                hasher.update(chunk)
+            payload_hash = hasher.hexdigest()
+            headers = {**(headers or {}), "content-length": str(sum(map(len, body)))}
+            content = iter(body)
         url, sent, _ = self._signed(
             method, path, query=query, headers=headers, payload_hash=payload_hash
         )
-        result = await self._client.request(method, url, headers=sent, content=body or None)
+        result = await self._client.request(method, url, headers=sent, content=content)
         if isinstance(result, Failure):
             raise result.error
         response = result.value
@@ -319,7 +330,7 @@ class AsyncS3Storage(AsyncStorageBackend):
         parts: list[tuple[int, str]] = []
         on_aws = self._address.host.endswith(".amazonaws.com")
         part_size = max(self.part_size, MIN_PART_SIZE) if on_aws else self.part_size
-        async with aclosing(_closable(async_iter_parts(body, part_size))) as cut:
+        async with aclosing(_closable(_cut_parts(body, part_size))) as cut:
             async for part in cut:
                 if len(parts) == MAX_PARTS:
                     raise StorageError(
@@ -331,7 +342,7 @@ class AsyncS3Storage(AsyncStorageBackend):
                 number = len(parts) + 1
                 parts.append((number, await self._upload_part(key, upload_id, number, part)))
         if not parts:
-            parts.append((1, await self._upload_part(key, upload_id, 1, b"")))
+            parts.append((1, await self._upload_part(key, upload_id, 1, [])))
         headers = {"content-type": "application/xml"}
         if condition is not None:
             headers["if-none-match"] = condition
@@ -349,7 +360,9 @@ class AsyncS3Storage(AsyncStorageBackend):
             raise self._error(outcome, key=key, operation="complete multipart upload", url=None)
         return outcome
 
-    async def _upload_part(self, key: str, upload_id: str, number: int, part: bytes) -> str:
+    async def _upload_part(
+        self, key: str, upload_id: str, number: int, part: Sequence[bytes]
+    ) -> str:
         """Send one part, again on a transport failure or a 5xx, up to ``part_attempts``."""
         path = self._address.object_path(key)
         query = [("partNumber", str(number)), ("uploadId", upload_id)]
@@ -536,16 +549,19 @@ class AsyncS3Storage(AsyncStorageBackend):
             await self._client.aclose()
 
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
 if TYPE_CHECKING:
 
-    class _ClosableChunks(AsyncIterator[bytes], Protocol):
+    class _Closable(AsyncIterator[T_co], Protocol):
         async def aclose(self) -> None: ...
 
 
-def _closable(chunks: AsyncIterator[bytes]) -> _ClosableChunks:
-    """A generator of chunks, typed as the closable thing it is: closed on the way out so a
-    failure never leaves it suspended for the garbage collector to finalise."""
-    return cast("_ClosableChunks", chunks)
+def _closable(items: AsyncIterator[T]) -> _Closable[T]:
+    """A generator, typed as the closable thing it is: closed on the way out so a failure
+    never leaves it suspended for the garbage collector to finalise."""
+    return cast("_Closable[T]", items)
 
 
 async def _regroup(chunks: AsyncUploadBody, size: int) -> AsyncIterator[bytes]:
@@ -562,3 +578,23 @@ async def _regroup(chunks: AsyncUploadBody, size: int) -> AsyncIterator[bytes]:
             del pending[:size]
     if pending:
         yield bytes(pending)
+
+
+async def _cut_parts(chunks: AsyncUploadBody, size: int) -> AsyncIterator[list[bytes]]:
+    """The body as parts of exactly ``size`` bytes (the last shorter), each a list of the
+    source's chunks: a chunk is sliced only where it straddles two parts, never joined, so
+    a part costs no copy of its own on the way to the socket."""
+    part: list[bytes] = []
+    held = 0
+    async for piece in chunks:
+        rest = piece
+        while held + len(rest) >= size:
+            cut = size - held
+            part.append(rest[:cut] if cut < len(rest) else rest)
+            yield part
+            part, held, rest = [], 0, rest[cut:]
+        if rest:
+            part.append(rest)
+            held += len(rest)
+    if part:
+        yield part

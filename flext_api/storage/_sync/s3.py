@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 from flext_api._exceptions import FlextApiError, TransportError
 from flext_api._models import Response
@@ -72,7 +72,6 @@ from flext_api.storage._sync.streams import (
     DEFAULT_CHUNK_SIZE,
     ObjectStream,
     UploadBody,
-    iter_parts,
 )
 from flext_api.storage._types import ByteRange, ListPage, ObjectInfo, PresignedURL
 
@@ -200,15 +199,27 @@ class S3Storage(StorageBackend):
         operation: str,
         query: _QUERY = (),
         headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | Sequence[bytes] = b"",
         ok: Sequence[int] = (200, 204, 206),
     ) -> Response:
-        """One signed request whose body is in memory; an error answer raises, mapped."""
-        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        """One signed request whose body is in memory (bytes, or the chunks of a part: sent
+        one by one under their total Content-Length, never joined); an error answer raises,
+        mapped."""
+        content: bytes | Iterator[bytes] | None
+        if isinstance(body, bytes):
+            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+            content = body or None
+        else:
+            hasher = hashlib.sha256()
+            for chunk in body:
+                hasher.update(chunk)
+            payload_hash = hasher.hexdigest()
+            headers = {**(headers or {}), "content-length": str(sum(map(len, body)))}
+            content = iter(body)
         url, sent, _ = self._signed(
             method, path, query=query, headers=headers, payload_hash=payload_hash
         )
-        result = self._client.request(method, url, headers=sent, content=body or None)
+        result = self._client.request(method, url, headers=sent, content=content)
         if isinstance(result, Failure):
             raise result.error
         response = result.value
@@ -317,7 +328,7 @@ class S3Storage(StorageBackend):
         parts: list[tuple[int, str]] = []
         on_aws = self._address.host.endswith(".amazonaws.com")
         part_size = max(self.part_size, MIN_PART_SIZE) if on_aws else self.part_size
-        with closing(_closable(iter_parts(body, part_size))) as cut:
+        with closing(_closable(_cut_parts(body, part_size))) as cut:
             for part in cut:
                 if len(parts) == MAX_PARTS:
                     raise StorageError(
@@ -329,7 +340,7 @@ class S3Storage(StorageBackend):
                 number = len(parts) + 1
                 parts.append((number, self._upload_part(key, upload_id, number, part)))
         if not parts:
-            parts.append((1, self._upload_part(key, upload_id, 1, b"")))
+            parts.append((1, self._upload_part(key, upload_id, 1, [])))
         headers = {"content-type": "application/xml"}
         if condition is not None:
             headers["if-none-match"] = condition
@@ -347,7 +358,7 @@ class S3Storage(StorageBackend):
             raise self._error(outcome, key=key, operation="complete multipart upload", url=None)
         return outcome
 
-    def _upload_part(self, key: str, upload_id: str, number: int, part: bytes) -> str:
+    def _upload_part(self, key: str, upload_id: str, number: int, part: Sequence[bytes]) -> str:
         """Send one part, again on a transport failure or a 5xx, up to ``part_attempts``."""
         path = self._address.object_path(key)
         query = [("partNumber", str(number)), ("uploadId", upload_id)]
@@ -532,16 +543,19 @@ class S3Storage(StorageBackend):
             self._client.close()
 
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
 if TYPE_CHECKING:
 
-    class _ClosableChunks(Iterator[bytes], Protocol):
+    class _Closable(Iterator[T_co], Protocol):
         def close(self) -> None: ...
 
 
-def _closable(chunks: Iterator[bytes]) -> _ClosableChunks:
-    """A generator of chunks, typed as the closable thing it is: closed on the way out so a
-    failure never leaves it suspended for the garbage collector to finalise."""
-    return cast("_ClosableChunks", chunks)
+def _closable(items: Iterator[T]) -> _Closable[T]:
+    """A generator, typed as the closable thing it is: closed on the way out so a failure
+    never leaves it suspended for the garbage collector to finalise."""
+    return cast("_Closable[T]", items)
 
 
 def _regroup(chunks: UploadBody, size: int) -> Iterator[bytes]:
@@ -558,3 +572,23 @@ def _regroup(chunks: UploadBody, size: int) -> Iterator[bytes]:
             del pending[:size]
     if pending:
         yield bytes(pending)
+
+
+def _cut_parts(chunks: UploadBody, size: int) -> Iterator[list[bytes]]:
+    """The body as parts of exactly ``size`` bytes (the last shorter), each a list of the
+    source's chunks: a chunk is sliced only where it straddles two parts, never joined, so
+    a part costs no copy of its own on the way to the socket."""
+    part: list[bytes] = []
+    held = 0
+    for piece in chunks:
+        rest = piece
+        while held + len(rest) >= size:
+            cut = size - held
+            part.append(rest[:cut] if cut < len(rest) else rest)
+            yield part
+            part, held, rest = [], 0, rest[cut:]
+        if rest:
+            part.append(rest)
+            held += len(rest)
+    if part:
+        yield part
