@@ -210,6 +210,7 @@ def presign_url_query(
     host: str,
     path: str,
     query: Sequence[tuple[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
     expires: int,
     region: str,
     now: datetime,
@@ -217,7 +218,8 @@ def presign_url_query(
 ) -> str:
     """The query string of a presigned URL (the caller's ``query`` included, encoded): anyone
     holding the URL may send ``method`` to ``path`` for ``expires`` seconds from ``now``.
-    Only ``host`` is signed and the body is not, so the URL works from any HTTP client."""
+    ``host`` and the ``headers`` given are signed (the holder must send those headers with
+    those values); the body is not, so the URL works from any HTTP client."""
     if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
         raise ValueError(
             f"expires={expires}: a presigned URL is valid from 1 second to {MAX_PRESIGN_EXPIRES}"
@@ -226,19 +228,20 @@ def presign_url_query(
     stamp = amz_date(now)
     day = stamp[:8]
     scope = f"{day}/{region}/{service}/aws4_request"
+    block, signed_names = _canonical_headers({**(headers or {}), "host": host})
     params = [
         *query,
         ("X-Amz-Algorithm", ALGORITHM),
         ("X-Amz-Credential", f"{credentials.access_key_id}/{scope}"),
         ("X-Amz-Date", stamp),
         ("X-Amz-Expires", str(expires)),
-        ("X-Amz-SignedHeaders", "host"),
+        ("X-Amz-SignedHeaders", signed_names),
     ]
     if credentials.session_token is not None:
         params.append(("X-Amz-Security-Token", credentials.session_token.reveal()))
     query_text = canonical_query(params)
     canonical_request = "\n".join(
-        (method.upper(), path or "/", query_text, f"host:{host}\n", "host", UNSIGNED_PAYLOAD)
+        (method.upper(), path or "/", query_text, block, signed_names, UNSIGNED_PAYLOAD)
     )
     key = signing_key(credentials, day, region, service)
     signature = hmac.new(

@@ -242,8 +242,9 @@ def test_header_signature_matches_botocore(
 @pytest.mark.parametrize("credentials", KEYS, ids=["long-term", "session"])
 @pytest.mark.parametrize("method", ["GET", "PUT"])
 @pytest.mark.parametrize("expires", [1, 900, 604800])
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "text/plain"}])
 def test_presigned_query_matches_botocore(
-    credentials: AwsCredentials, method: str, expires: int
+    credentials: AwsCredentials, method: str, expires: int, headers: dict[str, str]
 ) -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     host = "bucket.s3.eu-central-1.amazonaws.com"
@@ -254,6 +255,7 @@ def test_presigned_query_matches_botocore(
         host=host,
         path=path,
         query=[("response-content-type", "text/plain")],
+        headers=headers,
         expires=expires,
         region="eu-central-1",
         now=now,
@@ -264,7 +266,9 @@ def test_presigned_query_matches_botocore(
         credentials.session_token.reveal() if credentials.session_token else None,
     )
     request = AWSRequest(
-        method=method, url=f"https://{host}{path}?response-content-type=text%2Fplain"
+        method=method,
+        url=f"https://{host}{path}?response-content-type=text%2Fplain",
+        headers=headers,
     )
     with mock.patch("botocore.auth.get_current_datetime", return_value=now.replace(tzinfo=None)):
         S3SigV4QueryAuth(oracle, "s3", "eu-central-1", expires=expires).add_auth(request)

@@ -1,6 +1,7 @@
 """moto in server mode as the tests' S3, with its authentication switched on.
 
-moto checks SigV4 signatures only for access keys its IAM knows, and only once its count of
+moto (started through tests/servers/moto_entry.py, which also authenticates presigned
+URLs) checks SigV4 signatures only for access keys its IAM knows, and only once its count of
 free (unauthenticated) actions is spent: the runner spends exactly those on creating a user,
 its access key and a policy allowing ``s3:*``, so every later request must be signed with
 that key (a wrong signature answers ``SignatureDoesNotMatch``). Buckets are created through
@@ -22,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -74,7 +76,14 @@ def _start(*, authenticate: bool) -> tuple[subprocess.Popen[bytes], str]:
         "S3_UPLOAD_PART_MIN_SIZE": str(MIN_PART_SIZE),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            str(Path(__file__).with_name("moto_entry.py")),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -95,10 +104,7 @@ def _start(*, authenticate: bool) -> tuple[subprocess.Popen[bytes], str]:
 
 @contextmanager
 def run_moto_s3(*, authenticate: bool = True) -> Iterator[MotoS3]:
-    """moto on a free port of 127.0.0.1. ``authenticate=False`` checks no signature: moto
-    cannot authenticate presigned URLs (it fails with a 500 without an Authorization header),
-    so their routing is tested there and their signatures against botocore's
-    (tests/sansio/test_sigv4.py)."""
+    """moto on a free port of 127.0.0.1; ``authenticate=False`` checks no signature."""
     process, url = _start(authenticate=authenticate)
     try:
         iam = boto3.client(

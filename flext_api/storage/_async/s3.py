@@ -19,7 +19,7 @@ import hashlib
 import math
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 from flext_api._async.client import AsyncFlextApiClient
@@ -33,7 +33,6 @@ from flext_api.storage._async.backend import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
     AsyncStorageBackend,
-    expiry,
 )
 from flext_api.storage._async.streams import (
     DEFAULT_CHUNK_SIZE,
@@ -527,20 +526,21 @@ class AsyncS3Storage(AsyncStorageBackend):
         now = datetime.now(UTC)
         seconds = math.ceil(expires_in)
         path = self._address.object_path(key)
+        headers = {"content-type": content_type} if method == "PUT" and content_type else {}
         query = presign_url_query(
             self._credentials,
             method=method,
             host=self._address.host,
             path=path,
+            headers=headers,
             expires=seconds,
             region=self.region,
             now=now,
         )
-        headers = {"content-type": content_type} if method == "PUT" and content_type else {}
         return PresignedURL(
             url=f"{self._address.origin}{path}?{query}",
             method=method,
-            expires_at=expiry(seconds, now),
+            expires_at=now + timedelta(seconds=seconds),
             headers=headers,
         )
 

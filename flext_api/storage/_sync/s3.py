@@ -21,7 +21,7 @@ import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 from flext_api._exceptions import FlextApiError, TransportError
@@ -66,7 +66,6 @@ from flext_api.storage._sync.backend import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
     StorageBackend,
-    expiry,
 )
 from flext_api.storage._sync.streams import (
     DEFAULT_CHUNK_SIZE,
@@ -521,20 +520,21 @@ class S3Storage(StorageBackend):
         now = datetime.now(UTC)
         seconds = math.ceil(expires_in)
         path = self._address.object_path(key)
+        headers = {"content-type": content_type} if method == "PUT" and content_type else {}
         query = presign_url_query(
             self._credentials,
             method=method,
             host=self._address.host,
             path=path,
+            headers=headers,
             expires=seconds,
             region=self.region,
             now=now,
         )
-        headers = {"content-type": content_type} if method == "PUT" and content_type else {}
         return PresignedURL(
             url=f"{self._address.origin}{path}?{query}",
             method=method,
-            expires_at=expiry(seconds, now),
+            expires_at=now + timedelta(seconds=seconds),
             headers=headers,
         )
 
