@@ -273,3 +273,58 @@ async def test_the_server_killed_mid_upload() -> None:
                 (await after.upload_file("ok.txt", b"fine")).unwrap()
                 assert (await after.download_file("ok.txt")).unwrap() == b"fine"
                 assert (await after.exists("doomed.bin")).unwrap() is False
+
+
+async def test_edges_of_the_upload_paths(moto: MotoS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = moto.new_bucket()
+    with pytest.raises(ValueError, match="part_attempts"):
+        _backend(moto, bucket, part_attempts=0)
+    async with _backend(
+        moto, bucket, chunk_size=10, multipart_threshold=2 * MIN_PART_SIZE, part_size=MIN_PART_SIZE
+    ) as storage:
+        # A declared size with chunks of any length: regrouped to the signed chunk size.
+        odd = [b"abc", b"defghijklmnop", b"q" * 25, b"", b"rs"]
+        stored = (await storage.upload_file("odd.bin", iter(odd), size=43)).unwrap()
+        assert stored.size == 43
+        assert (await storage.download_file("odd.bin")).unwrap() == b"".join(odd)
+        # Create-only holds for multipart uploads too (checked when the upload completes).
+        big = b"m" * (3 * MIN_PART_SIZE)
+        (await storage.upload_file("multi.bin", big)).unwrap()
+        refused = await storage.upload_file("multi.bin", b"n" * len(big), overwrite=False)
+        assert isinstance(refused, Failure)
+        assert refused.error.code == "PRECONDITION_FAILED"
+        assert (await storage.download_file("multi.bin")).unwrap() == big
+        # Copy create-only to a free key works.
+        fresh = (await storage.copy_file("odd.bin", "fresh.bin", overwrite=False)).unwrap()
+        assert fresh.size == 43
+        # Too many parts for S3's limit: refused, and the upload aborted.
+        monkeypatch.setattr("flext_api.storage._async.s3.MAX_PARTS", 2)
+        monkeypatch.setattr("flext_api.storage._sync.s3.MAX_PARTS", 2)
+        many = await storage.upload_file("many.bin", iter([big]))
+        assert isinstance(many, Failure)
+        assert "more than 2 parts" in str(many.error)
+        assert (await storage.exists("many.bin")).unwrap() is False
+    assert moto.boto3_client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+async def test_an_unreachable_endpoint_is_backend_unavailable() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    storage = AsyncS3Storage(
+        "bucket",
+        endpoint=f"http://127.0.0.1:{port}",
+        access_key_id="AKID",
+        secret_access_key="secret",
+        timeout=5,
+    )
+    async with storage:
+        for result in (
+            await storage.upload_file("k", b"data"),
+            await storage.download_file("k"),
+            await storage.list_page(""),
+        ):
+            assert isinstance(result, Failure)
+            assert result.error.code == "BACKEND_UNAVAILABLE"
