@@ -75,6 +75,9 @@ class S3Address:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"endpoint={endpoint!r}: give a URL such as http://127.0.0.1:9000")
             scheme, service_host = parts.scheme, parts.netloc.lower()
+            # The Host header (and so the signature) leaves the scheme's default port out.
+            default = ":443" if scheme == "https" else ":80"
+            service_host = service_host.removesuffix(default)
             path_style = True if path_style is None else path_style
         if path_style:
             return cls(scheme, service_host, f"/{encode_key(bucket)}")

@@ -45,6 +45,9 @@ def test_custom_endpoints_use_path_style_unless_told() -> None:
         "data", region="r", endpoint="https://Storage.Example.com", path_style=False
     )
     assert (hosted.origin, hosted.object_path("x")) == ("https://data.storage.example.com", "/x")
+    default = S3Address.for_bucket("d", region="r", endpoint="https://s3.example.com:443")
+    assert default.origin == "https://s3.example.com"
+    assert S3Address.for_bucket("d", region="r", endpoint="http://h:80/").origin == "http://h"
     with pytest.raises(ValueError, match="give a URL"):
         S3Address.for_bucket("data", region="r", endpoint="127.0.0.1:9000")
     with pytest.raises(ValueError, match="bucket"):
