@@ -20,6 +20,7 @@ import math
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 from flext_api._async.client import AsyncFlextApiClient
@@ -46,6 +47,7 @@ from flext_api.storage._errors import (
     StoragePreconditionFailed,
     storage_error_for_status,
 )
+from flext_api.storage._parallel import AsyncPartPool
 from flext_api.storage._s3_protocol import (
     S3Address,
     S3ErrorBody,
@@ -92,7 +94,8 @@ class AsyncS3Storage(AsyncStorageBackend):
     ``LookupError`` here, naming what to set. ``client``: an :class:`AsyncFlextApiClient` to
     send through (its pool, proxies, TLS settings); the backend opens its own otherwise and
     closes only that one. ``part_attempts``: how many times one part is sent before the upload
-    fails (and is aborted).
+    fails (and is aborted). ``max_concurrency``: parts in flight at once (each on its own
+    connection; memory is about ``max_concurrency + 1`` parts).
     """
 
     kind: ClassVar[str] = "s3"
@@ -112,6 +115,7 @@ class AsyncS3Storage(AsyncStorageBackend):
         timeout: float = 60.0,
         part_attempts: int = 3,
         retry_backoff: float = 0.25,
+        max_concurrency: int = 4,
         name: str | None = None,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         part_size: int = DEFAULT_PART_SIZE,
@@ -123,8 +127,9 @@ class AsyncS3Storage(AsyncStorageBackend):
             part_size=part_size,
             chunk_size=chunk_size,
         )
-        if part_attempts < 1:
-            raise ValueError("part_attempts must be >= 1")
+        if part_attempts < 1 or max_concurrency < 1:
+            raise ValueError("part_attempts and max_concurrency must be >= 1")
+        self.max_concurrency = max_concurrency
         self.bucket = bucket
         self.region = region
         self.part_attempts = part_attempts
@@ -326,22 +331,26 @@ class AsyncS3Storage(AsyncStorageBackend):
         self, key: str, upload_id: str, body: AsyncUploadBody, condition: str | None
     ) -> str:
         path = self._address.object_path(key)
-        parts: list[tuple[int, str]] = []
+        etags: dict[int, str] = {}
         on_aws = self._address.host.endswith(".amazonaws.com")
         part_size = max(self.part_size, MIN_PART_SIZE) if on_aws else self.part_size
-        async with aclosing(_closable(_cut_parts(body, part_size))) as cut:
-            async for part in cut:
-                if len(parts) == MAX_PARTS:
-                    raise StorageError(
-                        f"{self.name}: {key!r} needs more than {MAX_PARTS} parts of "
-                        f"{part_size} bytes: raise part_size",
-                        backend=self.name,
-                        key=key,
-                    )
-                number = len(parts) + 1
-                parts.append((number, await self._upload_part(key, upload_id, number, part)))
-        if not parts:
-            parts.append((1, await self._upload_part(key, upload_id, 1, [])))
+        count = 0
+        async with AsyncPartPool(self.max_concurrency) as pool:
+            async with aclosing(_closable(_cut_parts(body, part_size))) as cut:
+                async for part in cut:
+                    if count == MAX_PARTS:
+                        raise StorageError(
+                            f"{self.name}: {key!r} needs more than {MAX_PARTS} parts of "
+                            f"{part_size} bytes: raise part_size",
+                            backend=self.name,
+                            key=key,
+                        )
+                    count += 1
+                    await pool.submit(partial(self._store_part, key, upload_id, count, part, etags))
+            if not count:
+                count = 1
+                await pool.submit(partial(self._store_part, key, upload_id, 1, [], etags))
+        parts = [(number, etags[number]) for number in range(1, count + 1)]
         headers = {"content-type": "application/xml"}
         if condition is not None:
             headers["if-none-match"] = condition
@@ -358,6 +367,16 @@ class AsyncS3Storage(AsyncStorageBackend):
         if isinstance(outcome, S3ErrorBody):
             raise self._error(outcome, key=key, operation="complete multipart upload", url=None)
         return outcome
+
+    async def _store_part(
+        self,
+        key: str,
+        upload_id: str,
+        number: int,
+        part: Sequence[bytes],
+        etags: dict[int, str],
+    ) -> None:
+        etags[number] = await self._upload_part(key, upload_id, number, part)
 
     async def _upload_part(
         self, key: str, upload_id: str, number: int, part: Sequence[bytes]
