@@ -2,9 +2,10 @@
 
 Uploads up to ``multipart_threshold`` bytes of known size go in one ``PUT`` whose body is
 streamed with the chunked signature (each chunk hashed as it is sent: one pass, no buffer of
-the object); larger or unknown-size uploads are multipart uploads of ``part_size`` parts, each
-signed with its own SHA-256, retried on its own, and the upload aborted on any failure so
-nothing half-written is ever visible. Listings page lazily with continuation tokens; copies
+the object); larger or unknown-size uploads are multipart uploads of ``part_size`` parts,
+``max_concurrency`` at a time, each signed with its own SHA-256 and sent as the source's
+chunks (never joined), retried on its own, and the upload aborted on any failure so nothing
+half-written is ever visible. Listings page lazily with continuation tokens; copies
 happen on the server; presigned URLs are computed locally.
 
 The pure parts (signing, addressing, XML) live in :mod:`flext_api.storage._sigv4` and
