@@ -284,6 +284,24 @@ def docs_graphql_swapi(_swapi_graphql: str) -> Names:
 # -- the runner ------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def _moto_s3() -> Iterator[Any]:
+    from tests.servers.moto_s3 import run_moto_s3
+
+    with run_moto_s3() as server:
+        yield server
+
+
+@pytest.fixture
+def docs_s3(_moto_s3: Any, monkeypatch: pytest.MonkeyPatch) -> Names:
+    """``S3_ENDPOINT`` (moto, authentication on) and ``BUCKET`` (a new, empty bucket); the
+    credentials are in ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", _moto_s3.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", _moto_s3.secret_access_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return {"S3_ENDPOINT": _moto_s3.url, "BUCKET": _moto_s3.new_bucket()}
+
+
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.no_run is None], ids=lambda b: b.name)
 def test_block_runs(
     block: DocBlock,

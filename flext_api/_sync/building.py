@@ -82,9 +82,12 @@ EXPECT_CONTINUE_BYTES: Final = 1024 * 1024
 """Streamed bodies from this size up (or of unknown size) ask ``Expect: 100-continue``."""
 
 
+_FRAMING_NAMES: Final = frozenset({b"content-length", b"transfer-encoding"})
+
+
 def _large(framing: list[tuple[bytes, bytes]]) -> bool:
     for name, value in framing:
-        if name == b"Content-Length":
+        if name.lower() == b"content-length":
             return int(value) >= EXPECT_CONTINUE_BYTES
     return True  # chunked: unknown, maybe large
 
@@ -214,6 +217,11 @@ class RequestBuilder:
                 fields.clear()
             fields += [field for field in self._default_fields if field[1] not in overridden]
             fields += given
+            if overridden & _FRAMING_NAMES:
+                # A framing header given by hand replaces the client's framing whole: a
+                # streamed body of known length announced with Content-Length must not also
+                # say Transfer-Encoding: chunked (RFC 9112 section 6.1 forbids both).
+                framing = [(name, value) for name, lower, value in given if lower in _FRAMING_NAMES]
             fields += [
                 (name, name.lower(), value)
                 for name, value in framing

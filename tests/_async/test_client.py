@@ -156,6 +156,29 @@ async def test_iterator_bodies_are_sent_chunked(server: RunningServer) -> None:
     assert dict(data["headers"])["transfer-encoding"] == "chunked"
 
 
+async def test_iterator_body_with_a_given_length_is_not_also_chunked(
+    server: RunningServer,
+) -> None:
+    """A streamed body whose length the caller announces goes with Content-Length alone: the
+    client's own chunked framing must not be added (both would be a framing error)."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b"0123456789" * 1000
+        yield b"tail"
+
+    headers = {"Content-Length": "10004"}
+    async with AsyncFlextApiClient(base_url=server.url) as client:
+        data = echoed(await client.put("/echo", content=chunks(), headers=headers))
+        lower = echoed(
+            await client.put("/echo", content=chunks(), headers={"content-length": "10004"})
+        )
+    sent = dict(data["headers"])
+    assert "transfer-encoding" not in sent
+    assert sent["content-length"] == "10004"
+    assert data["body"] == "0123456789" * 1000 + "tail"
+    assert "transfer-encoding" not in dict(lower["headers"])
+
+
 async def test_async_iterator_body(server: RunningServer) -> None:
     # unasync: begin-async-only
     async def chunks() -> AsyncIterator[bytes]:

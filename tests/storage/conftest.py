@@ -13,7 +13,7 @@ A backend joins the suite with two additions here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,13 @@ import pytest
 
 from flext_api.storage import AsyncStorageBackend, StorageBackend
 from flext_api.storage.local import AsyncLocalStorage, LocalStorage
+from flext_api.storage.s3 import AsyncS3Storage, S3Storage
+from tests.servers.moto_s3 import MIN_PART_SIZE as S3_MIN_PART_SIZE
+from tests.servers.moto_s3 import MotoS3, run_moto_s3
 
 STORAGE_BACKENDS = [
     pytest.param("local", id="local"),
+    pytest.param("s3", id="s3"),
 ]
 
 
@@ -62,6 +66,31 @@ def storage_factory_local(tmp_path: Path) -> StorageFactory:
         kind="local",
         build_sync=lambda **options: LocalStorage(root, **options),
         build_async=lambda **options: AsyncLocalStorage(root, **options),
+    )
+
+
+@pytest.fixture(scope="session")
+def moto_s3_server() -> Iterator[MotoS3]:
+    """moto in server mode with its authentication on (tests/servers/moto_s3.py)."""
+    with run_moto_s3() as server:
+        yield server
+
+
+@pytest.fixture
+def storage_factory_s3(moto_s3_server: MotoS3) -> StorageFactory:
+    bucket = moto_s3_server.new_bucket()
+    settings: dict[str, Any] = {
+        "endpoint": moto_s3_server.url,
+        "region": moto_s3_server.region,
+        "access_key_id": moto_s3_server.access_key_id,
+        "secret_access_key": moto_s3_server.secret_access_key,
+    }
+    return StorageFactory(
+        kind="s3",
+        build_sync=lambda **options: S3Storage(bucket, **settings, **options),
+        build_async=lambda **options: AsyncS3Storage(bucket, **settings, **options),
+        presign=True,
+        min_part_size=S3_MIN_PART_SIZE,
     )
 
 
