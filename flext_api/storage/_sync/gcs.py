@@ -37,12 +37,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 
-from flext_api._exceptions import AuthError, FlextApiError, TransportError
+from flext_api._exceptions import AuthError, FlextApiError
 from flext_api._models import Request, Response, Timeout
 from flext_api._result import Failure, Success
 from flext_api._sync.client import FlextApiClient
 from flext_api._sync.middleware import OAuth2Middleware
-from flext_api._synchronization import sleep
 from flext_api.storage._errors import (
     StorageAccessDenied,
     StorageError,
@@ -61,7 +60,6 @@ from flext_api.storage._gcs_api import (
     object_info,
     object_url,
     parse_list,
-    persisted_bytes,
     resource_metadata,
     rewrite_url,
     upload_url,
@@ -77,6 +75,7 @@ from flext_api.storage._sync.backend import (
     DEFAULT_PART_SIZE,
     StorageBackend,
 )
+from flext_api.storage._sync.gcs_upload import ResumableUpload
 from flext_api.storage._sync.streams import (
     DEFAULT_CHUNK_SIZE,
     ObjectStream,
@@ -89,8 +88,6 @@ __all__ = ["GCSStorage"]
 
 EMULATOR_VARIABLE: Final = "STORAGE_EMULATOR_HOST"
 CREDENTIALS_VARIABLE: Final = "GOOGLE_APPLICATION_CREDENTIALS"
-# Statuses after which a resumable chunk is worth sending again (Google's retry guidance).
-_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _DEFAULT_TIMEOUT: Final = Timeout(connect=10.0, read=60.0, write=60.0, pool=30.0)
 
 
@@ -390,154 +387,21 @@ class GCSStorage(StorageBackend):
             )
         if session.startswith("/"):
             session = self.endpoint + session
+        upload = ResumableUpload(
+            self._client,
+            session,
+            backend=self.name,
+            key=key,
+            max_attempts=self.max_attempts,
+            retry_backoff=self.retry_backoff,
+            failed=self._failed,
+        )
         try:
-            return self._send_parts(key, body, session)
+            resource = upload.send(iter_parts(body, self.part_size))
         except Exception:
-            self._cancel(session)
+            upload.cancel()
             raise
-
-    def _send_parts(self, key: str, body: UploadBody, session: str) -> ObjectInfo:
-        # One part of look-ahead: the chunk that ends the body must carry the total size.
-        parts = iter(iter_parts(body, self.part_size))
-        offset = 0
-        current: bytes = next(parts, b"")
-        while True:
-            following = next(parts, None)
-            final = following is None
-            total = offset + len(current) if final else None
-            resource = self._send_chunk(key, session, current, offset, total)
-            if final:
-                if resource is None:
-                    raise StorageUploadFailed(
-                        f"{self.name}: the resumable session of {key!r} did not complete after "
-                        "its last chunk; upload again",
-                        backend=self.name,
-                        key=key,
-                    )
-                return object_info(resource, key)
-            assert following is not None
-            offset += len(current)
-            current = following
-
-    def _send_chunk(
-        self, key: str, session: str, chunk: bytes, offset: int, total: int | None
-    ) -> dict[str, Any] | None:
-        """Send ``chunk`` (bytes ``offset``.. of the object) until the session holds it all.
-
-        Returns the object resource when this chunk completed the upload, else ``None``. Each
-        failed try is followed by a pause and a status query; the next try starts where the
-        session says its bytes end, so a chunk is never sent twice past what was persisted.
-        """
-        end = offset + len(chunk)
-        size_text = "*" if total is None else str(total)
-        position = offset
-        last_error: StorageError | FlextApiError | None = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                sleep(self.retry_backoff * 2 ** (attempt - 1))
-                status = self._session_status(session, key, size_text)
-                if isinstance(status, dict):
-                    return status
-                if isinstance(status, int):
-                    if not offset <= status <= end:
-                        raise StorageUploadFailed(
-                            f"{self.name}: the resumable session of {key!r} holds {status} "
-                            f"bytes, outside the chunk being sent ({offset}-{end}); upload again",
-                            backend=self.name,
-                            key=key,
-                        )
-                    position = status
-                    if position == end and total is None:
-                        return None
-                else:
-                    last_error = status
-                    continue
-            piece = chunk[position - offset :]
-            content_range = (
-                f"bytes {position}-{end - 1}/{size_text}" if piece else f"bytes */{size_text}"
-            )
-            result = self._client.request(
-                "PUT", session, headers={"Content-Range": content_range}, content=piece
-            )
-            if isinstance(result, Failure):
-                if not isinstance(result.error, TransportError):
-                    raise self._failed(result.error, key, "upload")
-                last_error = result.error
-                continue
-            response = result.value
-            if response.status_code in (200, 201):
-                return self._json(response, key, "upload")
-            if response.status_code == 308:
-                held = persisted_bytes(response.headers.get("range"))
-                if held == end and total is None:
-                    return None
-                last_error = StorageUploadFailed(
-                    f"{self.name}: the session of {key!r} took {held} of {end} bytes",
-                    backend=self.name,
-                    key=key,
-                )
-                continue
-            error = gcs_error(
-                response.status_code,
-                response.content,
-                backend=self.name,
-                key=key,
-                operation="upload",
-                url=session,
-            )
-            if response.status_code not in _RETRY_STATUSES:
-                raise error
-            last_error = error
-        failure = StorageUploadFailed(
-            f"{self.name}: the upload of {key!r} failed {self.max_attempts} times at byte "
-            f"{position} ({last_error}); nothing was stored, upload again later",
-            backend=self.name,
-            key=key,
-        )
-        raise failure from last_error
-
-    def _session_status(
-        self, session: str, key: str, size_text: str
-    ) -> int | dict[str, Any] | FlextApiError:
-        """How many bytes the session holds (or the finished object's resource, or what went
-        wrong asking)."""
-        result = self._client.request(
-            "PUT", session, headers={"Content-Range": f"bytes */{size_text}"}, content=b""
-        )
-        if isinstance(result, Failure):
-            if not isinstance(result.error, TransportError):
-                raise self._failed(result.error, key, "upload")
-            return result.error
-        response = result.value
-        if response.status_code in (200, 201):
-            return self._json(response, key, "upload")
-        if response.status_code == 308:
-            held = persisted_bytes(response.headers.get("range"))
-            if held is not None:
-                return held
-        error = gcs_error(
-            response.status_code,
-            response.content,
-            backend=self.name,
-            key=key,
-            operation="upload (session status)",
-            url=session,
-        )
-        if response.status_code in _RETRY_STATUSES:
-            return error
-        failed = StorageUploadFailed(
-            f"{self.name}: the resumable session of {key!r} is gone "
-            f"({response.status_code}); nothing was stored, upload again",
-            backend=self.name,
-            key=key,
-            status_code=response.status_code,
-            vendor_body=response.content,
-        )
-        raise failed from error
-
-    def _cancel(self, session: str) -> None:
-        """Best effort: an unfinished session is never visible, and expires on its own."""
-        self._client.request("DELETE", session)
+        return object_info(resource, key)
 
     # -- copy and signed URLs ---------------------------------------------------------------
 
