@@ -322,3 +322,79 @@ async def test_resumable_upload_fails_cleanly_when_the_emulator_stays_down(
         # The same backend (and its pool) works again.
         assert (await storage.upload_file("after.bin", data)).is_success
         assert (await storage.download_file("after.bin")).unwrap() == data
+
+
+# -- what the emulator cannot show: a scripted GCS front (tests/storage_gcs/token_server.py) --
+
+
+def _front(server: TokenServer, **options: object) -> AsyncGCSStorage:
+    credentials = ServiceAccountCredentials.from_info(keys.key_info(server.url + "/token"))
+    settings: dict[str, object] = {
+        "endpoint": server.url,
+        "credentials": credentials.unwrap(),
+        "part_size": PART,
+        "retry_backoff": 0.01,
+    }
+    settings.update(options)
+    return AsyncGCSStorage("b", **settings)  # type: ignore[arg-type]
+
+
+async def test_listing_follows_page_tokens_lazily(token_server: TokenServer) -> None:
+    async with _front(token_server) as storage:
+        page = (await storage.list_page(page_size=2)).unwrap()
+        assert [item.key for item in page.items] == ["k0", "k1"]
+        assert page.next_token == "p2"
+        assert token_server.page_tokens == [None]  # one page asked, one page fetched
+        keys_seen = [item.key async for item in storage.iter_files(page_size=2)]
+        assert keys_seen == ["k0", "k1", "k2", "k3", "k4"]
+        assert token_server.page_tokens == [None, None, "p2", "p4"]
+
+
+async def test_create_only_is_precondition_failed_with_the_vendor_error(
+    token_server: TokenServer,
+) -> None:
+    async with _front(token_server) as storage:
+        result = await storage.upload_file("k", b"data", overwrite=False)
+    assert isinstance(result, Failure)
+    assert result.error.code == "PRECONDITION_FAILED"
+    assert result.error.vendor_code == "conditionNotMet"
+    assert result.error.vendor_body is not None and b"pre-conditions" in result.error.vendor_body
+
+
+async def test_a_failed_chunk_resumes_from_the_bytes_the_session_kept(
+    token_server: TokenServer,
+) -> None:
+    data = _data(3 * PART + 5)
+    token_server.faults = 2  # twice, the session keeps half a chunk and answers 503
+    async with _front(token_server, multipart_threshold=0) as storage:
+        result = await storage.upload_file("up", data)
+    assert result.unwrap().size == len(data)
+    assert bytes(token_server.session) == data
+    half = PART + PART // 2
+    assert "bytes */*" in token_server.session_ranges  # the session was asked what it kept
+    assert f"bytes {half}-{2 * PART - 1}/*" in token_server.session_ranges  # only the rest went
+
+
+async def test_a_lost_session_fails_cleanly_and_is_cancelled(token_server: TokenServer) -> None:
+    token_server.session_gone = True
+    async with _front(token_server, multipart_threshold=0) as storage:
+        result = await storage.upload_file("up", _data(2 * PART))
+    assert isinstance(result, Failure)
+    assert result.error.code == "UPLOAD_FAILED"
+    assert "session is gone (410)" in result.error.message
+    assert token_server.cancelled == 1
+
+
+async def test_what_odd_servers_answer(token_server: TokenServer) -> None:
+    async with _front(token_server) as storage:
+        # Range ignored (a whole-object 200): the backend cuts the asked bytes out itself.
+        cut = await storage.download_file("whole", byte_range=ByteRange(2, 5))
+        assert cut.unwrap() == b"234"
+        stale = await storage.download_file("stale")
+        assert isinstance(stale, Failure) and stale.error.code == "PRECONDITION_FAILED"
+        garbled = await storage.stat("garbled")
+        assert isinstance(garbled, Failure) and garbled.error.code == "STORAGE_ERROR"
+        assert "not a JSON object" in garbled.error.message
+        copied = (await storage.copy_file("whole", "copy")).unwrap()
+        assert (copied.key, copied.etag) == ("copy", "9")
+        assert token_server.rewrite_tokens == [None, "t1"]  # followed until done
