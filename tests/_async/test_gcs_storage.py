@@ -177,7 +177,11 @@ async def test_signed_urls_fetch_and_store_through_the_emulator(
     emulator: Emulator, prefix: str
 ) -> None:
     credentials = ServiceAccountCredentials.from_info(keys.key_info()).unwrap()
-    async with _storage(emulator, credentials=credentials) as signer, _storage(emulator) as storage:
+    signing = _storage(emulator, credentials=credentials, anonymous=True)
+    async with signing as signer, _storage(emulator) as storage:
+        # anonymous=True: the key signs URLs, requests carry no token (none is fetched).
+        assert (await signer.upload_file(prefix + "direct", b"d")).is_success
+        assert "anonymous" in repr(signer)
         put = (await signer.presigned_put_url(prefix + "s", content_type="text/plain")).unwrap()
         assert put.headers == {"Content-Type": "text/plain"}
         assert "X-Goog-Signature=" in put.url and put.url.startswith(emulator.url)

@@ -7,6 +7,7 @@ started here is ever signalled.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -65,6 +66,16 @@ class Emulator:
             time.sleep(0.05)
         self.kill()
         raise RuntimeError("gcp-storage-emulator did not answer within 20 s")
+
+    def create_bucket(self, name: str) -> None:
+        request = urllib.request.Request(
+            self.url + "/storage/v1/b?project=flext-tests",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200, answer.status
 
     def kill(self) -> None:
         process, self.process = self.process, None

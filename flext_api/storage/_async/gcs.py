@@ -106,8 +106,10 @@ class AsyncGCSStorage(AsyncStorageBackend):
     service-account JSON key (read now; an unusable key raises its ``INVALID_CREDENTIALS``
     error); by default the key named by ``GOOGLE_APPLICATION_CREDENTIALS``. ``endpoint``: the
     API root of an emulator or a private endpoint (``STORAGE_EMULATOR_HOST`` by default); with
-    one and no credentials, requests are anonymous. ``max_attempts``: tries per resumable
-    chunk, ``retry_backoff`` the first pause between them (doubled each time).
+    one and no credentials, requests are anonymous. ``anonymous=True`` sends no token even with
+    credentials (a public bucket, an emulator): they then only sign URLs. ``max_attempts``:
+    tries per resumable chunk, ``retry_backoff`` the first pause between them (doubled each
+    time). ``refresh_ahead``: seconds before a token's expiry when it is renewed.
     """
 
     kind: ClassVar[str] = "gcs"
@@ -118,6 +120,7 @@ class AsyncGCSStorage(AsyncStorageBackend):
         *,
         credentials: ServiceAccountCredentials | str | os.PathLike[str] | None = None,
         endpoint: str | None = None,
+        anonymous: bool = False,
         scope: str = READ_WRITE_SCOPE,
         refresh_ahead: float = 300.0,
         timeout: Timeout | float | None = _DEFAULT_TIMEOUT,
@@ -161,7 +164,7 @@ class AsyncGCSStorage(AsyncStorageBackend):
         self.credentials = credentials
         self._token_client: AsyncFlextApiClient | None = None
         auth: AsyncOAuth2Middleware | None = None
-        if credentials is not None:
+        if credentials is not None and not anonymous:
             token_client = AsyncFlextApiClient(timeout=timeout)
             self._token_client = token_client
 
@@ -177,7 +180,11 @@ class AsyncGCSStorage(AsyncStorageBackend):
         self._client = AsyncFlextApiClient(timeout=timeout, auth=auth)
 
     def __repr__(self) -> str:
-        who = self.credentials.client_email if self.credentials else "anonymous"
+        who = (
+            self.credentials.client_email
+            if self.credentials is not None and self._token_client is not None
+            else "anonymous"
+        )
         return f"{type(self).__name__}(name={self.name!r}, bucket={self.bucket!r}, as={who!r})"
 
     # -- requests ---------------------------------------------------------------------------
