@@ -264,6 +264,18 @@ def test_a_refused_token_is_access_denied_with_the_vendor_body(
     assert "no access token" in result.error.message
 
 
+def test_an_unreachable_token_endpoint_is_backend_unavailable(
+    token_server: TokenServer,
+) -> None:
+    credentials = ServiceAccountCredentials.from_info(keys.key_info("http://127.0.0.1:1/token"))
+    with GCSStorage("b", endpoint=token_server.url, credentials=credentials.unwrap()) as storage:
+        result = storage.stat("k")
+    assert isinstance(result, Failure)
+    assert result.error.code == "BACKEND_UNAVAILABLE"
+    assert "token endpoint could not be reached" in result.error.message
+    assert token_server.resource_requests == []  # nothing was sent without a token
+
+
 # -- faults: the emulator dies in the middle of a resumable upload ---------------------------
 
 

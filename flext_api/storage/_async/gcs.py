@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from flext_api._async.client import AsyncFlextApiClient
 from flext_api._async.middleware import AsyncOAuth2Middleware
-from flext_api._exceptions import AuthError, FlextApiError
+from flext_api._exceptions import AuthError, FlextApiError, TransportError
 from flext_api._models import Request, Response, Timeout
 from flext_api._result import Failure, Success
 from flext_api.storage._async.backend import (
@@ -56,6 +56,7 @@ from flext_api.storage._errors import (
     StorageAccessDenied,
     StorageError,
     StoragePreconditionFailed,
+    StorageUnavailable,
     StorageUnsupported,
     StorageUploadFailed,
 )
@@ -191,7 +192,17 @@ class AsyncGCSStorage(AsyncStorageBackend):
 
     def _failed(self, error: FlextApiError, key: str | None, operation: str) -> FlextApiError:
         """A transport failure stays one (the base class calls it BACKEND_UNAVAILABLE); a token
-        that could not be had is ACCESS_DENIED."""
+        the endpoint refused is ACCESS_DENIED, one it could not be asked for (unreachable)
+        BACKEND_UNAVAILABLE."""
+        if isinstance(error, AuthError) and isinstance(error.__cause__, TransportError):
+            unavailable = StorageUnavailable(
+                f"{self.name}: {operation} {key!r}: the token endpoint could not be reached "
+                f"({error}); retry later",
+                backend=self.name,
+                key=key,
+            )
+            unavailable.__cause__ = error
+            return unavailable
         if isinstance(error, AuthError):
             denied = StorageAccessDenied(
                 f"{self.name}: {operation} {key!r}: no access token ({error}); check the "

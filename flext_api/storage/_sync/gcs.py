@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 
-from flext_api._exceptions import AuthError, FlextApiError
+from flext_api._exceptions import AuthError, FlextApiError, TransportError
 from flext_api._models import Request, Response, Timeout
 from flext_api._result import Failure, Success
 from flext_api._sync.client import FlextApiClient
@@ -46,6 +46,7 @@ from flext_api.storage._errors import (
     StorageAccessDenied,
     StorageError,
     StoragePreconditionFailed,
+    StorageUnavailable,
     StorageUnsupported,
     StorageUploadFailed,
 )
@@ -193,7 +194,17 @@ class GCSStorage(StorageBackend):
 
     def _failed(self, error: FlextApiError, key: str | None, operation: str) -> FlextApiError:
         """A transport failure stays one (the base class calls it BACKEND_UNAVAILABLE); a token
-        that could not be had is ACCESS_DENIED."""
+        the endpoint refused is ACCESS_DENIED, one it could not be asked for (unreachable)
+        BACKEND_UNAVAILABLE."""
+        if isinstance(error, AuthError) and isinstance(error.__cause__, TransportError):
+            unavailable = StorageUnavailable(
+                f"{self.name}: {operation} {key!r}: the token endpoint could not be reached "
+                f"({error}); retry later",
+                backend=self.name,
+                key=key,
+            )
+            unavailable.__cause__ = error
+            return unavailable
         if isinstance(error, AuthError):
             denied = StorageAccessDenied(
                 f"{self.name}: {operation} {key!r}: no access token ({error}); check the "
