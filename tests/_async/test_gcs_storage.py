@@ -17,11 +17,13 @@ from flext_api._result import Failure
 from flext_api.storage import ByteRange
 from flext_api.storage import create_async_storage as create_storage  # unasync: remove
 from flext_api.storage.gcs import AsyncGCSStorage, ServiceAccountCredentials
+from tests.concurrency import agather as gather  # unasync: remove
 from tests.storage_gcs import keys
 from tests.storage_gcs.emulator import BUCKET, Emulator, run_emulator
 from tests.storage_gcs.token_server import TokenServer, run_token_server
 
 # unasync: sync-only: from flext_api.storage import create_storage
+# unasync: sync-only: from tests.concurrency import gather
 
 pytestmark = pytest.mark.anyio  # unasync: remove
 
@@ -254,6 +256,18 @@ async def test_service_account_token_end_to_end(token_server: TokenServer) -> No
         assert (await storage.stat("k")).is_success
         assert token_server.calls == 2
         assert token_server.resource_requests == ["Bearer tok-1"] * 3 + ["Bearer tok-2"]
+
+
+async def test_concurrent_calls_on_one_backend_share_one_token_request(
+    token_server: TokenServer,
+) -> None:
+    async with _front(token_server) as storage:
+
+        async def stat() -> bool:
+            return (await storage.stat("k")).is_success
+
+        assert await gather([stat] * 20) == [True] * 20
+    assert token_server.calls == 1
 
 
 async def test_a_refused_token_is_access_denied_with_the_vendor_body(

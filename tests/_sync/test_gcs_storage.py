@@ -18,6 +18,7 @@ from flext_api import FlextApiClient
 from flext_api._result import Failure
 from flext_api.storage import ByteRange, create_storage
 from flext_api.storage.gcs import GCSStorage, ServiceAccountCredentials
+from tests.concurrency import gather
 from tests.storage_gcs import keys
 from tests.storage_gcs.emulator import BUCKET, Emulator, run_emulator
 from tests.storage_gcs.token_server import TokenServer, run_token_server
@@ -249,6 +250,18 @@ def test_service_account_token_end_to_end(token_server: TokenServer) -> None:
         assert (storage.stat("k")).is_success
         assert token_server.calls == 2
         assert token_server.resource_requests == ["Bearer tok-1"] * 3 + ["Bearer tok-2"]
+
+
+def test_concurrent_calls_on_one_backend_share_one_token_request(
+    token_server: TokenServer,
+) -> None:
+    with _front(token_server) as storage:
+
+        def stat() -> bool:
+            return (storage.stat("k")).is_success
+
+        assert gather([stat] * 20) == [True] * 20
+    assert token_server.calls == 1
 
 
 def test_a_refused_token_is_access_denied_with_the_vendor_body(
