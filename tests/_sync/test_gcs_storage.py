@@ -264,6 +264,19 @@ def test_concurrent_calls_on_one_backend_share_one_token_request(
     assert token_server.calls == 1
 
 
+def test_the_token_is_renewed_ahead_of_its_expiry(token_server: TokenServer) -> None:
+    now = [0.0]
+    with _front(token_server, refresh_ahead=300.0, clock=lambda: now[0]) as storage:
+        assert (storage.stat("k")).is_success
+        now[0] = 3299.0  # the token (3600 s) has more than 300 s left: kept
+        assert (storage.stat("k")).is_success
+        assert token_server.calls == 1
+        now[0] = 3301.0  # within 300 s of its expiry: renewed before it runs out
+        assert (storage.stat("k")).is_success
+        assert token_server.calls == 2
+    assert token_server.resource_requests == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+
+
 def test_a_refused_token_is_access_denied_with_the_vendor_body(
     token_server: TokenServer, tmp_path: Path
 ) -> None:

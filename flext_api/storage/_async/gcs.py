@@ -30,7 +30,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
@@ -110,7 +110,8 @@ class AsyncGCSStorage(AsyncStorageBackend):
     one and no credentials, requests are anonymous. ``anonymous=True`` sends no token even with
     credentials (a public bucket, an emulator): they then only sign URLs. ``max_attempts``:
     tries per resumable chunk, ``retry_backoff`` the first pause between them (doubled each
-    time). ``refresh_ahead``: seconds before a token's expiry when it is renewed.
+    time). ``refresh_ahead``: seconds before a token's expiry when it is renewed (by the first
+    call that finds it due, on ``clock``, monotonic seconds: tests pass a fake one).
     """
 
     kind: ClassVar[str] = "gcs"
@@ -124,6 +125,7 @@ class AsyncGCSStorage(AsyncStorageBackend):
         anonymous: bool = False,
         scope: str = READ_WRITE_SCOPE,
         refresh_ahead: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
         timeout: Timeout | float | None = _DEFAULT_TIMEOUT,
         max_attempts: int = 5,
         retry_backoff: float = 0.25,
@@ -177,7 +179,7 @@ class AsyncGCSStorage(AsyncStorageBackend):
                 )
 
             flow = ServiceAccountFlow(credentials, scope=scope, clock=time.time)
-            auth = AsyncOAuth2Middleware(flow, send_token_request, skew=refresh_ahead)
+            auth = AsyncOAuth2Middleware(flow, send_token_request, skew=refresh_ahead, clock=clock)
         self._client = AsyncFlextApiClient(timeout=timeout, auth=auth)
 
     def __repr__(self) -> str:
