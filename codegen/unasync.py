@@ -128,6 +128,7 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "async_download": "download",
     # flext_api.storage
     "async_iter_parts": "iter_parts",
+    "create_async_storage": "create_storage",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

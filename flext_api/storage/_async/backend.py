@@ -75,7 +75,6 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -531,8 +530,3 @@ class AsyncStorageBackend(ABC):
         )
         converted.__cause__ = error
         return converted
-
-
-def expiry(expires_in: float, now: datetime | None = None) -> datetime:
-    """When a URL presigned now for ``expires_in`` seconds stops working (UTC)."""
-    return (now or datetime.now(UTC)) + timedelta(seconds=expires_in)

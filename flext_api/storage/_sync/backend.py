@@ -76,7 +76,6 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -526,8 +525,3 @@ class StorageBackend(ABC):
         )
         converted.__cause__ = error
         return converted
-
-
-def expiry(expires_in: float, now: datetime | None = None) -> datetime:
-    """When a URL presigned now for ``expires_in`` seconds stops working (UTC)."""
-    return (now or datetime.now(UTC)) + timedelta(seconds=expires_in)
