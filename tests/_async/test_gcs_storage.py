@@ -420,6 +420,30 @@ async def test_a_failed_chunk_resumes_from_the_bytes_the_session_kept(
     assert f"bytes {half}-{2 * PART - 1}/*" in token_server.session_ranges  # only the rest went
 
 
+async def test_a_308_that_kept_part_of_a_chunk_gets_the_rest_at_once(
+    token_server: TokenServer,
+) -> None:
+    data = _data(3 * PART)
+    token_server.short_accepts = 1
+    async with _front(token_server, multipart_threshold=0, retry_backoff=60.0) as storage:
+        result = await storage.upload_file("up", data)  # no pause, no status query
+    assert result.unwrap().size == len(data)
+    assert bytes(token_server.session) == data
+    half = PART + PART // 2
+    assert f"bytes {half}-{2 * PART - 1}/*" in token_server.session_ranges
+    assert not any(r.startswith("bytes */") for r in token_server.session_ranges)
+
+
+async def test_status_queries_are_retried_too(token_server: TokenServer) -> None:
+    data = _data(2 * PART + 1)
+    token_server.faults, token_server.status_faults = 1, 2
+    async with _front(token_server, multipart_threshold=0) as storage:
+        result = await storage.upload_file("up", data)
+    assert result.unwrap().size == len(data)
+    assert bytes(token_server.session) == data
+    assert token_server.session_ranges.count("bytes */*") == 3  # two refused, one answered
+
+
 async def test_a_lost_session_fails_cleanly_and_is_cancelled(token_server: TokenServer) -> None:
     token_server.session_gone = True
     async with _front(token_server, multipart_threshold=0) as storage:

@@ -16,7 +16,9 @@ a resumable chunk whole or not at all):
 * ``GET .../o/whole?alt=media`` ignores ``Range``; ``.../o/stale`` answers 412;
   ``.../o/garbled`` is not JSON;
 * ``PUT /upload/session``: keeps the bytes; ``faults`` times it keeps only half a chunk and
-  answers 503; with ``session_gone`` every chunk gets 503 and every status query 410;
+  answers 503, ``short_accepts`` times half a chunk and a 308 (as GCS may), ``status_faults``
+  times a status query gets 503; with ``session_gone`` every chunk gets 503 and every status
+  query 410;
 * anything else: an object resource.
 """
 
@@ -53,6 +55,8 @@ class TokenServer:
         self.session = bytearray()
         self.session_ranges: list[str] = []
         self.faults = 0
+        self.short_accepts = 0
+        self.status_faults = 0
         self.session_gone = False
         self.cancelled = 0
         self.rewrite_tokens: list[str | None] = []
@@ -224,7 +228,10 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
             first_last, _, total_text = content_range.removeprefix("bytes ").partition("/")
             total = None if total_text == "*" else int(total_text)
             if first_last == "*":  # a status query
-                if server.session_gone:
+                if server.status_faults:
+                    server.status_faults -= 1
+                    self._answer(503, {"error": {"code": 503, "message": "Backend Error"}})
+                elif server.session_gone:
                     self._answer(410, {"error": {"code": 410, "message": "session expired"}})
                 elif total is not None and len(server.session) == total:
                     self._done(total)
@@ -242,6 +249,11 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
                 server.faults -= 1
                 server.session += body[: len(body) // 2]
                 self._answer(503, {"error": {"code": 503, "message": "Backend Error"}})
+                return
+            if server.short_accepts and first > 0:  # a 308 that kept only part of the chunk
+                server.short_accepts -= 1
+                server.session += body[: len(body) // 2]
+                self._incomplete()
                 return
             server.session += body
             if total is not None and len(server.session) == total:

@@ -122,15 +122,24 @@ class AsyncResumableUpload:
     ) -> dict[str, Any] | None:
         """Send ``chunk`` (bytes ``offset``.. of the object) until the session holds it all.
 
-        Returns the object resource when this chunk completed the upload, else ``None``.
+        Returns the object resource when this chunk completed the upload, else ``None``. A
+        ``308`` that kept only some of the bytes is progress: the rest goes at once. A failure
+        (no answer, a retryable status, a ``308`` that kept nothing new) costs one of
+        ``max_attempts``: after a pause the session is asked what it holds, and sending
+        resumes from there.
         """
         end = offset + len(chunk)
         size_text = "*" if total is None else str(total)
         position = offset
+        failures = 0
         last_error: FlextApiError | None = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                await async_sleep(self.retry_backoff * 2 ** (attempt - 1))
+        ask = False
+        while True:
+            if ask:
+                failures += 1
+                if failures >= self.max_attempts:
+                    break
+                await async_sleep(self.retry_backoff * 2 ** (failures - 1))
                 status = await self._status(size_text)
                 if isinstance(status, dict):
                     return status
@@ -145,6 +154,7 @@ class AsyncResumableUpload:
                 position = status
                 if position == end and total is None:
                     return None
+                ask = False
             piece = chunk[position - offset :]
             content_range = (
                 f"bytes {position}-{end - 1}/{size_text}" if piece else f"bytes */{size_text}"
@@ -152,6 +162,7 @@ class AsyncResumableUpload:
             result = await self._client.request(
                 "PUT", self.session, headers={"Content-Range": content_range}, content=piece
             )
+            ask = True
             if not result.is_success:
                 if not isinstance(result.error, TransportError):
                     raise self._failed(result.error, self.key, "upload")
@@ -162,9 +173,12 @@ class AsyncResumableUpload:
                 return self._json(response)
             if response.status_code == 308:
                 held = persisted_bytes(response.headers.get("range"))
-                if held == end and total is None:
-                    return None
-                last_error = self._upload_failed(f"the session took {held} of {end} bytes")
+                if held is not None and position < held <= end:
+                    if held == end and total is None:
+                        return None
+                    position, ask = held, False  # part of it was kept: send the rest now
+                    continue
+                last_error = self._upload_failed(f"the session kept {held} of {end} bytes")
                 continue
             error = self._error(response, "upload")
             if response.status_code not in RETRY_STATUSES:
