@@ -28,6 +28,8 @@ from flext_api.storage._types import ListPage, ObjectInfo
 __all__ = [
     "DEFAULT_ENDPOINT",
     "RESUMABLE_QUANTUM",
+    "bucket_objects_url",
+    "decode_json",
     "gcs_error",
     "list_query",
     "multipart_body",
@@ -36,6 +38,7 @@ __all__ = [
     "parse_list",
     "persisted_bytes",
     "resource_metadata",
+    "rewrite_url",
     "upload_url",
 ]
 
