@@ -6,9 +6,7 @@ A backend joins the suite with two additions here:
 
 1. a fixture named `storage_factory_<kind>` returning a `StorageFactory` whose `create`
    builds a backend (blocking or async, as asked) on a namespace fresh for the test (a new
-   root, bucket or container; start emulators in a session-scoped fixture); its
-   `extra["emulator_gaps"]` maps a contract test's name to why the emulator cannot run it
-   (that test is then skipped for the kind, with the reason);
+   root, bucket or container; start emulators in a session-scoped fixture);
 2. one `pytest.param("<kind>", id="<kind>")` line in STORAGE_BACKENDS (with marks, if the
    emulator needs a skip condition).
 """
@@ -27,7 +25,8 @@ from flext_api.storage import AsyncStorageBackend, StorageBackend
 from flext_api.storage.gcs import AsyncGCSStorage, GCSStorage, ServiceAccountCredentials
 from flext_api.storage.local import AsyncLocalStorage, LocalStorage
 from tests.storage_gcs import keys
-from tests.storage_gcs.emulator import Emulator, run_emulator
+from tests.storage_gcs.conformance_proxy import run_conformance_proxy
+from tests.storage_gcs.emulator import create_bucket, run_emulator
 
 STORAGE_BACKENDS = [
     pytest.param("local", id="local"),
@@ -73,22 +72,27 @@ def storage_factory_local(tmp_path: Path) -> StorageFactory:
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """gcp-storage-emulator on 127.0.0.1 (tests/storage_gcs/emulator.py), for the whole run."""
-    with run_emulator(tmp_path_factory.mktemp("gcs-contract")) as emulator:
-        yield emulator
+def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """gcp-storage-emulator on 127.0.0.1 (tests/storage_gcs/emulator.py) behind the proxy that
+    adds the list pages and create-only preconditions it lacks
+    (tests/storage_gcs/conformance_proxy.py), for the whole run."""
+    with (
+        run_emulator(tmp_path_factory.mktemp("gcs-contract")) as emulator,
+        run_conformance_proxy(emulator.url) as url,
+    ):
+        yield url
 
 
 @pytest.fixture
-def storage_factory_gcs(gcs_emulator: Emulator) -> StorageFactory:
-    """A fresh bucket on the emulator per test. Requests are anonymous (the emulator checks no
-    token); the test key only signs URLs, whose signatures tests/storage_gcs checks against
+def storage_factory_gcs(gcs_endpoint: str) -> StorageFactory:
+    """A fresh bucket per test. Requests are anonymous (the emulator checks no token); the
+    test key only signs URLs, whose signatures tests/storage_gcs checks against
     google-cloud-storage's signer."""
     bucket = f"contract-{next(_BUCKETS)}"
-    gcs_emulator.create_bucket(bucket)
+    create_bucket(gcs_endpoint, bucket)
     credentials = ServiceAccountCredentials.from_info(keys.key_info()).unwrap()
     settings: dict[str, Any] = {
-        "endpoint": gcs_emulator.url,
+        "endpoint": gcs_endpoint,
         "credentials": credentials,
         "anonymous": True,
         "retry_backoff": 0.01,
@@ -99,28 +103,14 @@ def storage_factory_gcs(gcs_emulator: Emulator) -> StorageFactory:
         build_async=lambda **options: AsyncGCSStorage(bucket, **settings, **options),
         presign=True,
         min_part_size=256 * 1024,
-        extra={"emulator_gaps": _GCS_EMULATOR_GAPS},
     )
 
 
 _BUCKETS = itertools.count()
-# gcp-storage-emulator ignores these parts of the JSON API; the backend's handling of them is
-# tested against a scripted GCS front instead (tests/_async/test_gcs_storage.py).
-_PRECONDITIONS = "the emulator ignores ifGenerationMatch (create-only, see test_gcs_storage)"
-_GCS_EMULATOR_GAPS = {
-    "test_listing_pages_through_many_objects_in_key_order": (
-        "the emulator ignores maxResults and never pages (see test_gcs_storage's page tokens)"
-    ),
-    "test_copy_keeps_or_replaces_content_type_and_metadata": _PRECONDITIONS,
-    "test_create_only_uploads_and_if_match": _PRECONDITIONS,
-}
 
 
 @pytest.fixture(params=STORAGE_BACKENDS)
 def storage_factory(request: pytest.FixtureRequest) -> StorageFactory:
     """The factory of each backend kind in turn (see the module docstring to add one)."""
     factory: StorageFactory = request.getfixturevalue(f"storage_factory_{request.param}")
-    gap = factory.extra.get("emulator_gaps", {}).get(getattr(request.node, "originalname", ""))
-    if gap:
-        pytest.skip(f"{factory.kind}: {gap}")
     return factory

@@ -27,6 +27,18 @@ def _free_port() -> int:
         return port
 
 
+def create_bucket(base_url: str, name: str) -> None:
+    """Create bucket ``name`` on the emulator (or a proxy in front of it) at ``base_url``."""
+    request = urllib.request.Request(
+        base_url + "/storage/v1/b?project=flext-tests",
+        data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200, answer.status
+
+
 class Emulator:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -68,14 +80,7 @@ class Emulator:
         raise RuntimeError("gcp-storage-emulator did not answer within 20 s")
 
     def create_bucket(self, name: str) -> None:
-        request = urllib.request.Request(
-            self.url + "/storage/v1/b?project=flext-tests",
-            data=json.dumps({"name": name}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 200, answer.status
+        create_bucket(self.url, name)
 
     def kill(self) -> None:
         process, self.process = self.process, None
