@@ -281,6 +281,28 @@ def docs_graphql_swapi(_swapi_graphql: str) -> Names:
     return {"GRAPHQL_URL": _swapi_graphql}
 
 
+@pytest.fixture(scope="module")
+def _gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.storage_gcs.emulator import run_emulator
+
+    with run_emulator(tmp_path_factory.mktemp("gcs-docs")) as emulator:
+        yield emulator.url
+
+
+@pytest.fixture
+def docs_gcs(_gcs_emulator: str, tmp_path: Path) -> Names:
+    """``GCS_ENDPOINT``: gcp-storage-emulator on loopback, with bucket ``BUCKET``; ``KEY_FILE``:
+    a throwaway service-account JSON key (tests/storage_gcs/keys.py)."""
+    from tests.storage_gcs import keys
+    from tests.storage_gcs.emulator import BUCKET
+
+    return {
+        "GCS_ENDPOINT": _gcs_emulator,
+        "BUCKET": BUCKET,
+        "KEY_FILE": str(keys.write_key_file(tmp_path)),
+    }
+
+
 # -- the runner ------------------------------------------------------------------------------
 
 

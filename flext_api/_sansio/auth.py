@@ -37,7 +37,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 from urllib.parse import quote_plus
 
 import msgspec
@@ -54,6 +54,7 @@ __all__ = [
     "BearerAuth",
     "OAuth2Flow",
     "Secret",
+    "TokenFlow",
     "TokenRequest",
     "TokenSet",
     "TokenState",
@@ -296,8 +297,17 @@ class TokenRequest:
         return f"TokenRequest(url={self.url!r}, fields={shown!r})"
 
 
-_SECRET_FIELDS: Final = frozenset({"client_secret", "refresh_token", "password"})
+_SECRET_FIELDS: Final = frozenset({"client_secret", "refresh_token", "password", "assertion"})
 _FORM_TYPE: Final = ("content-type", "application/x-www-form-urlencoded")
+
+
+class TokenFlow(Protocol):
+    """What the OAuth2 layer asks of a grant: the token request that renews ``state``.
+
+    :class:`OAuth2Flow` is one; the storage package's service-account (JWT bearer) flow another.
+    """
+
+    def token_request(self, state: TokenState) -> TokenRequest | TokenRefreshError: ...
 
 
 class OAuth2Flow:

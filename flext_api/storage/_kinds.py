@@ -21,6 +21,7 @@ __all__ = ["STORAGE_KINDS", "create_async_storage", "create_storage", "storage_c
 STORAGE_KINDS: Final[Mapping[str, str]] = {
     "local": "flext_api.storage.local:LocalStorage",
     "s3": "flext_api.storage.s3:S3Storage",
+    "gcs": "flext_api.storage.gcs:GCSStorage",
 }
 """Kind name -> ``"module:BlockingClass"`` (its ``Async`` twin lives beside it)."""
 

@@ -13,6 +13,7 @@ A backend joins the suite with two additions here:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,19 @@ from typing import Any
 import pytest
 
 from flext_api.storage import AsyncStorageBackend, StorageBackend
+from flext_api.storage.gcs import AsyncGCSStorage, GCSStorage, ServiceAccountCredentials
 from flext_api.storage.local import AsyncLocalStorage, LocalStorage
 from flext_api.storage.s3 import AsyncS3Storage, S3Storage
 from tests.servers.moto_s3 import MIN_PART_SIZE as S3_MIN_PART_SIZE
 from tests.servers.moto_s3 import MotoS3, run_moto_s3
+from tests.storage_gcs import keys
+from tests.storage_gcs.conformance_proxy import run_conformance_proxy
+from tests.storage_gcs.emulator import create_bucket, run_emulator
 
 STORAGE_BACKENDS = [
     pytest.param("local", id="local"),
     pytest.param("s3", id="s3"),
+    pytest.param("gcs", id="gcs"),
 ]
 
 
@@ -92,6 +98,43 @@ def storage_factory_s3(moto_s3_server: MotoS3) -> StorageFactory:
         presign=True,
         min_part_size=S3_MIN_PART_SIZE,
     )
+
+
+def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """gcp-storage-emulator on 127.0.0.1 (tests/storage_gcs/emulator.py) behind the proxy that
+    adds the list pages and create-only preconditions it lacks
+    (tests/storage_gcs/conformance_proxy.py), for the whole run."""
+    with (
+        run_emulator(tmp_path_factory.mktemp("gcs-contract")) as emulator,
+        run_conformance_proxy(emulator.url) as url,
+    ):
+        yield url
+
+
+@pytest.fixture
+def storage_factory_gcs(gcs_endpoint: str) -> StorageFactory:
+    """A fresh bucket per test. Requests are anonymous (the emulator checks no token); the
+    test key only signs URLs, whose signatures tests/storage_gcs checks against
+    google-cloud-storage's signer."""
+    bucket = f"contract-{next(_BUCKETS)}"
+    create_bucket(gcs_endpoint, bucket)
+    credentials = ServiceAccountCredentials.from_info(keys.key_info()).unwrap()
+    settings: dict[str, Any] = {
+        "endpoint": gcs_endpoint,
+        "credentials": credentials,
+        "anonymous": True,
+        "retry_backoff": 0.01,
+    }
+    return StorageFactory(
+        kind="gcs",
+        build_sync=lambda **options: GCSStorage(bucket, **settings, **options),
+        build_async=lambda **options: AsyncGCSStorage(bucket, **settings, **options),
+        presign=True,
+        min_part_size=256 * 1024,
+    )
+
+
+_BUCKETS = itertools.count()
 
 
 @pytest.fixture(params=STORAGE_BACKENDS)

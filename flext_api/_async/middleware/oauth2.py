@@ -21,7 +21,7 @@ from flext_api._exceptions import FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
 from flext_api._models import Request
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import OAuth2Flow, TokenSet, TokenState, parse_token_response
+from flext_api._sansio.auth import TokenFlow, TokenSet, TokenState, parse_token_response
 from flext_api._synchronization import AsyncLock
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ __all__ = ["AsyncOAuth2Middleware"]
 
 
 class AsyncOAuth2Middleware:
-    """OAuth2 client-credentials or refresh-token flow with a shared, refreshed token.
+    """An OAuth2 flow (client credentials, refresh token, a service account's JWT bearer
+    grant...) with a shared, refreshed token.
 
     However many tasks (or threads, on the blocking client) see the token expire at once,
     exactly one asks the token endpoint; the others wait for it and use the new token. A 401
@@ -45,7 +46,7 @@ class AsyncOAuth2Middleware:
 
     def __init__(
         self,
-        flow: OAuth2Flow,
+        flow: TokenFlow,
         send: AsyncCallNext[Response],
         *,
         state: TokenState | None = None,

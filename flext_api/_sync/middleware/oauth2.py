@@ -16,7 +16,7 @@ from flext_api._exceptions import FlextApiError, TokenRefreshError
 from flext_api._headers import Headers
 from flext_api._models import Request
 from flext_api._result import Failure, Success
-from flext_api._sansio.auth import OAuth2Flow, TokenSet, TokenState, parse_token_response
+from flext_api._sansio.auth import TokenFlow, TokenSet, TokenState, parse_token_response
 from flext_api._sync.middleware.chain import (
     CallNext,
     R,
@@ -33,7 +33,8 @@ __all__ = ["OAuth2Middleware"]
 
 
 class OAuth2Middleware:
-    """OAuth2 client-credentials or refresh-token flow with a shared, refreshed token.
+    """An OAuth2 flow (client credentials, refresh token, a service account's JWT bearer
+    grant...) with a shared, refreshed token.
 
     However many tasks (or threads, on the blocking client) see the token expire at once,
     exactly one asks the token endpoint; the others wait for it and use the new token. A 401
@@ -47,7 +48,7 @@ class OAuth2Middleware:
 
     def __init__(
         self,
-        flow: OAuth2Flow,
+        flow: TokenFlow,
         send: CallNext[Response],
         *,
         state: TokenState | None = None,
