@@ -30,6 +30,8 @@ peers:
 	fi
 	# Node's ws@8, the WebSocket interop peer (tests/servers/ws_peers.py installs it too).
 	cd tests/servers/node && npm install --no-audit --no-fund --silent
+	# Azurite (the Azure Blob emulator of the storage suite), pinned by its lock file.
+	cd tests/servers/azurite && npm ci --no-audit --no-fund --silent
 
 # The GraphQL oracle (ariadne + ariadne-codegen) in its own venv: it needs graphql-core<3.3,
 # httpx and an older ruff, none of which may enter .venv (tests/codegen/graphql_oracle/).
