@@ -124,6 +124,8 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "mock_async_transport": "mock_transport",
     "async_backend": "backend",
     "async_download": "download",
+    # flext_api.storage
+    "async_iter_parts": "iter_parts",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

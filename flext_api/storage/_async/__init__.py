@@ -1,0 +1,1 @@
+"""Object storage I/O code, written once as async; ``../_sync`` is generated from it."""
