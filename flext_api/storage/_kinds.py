@@ -20,6 +20,7 @@ __all__ = ["STORAGE_KINDS", "create_async_storage", "create_storage", "storage_c
 
 STORAGE_KINDS: Final[Mapping[str, str]] = {
     "local": "flext_api.storage.local:LocalStorage",
+    "azure": "flext_api.storage.azure:AzureBlobStorage",
 }
 """Kind name -> ``"module:BlockingClass"`` (its ``Async`` twin lives beside it)."""
 
