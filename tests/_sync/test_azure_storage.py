@@ -15,12 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from flext_api import Failure, FlextApiClient, Success
+from flext_api import (
+    ConnectError,
+    Failure,
+    FlextApiClient,
+    FlextApiError,
+    Request,
+    RequestInterceptor,
+    Success,
+)
 from flext_api._sansio.auth import Secret
 from flext_api.storage import (
     ByteRange,
     StorageAccessDenied,
     StorageNotFound,
+    StorageUnavailable,
 )
 from flext_api.storage.azure import (
     AZURITE_ACCOUNT_KEY,
@@ -29,7 +38,7 @@ from flext_api.storage.azure import (
     AzureCredentials,
     account_sas,
 )
-from tests.servers.azurite import Azurite, azurite_available, running_azurite
+from tests.servers.azurite import Azurite, azurite_available, free_port, running_azurite
 
 SMALL = 64 * 1024
 PART = 40 * 1024
@@ -164,6 +173,8 @@ def test_errors_keep_the_service_answer(azurite: Azurite) -> None:
         assert AZURITE_ACCOUNT_KEY not in repr(wrong) and WRONG_KEY not in str(refused.error)
         health = wrong.health_check()
         assert isinstance(health, Failure) and health.error.code == "ACCESS_DENIED"
+        with pytest.raises(StorageAccessDenied):
+            wrong.create_container()
 
 
 def test_copy_replaces_metadata_and_content_type(azurite: Azurite) -> None:
@@ -261,3 +272,51 @@ def test_kill_mid_upload_leaves_nothing_and_the_pool_recovers(tmp_path: Path) ->
             again = storage.upload_file("victim.bin", _pattern(3 * PART))
             assert isinstance(again, Success)
             assert (storage.download_file("victim.bin")).unwrap() == _pattern(3 * PART)
+
+
+def test_a_failed_block_is_retried_alone(azurite: Azurite) -> None:
+    sent: list[str] = []
+
+    def flaky(request: Request) -> Failure[FlextApiError] | None:
+        query = request.url.query
+        if "comp=block&" in query:
+            sent.append(query)
+            if len(sent) == 2:  # the second block's first attempt never reaches the service
+                return Failure(ConnectError("injected: connection refused"))
+        return None
+
+    with FlextApiClient(middleware=[RequestInterceptor(flaky)], cookies=False) as http:
+        storage = _backend(azurite, client=http)
+        with storage:
+            data = _pattern(3 * PART)
+            (storage.upload_file("retried.bin", data)).unwrap()
+            assert (storage.download_file("retried.bin")).unwrap() == data
+            assert (storage.health_check()).unwrap() is None
+        # Blocks 0, 1 (refused), 1 again, 2: only the failed block was sent twice.
+        assert len(sent) == 4 and sent[1] == sent[2] and len(set(sent)) == 3
+        # The shared client is the caller's: still open after the backend closed.
+        assert (http.get(azurite.endpoint + "?comp=list")).unwrap().status_code == 403
+
+
+def test_unreachable_service_is_backend_unavailable() -> None:
+    storage = AzureBlobStorage(
+        "c",
+        endpoint=f"http://127.0.0.1:{free_port()}/acct",
+        sas_token="sv=1&sig=SECRET",
+        multipart_threshold=SMALL,
+        part_size=PART,
+    )
+    with storage:
+        stat = storage.stat("a.txt")
+        assert isinstance(stat, Failure) and stat.error.code == "BACKEND_UNAVAILABLE"
+        assert stat.error.url is not None and "SECRET" not in stat.error.url
+        assert "SECRET" not in str(stat.error)
+        download = storage.download_file("a.txt")
+        assert isinstance(download, Failure) and download.error.code == "BACKEND_UNAVAILABLE"
+        small = storage.upload_file("a.txt", b"small")
+        assert isinstance(small, Failure) and small.error.code == "BACKEND_UNAVAILABLE"
+        blocks = storage.upload_file("a.txt", _pattern(SMALL + 1))
+        assert isinstance(blocks, Failure) and blocks.error.code == "UPLOAD_FAILED"
+        assert isinstance(blocks.error.__cause__, StorageUnavailable)
+        health = storage.health_check()
+        assert isinstance(health, Failure) and health.error.code == "BACKEND_UNAVAILABLE"
