@@ -16,6 +16,7 @@ from flext_api.protocols import BaseProtocol
 from flext_api.protocols.graphql import GraphQLProtocol
 from flext_api.protocols.http import HTTPProtocol
 from flext_api.protocols.sse import SSEProtocol
+from flext_api.protocols.storage import StorageProtocol
 from flext_api.protocols.websocket import WebSocketProtocol
 from tests.servers.raw import RawServerFactory, read_request
 from tests.servers.runners import RunningServer
@@ -23,11 +24,12 @@ from tests.servers.runners import RunningServer
 
 def test_builtins_are_known_by_name_without_importing_them() -> None:
     registry = ProtocolRegistry(discover=False)
-    assert registry.names() == ["graphql", "http", "sse", "websocket"]
+    assert registry.names() == ["graphql", "http", "sse", "storage", "websocket"]
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
     assert registry.target("sse") == "flext_api.protocols.sse:SSEProtocol"
     assert registry.target("websocket") == "flext_api.protocols.websocket:WebSocketProtocol"
     assert registry.target("graphql") == "flext_api.protocols.graphql:GraphQLProtocol"
+    assert registry.target("storage") == "flext_api.protocols.storage:StorageProtocol"
 
 
 def test_get_protocol_loads_the_builtin_classes() -> None:
@@ -36,12 +38,13 @@ def test_get_protocol_loads_the_builtin_classes() -> None:
     assert registry.get_protocol("sse") is SSEProtocol
     assert registry.get_protocol("websocket") is WebSocketProtocol
     assert registry.get_protocol("graphql") is GraphQLProtocol
+    assert registry.get_protocol("storage") is StorageProtocol
     assert registry.target("http") == "flext_api.protocols.http:HTTPProtocol"
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
     registry = ProtocolRegistry(discover=False)
-    known = r"no protocol named 'gopher'; known: graphql, http, sse, web"
+    known = r"no protocol named 'gopher'; known: graphql, http, sse, storage, web"
     with pytest.raises(LookupError, match=known):
         registry.get_protocol("gopher")
 
@@ -59,7 +62,7 @@ def test_a_taken_name_is_refused_unless_replace() -> None:
     assert registry.get_protocol(name) is EchoProtocol
     registry.register("echo", "tests.test_protocol_registry:EchoProtocol")
     assert registry.get_protocol("echo") is EchoProtocol
-    assert registry.names() == ["echo", "graphql", "http", "sse", "websocket"]
+    assert registry.names() == ["echo", "graphql", "http", "sse", "storage", "websocket"]
 
 
 def test_register_refuses_what_is_not_a_protocol() -> None:
@@ -103,7 +106,7 @@ def test_entry_point_protocols_are_found_and_imported_only_when_used(
     fake_distribution: str,
 ) -> None:
     registry = ProtocolRegistry()
-    assert registry.names() == ["broken", "gopher", "graphql", "http", "sse", "websocket"]
+    assert registry.names() == ["broken", "gopher", "graphql", "http", "sse", "storage", "websocket"]
     assert fake_distribution not in sys.modules
     assert registry.target("gopher") == f"{fake_distribution}:GopherProtocol"
     assert fake_distribution not in sys.modules
@@ -169,3 +172,17 @@ def test_graphql_protocol_opens_a_client_on_its_own_http_client() -> None:
     assert second.unwrap().data == first.unwrap().data
     with pytest.raises(TypeError, match="streams"):
         protocol().execute_request(Request("GET", URL("http://127.0.0.1/"), Headers()))
+
+
+def test_storage_protocol_opens_backends_by_kind_and_closes_them(tmp_path: Path) -> None:
+    protocol = ProtocolRegistry(discover=False).get_protocol("storage")
+    with protocol({"create": True}) as storage:
+        backend = storage.open("local", root=tmp_path / "objects")
+        assert backend.upload_file("a/b.txt", b"stored").is_success
+        assert backend.download_file("a/b.txt").unwrap() == b"stored"
+        assert storage.open_async("local", root=tmp_path / "objects").kind == "local"
+        with pytest.raises(LookupError, match=r"no storage backend named 'ftp'; known: .*local"):
+            storage.open("ftp")
+        with pytest.raises(TypeError, match="streams: use its open"):
+            storage.execute_request(Request("GET", URL("http://127.0.0.1/"), Headers()))
+    assert (tmp_path / "objects/a/b.txt").read_bytes() == b"stored"

@@ -6,7 +6,7 @@ request/response protocols implement ``execute_request(request) -> FlextResult``
 ones (WebSocket, Server-Sent Events) offer a typed ``open(...)`` instead.
 
 :class:`ProtocolRegistry` maps names to protocol classes. The built-ins (``http``,
-``websocket``, ``sse``, ``graphql``) and third-party protocols (the ``flext_api.protocols``
+``websocket``, ``sse``, ``graphql``, ``storage``) and third-party protocols (the ``flext_api.protocols``
 entry-point group of installed distributions) are registered as ``"module:attribute"``
 strings and imported only when first asked for, so importing flext_api never imports a
 protocol nobody uses.
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flext_api.protocols.graphql import GraphQLProtocol
     from flext_api.protocols.http import HTTPProtocol
     from flext_api.protocols.sse import SSEProtocol
+    from flext_api.protocols.storage import StorageProtocol
     from flext_api.protocols.websocket import WebSocketProtocol
 
 __all__ = ["ENTRY_POINT_GROUP", "BaseProtocol", "ProtocolRegistry"]
@@ -43,6 +44,7 @@ BUILTIN_PROTOCOLS: Final[Mapping[str, str]] = {
     "websocket": "flext_api.protocols.websocket:WebSocketProtocol",
     "sse": "flext_api.protocols.sse:SSEProtocol",
     "graphql": "flext_api.protocols.graphql:GraphQLProtocol",
+    "storage": "flext_api.protocols.storage:StorageProtocol",
 }
 
 
@@ -155,6 +157,8 @@ class ProtocolRegistry:
     def get_protocol(self, name: Literal["websocket"]) -> type[WebSocketProtocol]: ...
     @overload
     def get_protocol(self, name: Literal["graphql"]) -> type[GraphQLProtocol]: ...
+    @overload
+    def get_protocol(self, name: Literal["storage"]) -> type[StorageProtocol]: ...
     @overload
     def get_protocol(self, name: str) -> type[BaseProtocol]: ...
     def get_protocol(self, name: str) -> type[BaseProtocol]:

@@ -10,6 +10,7 @@ stable ``code`` (``NOT_FOUND``, ``ACCESS_DENIED``, ``PRECONDITION_FAILED``,
 from __future__ import annotations
 
 from flext_api.storage._async.backend import AsyncStorageBackend, Writable
+from flext_api.storage._async.multi import AsyncMultiBackend
 from flext_api.storage._async.streams import AsyncObjectStream, AsyncUploadBody, async_iter_parts
 from flext_api.storage._errors import (
     MAX_VENDOR_BODY,
@@ -29,8 +30,10 @@ from flext_api.storage._errors import (
     StorageUploadFailed,
     storage_error_for_status,
 )
+from flext_api.storage._health import BackendHealth
 from flext_api.storage._kinds import STORAGE_KINDS, create_async_storage, create_storage
 from flext_api.storage._sync.backend import StorageBackend
+from flext_api.storage._sync.multi import MultiBackend
 from flext_api.storage._sync.streams import ObjectStream, UploadBody, iter_parts
 from flext_api.storage._types import (
     BackendOutcome,
@@ -40,16 +43,22 @@ from flext_api.storage._types import (
     ObjectInfo,
     PresignedURL,
 )
+from flext_api.storage.local import AsyncLocalStorage, LocalStorage
 
 __all__ = [
     "MAX_VENDOR_BODY",
     "STORAGE_KINDS",
+    "AsyncLocalStorage",
+    "AsyncMultiBackend",
     "AsyncObjectStream",
     "AsyncStorageBackend",
     "AsyncUploadBody",
+    "BackendHealth",
     "BackendOutcome",
     "ByteRange",
     "ListPage",
+    "LocalStorage",
+    "MultiBackend",
     "MultiOutcome",
     "ObjectInfo",
     "ObjectStream",

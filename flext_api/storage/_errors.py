@@ -5,7 +5,8 @@ the lazy listing and download iterators do, as streaming bodies do). Every error
 person needs to act on it: ``backend`` (the backend's name), ``key``, ``status_code`` (the HTTP
 status a cloud backend got), ``vendor_code`` (``NoSuchKey``, ``BlobNotFound``...) and
 ``vendor_body`` (the vendor's error document, at most :data:`MAX_VENDOR_BODY` bytes, with
-``vendor_body_truncated`` set when it was cut).
+``vendor_body_truncated`` set when it was cut). A MultiBackend's failures also carry
+``outcomes``: what each backend did.
 
 Backends map vendor answers with :func:`storage_error_for_status`; the codes are:
 
@@ -69,6 +70,9 @@ class StorageError(FlextApiError):
     """Root of the storage failures (``STORAGE_ERROR`` for a vendor answer no code names)."""
 
     code = "STORAGE_ERROR"
+
+    # Set by a MultiBackend on the failure it returns: how each backend took part.
+    outcomes: tuple[BackendOutcome, ...] = ()
 
     def __init__(
         self,
@@ -186,7 +190,7 @@ class StorageBackendsFailed(StorageError):
         self, message: str, *, outcomes: Sequence[BackendOutcome] = (), key: str | None = None
     ) -> None:
         super().__init__(message, backend="multi", key=key)
-        self.outcomes: tuple[BackendOutcome, ...] = tuple(outcomes)
+        self.outcomes = tuple(outcomes)
 
 
 class StorageQuorumNotMet(StorageBackendsFailed):
