@@ -90,8 +90,9 @@ def test_round_trip_metadata_ranges_and_listing(azurite: Azurite) -> None:
         part = storage.download_file(key, byte_range=ByteRange(2, 5))
         assert part.unwrap() == b"b\n1"
         assert (storage.download_file(key, byte_range=ByteRange.last(3))).unwrap() == b",2\n"
-        past = storage.download_file(key, byte_range=ByteRange(100))
-        assert isinstance(past, Failure) and past.error.code == "INVALID_RANGE"
+        for start in (8, 100):  # at the end (Azurite answers an empty 206) and past it (416)
+            past = storage.download_file(key, byte_range=ByteRange(start))
+            assert isinstance(past, Failure) and past.error.code == "INVALID_RANGE"
 
         for n in range(5):
             (storage.upload_file(f"logs/{n}.txt", b"x" * n, metadata={"n": str(n)})).unwrap()
