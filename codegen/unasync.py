@@ -86,11 +86,13 @@ TREES: Final[Sequence[tuple[str, str]]] = [
     ("flext_api/_async", "flext_api/_sync"),
     ("tests/_async", "tests/_sync"),
     ("tests/hostile/_async", "tests/hostile/_sync"),
+    ("tests/storage/_async", "tests/storage/_sync"),
 ]
 """Source and target directories, relative to the root; every other ``flext_api/**/_async``
 (or orphaned ``_sync``) directory is discovered and paired with its sibling. The test suite's
 ``tests/_async`` holds the I/O tests that must pass on all three of sync, asyncio and trio;
-``tests/hostile/_async`` the hostile-server cases, run on all three alike."""
+``tests/hostile/_async`` the hostile-server cases, run on all three alike; ``tests/storage/_async``
+the storage contract suite, run against every backend."""
 
 NAMES: Final[Mapping[str, str]] = {
     # Names the ``Async<Upper>`` prefix rule cannot derive.
@@ -126,6 +128,7 @@ EXTRA_NAMES: Final[Mapping[str, str]] = {
     "async_download": "download",
     # flext_api.storage
     "async_iter_parts": "iter_parts",
+    "create_async_storage": "create_storage",
 }
 """This project's names that the prefix rule cannot derive; add new ones here."""
 

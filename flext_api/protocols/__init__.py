@@ -6,10 +6,10 @@ request/response protocols implement ``execute_request(request) -> FlextResult``
 ones (WebSocket, Server-Sent Events) offer a typed ``open(...)`` instead.
 
 :class:`ProtocolRegistry` maps names to protocol classes. The built-ins (``http``,
-``websocket``, ``sse``, ``graphql``, ``storage``) and third-party protocols (the ``flext_api.protocols``
-entry-point group of installed distributions) are registered as ``"module:attribute"``
-strings and imported only when first asked for, so importing flext_api never imports a
-protocol nobody uses.
+``websocket``, ``sse``, ``graphql``, ``storage``) and third-party protocols (the
+``flext_api.protocols`` entry-point group of installed distributions) are registered as
+``"module:attribute"`` strings and imported only when first asked for, so importing flext_api
+never imports a protocol nobody uses.
 
 This module must stay cheap to import: ``flext_api`` imports it on every start.
 """

@@ -483,6 +483,7 @@ def test_discover_trees(repo: Path) -> None:
         unasync.Tree(Path("flext_api/protocols/_async"), Path("flext_api/protocols/_sync")),
         unasync.Tree(Path("tests/_async"), Path("tests/_sync")),
         unasync.Tree(Path("tests/hostile/_async"), Path("tests/hostile/_sync")),
+        unasync.Tree(Path("tests/storage/_async"), Path("tests/storage/_sync")),
     ]
 
 

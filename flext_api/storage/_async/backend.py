@@ -75,7 +75,6 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -395,7 +394,8 @@ class AsyncStorageBackend(ABC):
         self, prefix: str = "", *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncIterator[ObjectInfo]:
         """Every object under ``prefix`` in key order, fetching a page only when the previous
-        one is used up. A failure raises :class:`StorageError` from the iteration."""
+        one is used up. A failure raises :class:`StorageError` from the iteration. Leaving the
+        loop early: close the iterator (trio warns about one left open)."""
         token: str | None = None
         while True:
             page = await self.list_page(prefix, page_token=token, page_size=page_size)
@@ -413,13 +413,17 @@ class AsyncStorageBackend(ABC):
         """The objects under ``prefix`` (at most ``limit``), every page fetched; for a large
         bucket iterate with :meth:`iter_files` instead."""
         items: list[ObjectInfo] = []
-        try:
-            async for item in self.iter_files(prefix, page_size=page_size):
-                if limit is not None and len(items) >= limit:
-                    break
-                items.append(item)
-        except StorageError as exc:
-            return Failure(exc)
+        token: str | None = None
+        while limit is None or len(items) < limit:
+            page = await self.list_page(prefix, page_token=token, page_size=page_size)
+            if isinstance(page, Failure):
+                return page
+            items.extend(page.value.items)
+            token = page.value.next_token
+            if token is None:
+                break
+        if limit is not None:
+            del items[limit:]
         return Success(items)
 
     async def copy_file(
@@ -526,8 +530,3 @@ class AsyncStorageBackend(ABC):
         )
         converted.__cause__ = error
         return converted
-
-
-def expiry(expires_in: float, now: datetime | None = None) -> datetime:
-    """When a URL presigned now for ``expires_in`` seconds stops working (UTC)."""
-    return (now or datetime.now(UTC)) + timedelta(seconds=expires_in)

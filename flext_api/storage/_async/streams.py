@@ -47,8 +47,9 @@ class AsyncUploadBody:
     """The chunks of an upload's source, each at most ``chunk_size`` bytes (iterators' chunks
     are passed through as they come), and ``size`` when it is known before reading.
 
-    Reading past a declared ``size`` or stopping short of it, and an ``OSError`` reading a file,
-    raise :class:`StorageUploadFailed`. ``sent`` counts the bytes handed out so far. ``aclose()``
+    Reading past a declared ``size`` or stopping short of it, an ``OSError`` reading a file and
+    any exception an iterator source raises (chained as the cause) raise
+    :class:`StorageUploadFailed`. ``sent`` counts the bytes handed out so far. ``aclose()``
     closes a file this body opened (the backend need not: the public API does).
     """
 
@@ -153,14 +154,21 @@ class AsyncUploadBody:
             return bytes(data)
         while True:
             chunk: object
-            if self._chunks is not None:
-                chunk = next(self._chunks, None)
-            else:
-                assert self._iterator is not None
-                try:
-                    chunk = await self._iterator.__anext__()
-                except StopAsyncIteration:
-                    chunk = None
+            try:
+                if self._chunks is not None:
+                    chunk = next(self._chunks, None)
+                else:
+                    assert self._iterator is not None
+                    try:
+                        chunk = await self._iterator.__anext__()
+                    except StopAsyncIteration:
+                        chunk = None
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise StorageUploadFailed(
+                    f"the upload source raised {type(exc).__name__}: {exc}; nothing was stored"
+                ) from exc
             if chunk is None:
                 return b""
             if not isinstance(chunk, bytes | bytearray | memoryview):

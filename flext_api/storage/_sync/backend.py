@@ -76,7 +76,6 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -392,7 +391,8 @@ class StorageBackend(ABC):
         self, prefix: str = "", *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` in key order, fetching a page only when the previous
-        one is used up. A failure raises :class:`StorageError` from the iteration."""
+        one is used up. A failure raises :class:`StorageError` from the iteration. Leaving the
+        loop early: close the iterator (trio warns about one left open)."""
         token: str | None = None
         while True:
             page = self.list_page(prefix, page_token=token, page_size=page_size)
@@ -410,13 +410,17 @@ class StorageBackend(ABC):
         """The objects under ``prefix`` (at most ``limit``), every page fetched; for a large
         bucket iterate with :meth:`iter_files` instead."""
         items: list[ObjectInfo] = []
-        try:
-            for item in self.iter_files(prefix, page_size=page_size):
-                if limit is not None and len(items) >= limit:
-                    break
-                items.append(item)
-        except StorageError as exc:
-            return Failure(exc)
+        token: str | None = None
+        while limit is None or len(items) < limit:
+            page = self.list_page(prefix, page_token=token, page_size=page_size)
+            if isinstance(page, Failure):
+                return page
+            items.extend(page.value.items)
+            token = page.value.next_token
+            if token is None:
+                break
+        if limit is not None:
+            del items[limit:]
         return Success(items)
 
     def copy_file(
@@ -521,8 +525,3 @@ class StorageBackend(ABC):
         )
         converted.__cause__ = error
         return converted
-
-
-def expiry(expires_in: float, now: datetime | None = None) -> datetime:
-    """When a URL presigned now for ``expires_in`` seconds stops working (UTC)."""
-    return (now or datetime.now(UTC)) + timedelta(seconds=expires_in)

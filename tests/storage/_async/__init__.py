@@ -1,0 +1,1 @@
+"""The storage suites, written once as async; ``../_sync`` is generated from them."""
