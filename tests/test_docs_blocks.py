@@ -222,6 +222,27 @@ def docs_graphql_swapi(_swapi_graphql: str) -> Names:
 # -- the runner ------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def _azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.servers.azurite import azurite_available, running_azurite
+
+    missing = azurite_available()
+    if missing is not None:
+        pytest.fail(missing)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
+@pytest.fixture
+def docs_azurite(_azurite: Any) -> Names:
+    """``AZURE_CONNECTION_STRING`` and ``AZURE_BLOB_ENDPOINT``: Azurite's development account
+    on a private port (tests/servers/azurite.py)."""
+    return {
+        "AZURE_CONNECTION_STRING": _azurite.connection_string,
+        "AZURE_BLOB_ENDPOINT": _azurite.endpoint,
+    }
+
+
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.no_run is None], ids=lambda b: b.name)
 def test_block_runs(
     block: DocBlock,

@@ -13,7 +13,8 @@ A backend joins the suite with two additions here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from typing import Any
 import pytest
 
 from flext_api.storage import AsyncStorageBackend, StorageBackend
+from flext_api.storage.azure import AsyncAzureBlobStorage, AzureBlobStorage
 from flext_api.storage.local import AsyncLocalStorage, LocalStorage
+from tests.servers.azurite import Azurite, azurite_available, running_azurite
 
 STORAGE_BACKENDS = [
     pytest.param("local", id="local"),
+    pytest.param("azure", id="azure"),
 ]
 
 
@@ -62,6 +66,34 @@ def storage_factory_local(tmp_path: Path) -> StorageFactory:
         kind="local",
         build_sync=lambda **options: LocalStorage(root, **options),
         build_async=lambda **options: AsyncLocalStorage(root, **options),
+    )
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite (npm, pinned in tests/servers/azurite) for the whole session, on 127.0.0.1."""
+    missing = azurite_available()
+    if missing is not None:
+        pytest.fail(missing)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
+@pytest.fixture
+def storage_factory_azure(azurite_server: Azurite) -> StorageFactory:
+    container = f"contract{uuid.uuid4().hex[:16]}"
+    connection = azurite_server.connection_string
+    with AzureBlobStorage(container, connection_string=connection) as setup:
+        setup.create_container()
+    return StorageFactory(
+        kind="azure",
+        build_sync=lambda **options: AzureBlobStorage(
+            container, connection_string=connection, **options
+        ),
+        build_async=lambda **options: AsyncAzureBlobStorage(
+            container, connection_string=connection, **options
+        ),
+        presign=True,
     )
 
 
