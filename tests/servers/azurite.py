@@ -27,11 +27,22 @@ _START_TIMEOUT: Final = 30.0
 
 
 def azurite_available() -> str | None:
-    """``None`` when Azurite can start here, else what is missing."""
-    if shutil.which("node") is None:
-        return "node is not installed (apt-get install nodejs npm)"
+    """``None`` when Azurite can start here (installed from the lock file on first use, as
+    `make peers` does), else what is missing."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node and npm are not installed (apt-get install nodejs npm)"
     if not AZURITE_MAIN.exists():
-        return "Azurite is not installed: run `make peers` (npm ci in tests/servers/azurite)"
+        done = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=AZURITE_DIR,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not AZURITE_MAIN.exists():
+            return (
+                f"`npm ci` in {AZURITE_DIR} failed: {done.stderr.decode(errors='replace')[-500:]}"
+            )
     return None
 
 
