@@ -70,8 +70,8 @@ async def _backend(azurite: Azurite, **options: object) -> AsyncAzureBlobStorage
         part_size=PART,
         **options,  # type: ignore[arg-type]
     )
-    assert await storage.create_container() is True
-    assert await storage.create_container() is False
+    assert (await storage.create_container()).unwrap() is True
+    assert (await storage.create_container()).unwrap() is False
     return storage
 
 
@@ -174,8 +174,8 @@ async def test_errors_keep_the_service_answer(azurite: Azurite) -> None:
         assert AZURITE_ACCOUNT_KEY not in repr(wrong) and WRONG_KEY not in str(refused.error)
         health = await wrong.health_check()
         assert isinstance(health, Failure) and health.error.code == "ACCESS_DENIED"
-        with pytest.raises(StorageAccessDenied):
-            await wrong.create_container()
+        denied = await wrong.create_container()
+        assert isinstance(denied, Failure) and denied.error.code == "ACCESS_DENIED"
 
 
 async def test_copy_replaces_metadata_and_content_type(azurite: Azurite) -> None:
@@ -246,7 +246,7 @@ async def test_kill_mid_upload_leaves_nothing_and_the_pool_recovers(tmp_path: Pa
             part_retries=2,
         )
         async with storage:
-            await storage.create_container()
+            (await storage.create_container()).unwrap()
             (await storage.upload_file("victim.bin", b"old")).unwrap()
 
             def killing_source() -> Iterator[bytes]:

@@ -84,7 +84,7 @@ def storage_factory_azure(azurite_server: Azurite) -> StorageFactory:
     container = f"contract{uuid.uuid4().hex[:16]}"
     connection = azurite_server.connection_string
     with AzureBlobStorage(container, connection_string=connection) as setup:
-        setup.create_container()
+        setup.create_container().unwrap()
     return StorageFactory(
         kind="azure",
         build_sync=lambda **options: AzureBlobStorage(

@@ -457,16 +457,18 @@ class AzureBlobStorage(StorageBackend):
 
     # -- container ------------------------------------------------------------------------------
 
-    def create_container(self) -> bool:
-        """Create the container; ``False`` when it already exists. Raises
-        :class:`StorageError` (this is setup, not a storage call)."""
+    def create_container(self) -> Success[bool] | Failure[StorageError]:
+        """Create the container: ``Success(True)``, or ``Success(False)`` when it already
+        exists; a failure (``ACCESS_DENIED``, ``BACKEND_UNAVAILABLE``...) as for any call."""
         try:
             self._call("PUT", None, operation="create container", query=[("restype", "container")])
         except StorageError as exc:
             if exc.status_code == 409 and exc.vendor_code == "ContainerAlreadyExists":
-                return False
-            raise
-        return True
+                return Success(False)
+            return Failure(exc)
+        except FlextApiError as exc:
+            return Failure(self._convert(exc, None, "create container"))
+        return Success(True)
 
 
 def _connection(
