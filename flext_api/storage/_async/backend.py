@@ -23,12 +23,13 @@ prefixes and metadata arrive validated; ``content_type`` arrives resolved (never
     ``size`` is the byte count when known before reading (bytes, files, a declared size),
     ``None`` for a stream of unknown length. Use a single request when
     ``size is not None and size <= self.multipart_threshold``, else the multipart/resumable/
-    block upload, cutting parts with ``async_iter_parts(body, self.part_size)`` (``iter_parts`` in
-    the blocking twin); retry a part on its
-    own. Never read the whole body into memory. **Atomic visibility**: if anything fails (the
-    source raises, a part keeps failing, cancellation), abort the upload so nothing new is
-    visible under ``key``, then let the exception propagate (a vendor failure as
-    ``UPLOAD_FAILED`` or the code the vendor answer maps to). ``overwrite=False``: create only;
+    block upload, cutting parts with ``async_iter_parts(body, self.part_size)``
+    (``iter_parts`` in the blocking twin); retry a part on its own. Never read the whole body
+    into memory. **Atomic visibility**: if anything fails (the body raises
+    ``UPLOAD_FAILED`` when its source breaks or misses its declared size, a part keeps
+    failing, cancellation), abort the upload so nothing new is visible under ``key``, then let
+    the exception propagate (a vendor failure as ``UPLOAD_FAILED`` or the code the vendor
+    answer maps to). ``overwrite=False``: create only;
     an existing object is ``PRECONDITION_FAILED``. Return the stored object's info
     (``size``, ``etag``; ``last_modified`` when the answer has it).
 
@@ -40,6 +41,8 @@ prefixes and metadata arrive validated; ``content_type`` arrives resolved (never
     validated for shape) goes out as ``Range: {byte_range.header_value()}``; a range starting at
     or past the end is ``INVALID_RANGE`` (416, or ``byte_range.resolve(size)``). ``if_match``:
     an etag the object must still have, else ``PRECONDITION_FAILED``. Missing: ``NOT_FOUND``.
+    The caller may stop reading early: the stream's chunk iterator is closed (its ``aclose``,
+    when it has one) before the context manager exits.
 
 ``async def _head(key) -> ObjectInfo``
     The object's info, content type and metadata included; ``NOT_FOUND`` when missing.
@@ -74,7 +77,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeAlias, TypeVar, overload
@@ -179,7 +182,7 @@ class AsyncStorageBackend(ABC):
         metadata: Mapping[str, str] | None,
         overwrite: bool,
     ) -> ObjectInfo:
-        async with self._open(source, byte_range=None, if_match=None) as stream:
+        async with self._open(source, byte_range=None, if_match=None) as stream, aclosing(stream):
             info = stream.info
             body = AsyncUploadBody(stream, size=info.size, chunk_size=self.chunk_size)
             return await self._put(
@@ -345,6 +348,7 @@ class AsyncStorageBackend(ABC):
                 validate_key(key, backend=self.name)
                 cm = self._open(key, byte_range=byte_range, if_match=if_match)
                 stream = await stack.enter_async_context(cm)
+                stack.push_async_callback(stream.aclose)
             except FlextApiError as exc:
                 failure = Failure(self._convert(exc, key, "download"))
             if failure is not None:

@@ -267,6 +267,14 @@ class AsyncObjectStream:
                 key=self.info.key,
             ) from exc
 
+    async def aclose(self) -> None:
+        """Stop the chunks early (a generator's ``finally`` runs now, not at garbage
+        collection); ``open_download`` does it when its block ends."""
+        closer = getattr(self._chunks, "aclose", None)  # unasync: remove
+        # unasync: sync-only: closer = getattr(self._chunks, "close", None)
+        if closer is not None:
+            await closer()
+
     async def read(self) -> bytes:
         """The remaining bytes, in memory."""
         data = bytearray()

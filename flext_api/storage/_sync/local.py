@@ -104,11 +104,13 @@ class LocalStorage(StorageBackend):
             sidecar = None
         except OSError as exc:
             discard(temp, sidecar)
+            fs.prune(path.parent)
             if isinstance(exc, IsADirectoryError | NotADirectoryError):
                 raise fs.conflict(key) from exc
             raise fs.error(exc, key, "upload") from exc
         except BaseException:
             discard(temp, sidecar)
+            fs.prune(path.parent)  # the folders made for it, when they hold nothing else
             raise
         return fs.info(key, path)
 

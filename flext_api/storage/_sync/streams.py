@@ -264,6 +264,13 @@ class ObjectStream:
                 key=self.info.key,
             ) from exc
 
+    def close(self) -> None:
+        """Stop the chunks early (a generator's ``finally`` runs now, not at garbage
+        collection); ``open_download`` does it when its block ends."""
+        closer = getattr(self._chunks, "close", None)
+        if closer is not None:
+            closer()
+
     def read(self) -> bytes:
         """The remaining bytes, in memory."""
         data = bytearray()

@@ -3,6 +3,7 @@ on asyncio and trio here and blocking in the generated tests/storage/_sync twin.
 
 from __future__ import annotations
 
+import gc
 import io
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -147,6 +148,17 @@ async def test_download_to_a_writable_and_as_a_stream(storage: AsyncStorageBacke
     assert received == sink.getvalue()[1500:]
     async with storage.open_download("nope") as missing:
         expect_failure(missing, "NOT_FOUND")
+
+
+async def test_leaving_a_download_early_releases_it(storage: AsyncStorageBackend) -> None:
+    await storage.upload_file("k", b"x" * 300_000)
+    for _ in range(3):  # a backend with a connection limit would hang here if it leaked
+        async with storage.open_download("k") as result:
+            async for chunk in result.unwrap():
+                assert chunk
+                break
+    gc.collect()  # an unfinished chunk generator would warn now (trio) instead of closing
+    assert (await storage.download_file("k")).unwrap() == b"x" * 300_000
 
 
 # -- ranges -----------------------------------------------------------------------------------

@@ -89,6 +89,8 @@ async def test_a_failed_upload_leaves_no_temporary_file(local: AsyncLocalStorage
 
     assert code_of(await local.upload_file("x", broken())) == "UPLOAD_FAILED"
     assert leftovers(local.root) == [] and not (local.root / "x").exists()
+    assert code_of(await local.upload_file("new/dirs/x", broken())) == "UPLOAD_FAILED"
+    assert list(local.root.iterdir()) == []  # the folders made for it are gone too
 
 
 async def test_the_root_going_away_is_backend_unavailable(tmp_path: Path) -> None:
