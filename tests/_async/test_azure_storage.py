@@ -35,6 +35,7 @@ from flext_api.storage.azure import (
     AsyncAzureBlobStorage,
     AzureCredentials,
     account_sas,
+    blob_sas,
 )
 from tests.servers.azurite import Azurite, azurite_available, free_port, running_azurite
 
@@ -211,6 +212,16 @@ async def test_sas_urls_for_put_and_get(azurite: Azurite) -> None:
         assert refused.status_code == 403  # a read SAS does not write
         tampered = (await http.get(get.url.replace("shared/a.txt", "shared/b.txt"))).unwrap()
         assert tampered.status_code == 403
+        blob_url = get.url.split("?")[0]
+        for minutes, status in ((5, 200), (-5, 403)):  # the same token, valid then expired
+            token = blob_sas(
+                AzureCredentials(AZURITE_ACCOUNT_NAME, Secret(AZURITE_ACCOUNT_KEY)),
+                storage.container,
+                "shared/a.txt",
+                permissions="r",
+                expiry=datetime.now(UTC) + timedelta(minutes=minutes),
+            )
+            assert (await http.get(f"{blob_url}?{token}")).unwrap().status_code == status
 
 
 async def test_backend_on_an_account_sas(azurite: Azurite) -> None:
