@@ -30,6 +30,10 @@ peers:
 	fi
 	# Node's ws@8, the WebSocket interop peer (tests/servers/ws_peers.py installs it too).
 	cd tests/servers/node && npm install --no-audit --no-fund --silent
+	# Azurite (the Azure Blob emulator of the storage suite), pinned by its lock file: npm ci
+	# again only when the lock file changed since the last install.
+	cd tests/servers/azurite && { cmp -s package-lock.json node_modules/.flext-lock-stamp || \
+	  { npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.flext-lock-stamp; }; }
 
 # The GraphQL oracle (ariadne + ariadne-codegen) in its own venv: it needs graphql-core<3.3,
 # httpx and an older ruff, none of which may enter .venv (tests/codegen/graphql_oracle/).

@@ -314,6 +314,17 @@ def _moto_s3() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def _azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.servers.azurite import azurite_available, running_azurite
+
+    missing = azurite_available()
+    if missing is not None:
+        pytest.fail(missing)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
 @pytest.fixture
 def docs_s3(_moto_s3: Any, monkeypatch: pytest.MonkeyPatch) -> Names:
     """``S3_ENDPOINT`` (moto, authentication on) and ``BUCKET`` (a new, empty bucket); the
@@ -322,6 +333,16 @@ def docs_s3(_moto_s3: Any, monkeypatch: pytest.MonkeyPatch) -> Names:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", _moto_s3.secret_access_key)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return {"S3_ENDPOINT": _moto_s3.url, "BUCKET": _moto_s3.new_bucket()}
+
+
+@pytest.fixture
+def docs_azurite(_azurite: Any) -> Names:
+    """``AZURE_CONNECTION_STRING`` and ``AZURE_BLOB_ENDPOINT``: Azurite's development account
+    on a private port (tests/servers/azurite.py)."""
+    return {
+        "AZURE_CONNECTION_STRING": _azurite.connection_string,
+        "AZURE_BLOB_ENDPOINT": _azurite.endpoint,
+    }
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.no_run is None], ids=lambda b: b.name)

@@ -22,6 +22,7 @@ STORAGE_KINDS: Final[Mapping[str, str]] = {
     "local": "flext_api.storage.local:LocalStorage",
     "s3": "flext_api.storage.s3:S3Storage",
     "gcs": "flext_api.storage.gcs:GCSStorage",
+    "azure": "flext_api.storage.azure:AzureBlobStorage",
 }
 """Kind name -> ``"module:BlockingClass"`` (its ``Async`` twin lives beside it)."""
 

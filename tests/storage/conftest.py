@@ -14,6 +14,7 @@ A backend joins the suite with two additions here:
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from typing import Any
 import pytest
 
 from flext_api.storage import AsyncStorageBackend, StorageBackend
+from flext_api.storage.azure import AsyncAzureBlobStorage, AzureBlobStorage
 from flext_api.storage.gcs import AsyncGCSStorage, GCSStorage, ServiceAccountCredentials
 from flext_api.storage.local import AsyncLocalStorage, LocalStorage
 from flext_api.storage.s3 import AsyncS3Storage, S3Storage
+from tests.servers.azurite import Azurite, azurite_available, running_azurite
 from tests.servers.moto_s3 import MIN_PART_SIZE as S3_MIN_PART_SIZE
 from tests.servers.moto_s3 import MotoS3, run_moto_s3
 from tests.storage_gcs import keys
@@ -35,6 +38,7 @@ STORAGE_BACKENDS = [
     pytest.param("local", id="local"),
     pytest.param("s3", id="s3"),
     pytest.param("gcs", id="gcs"),
+    pytest.param("azure", id="azure"),
 ]
 
 
@@ -82,6 +86,16 @@ def moto_s3_server() -> Iterator[MotoS3]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite (npm, pinned in tests/servers/azurite) for the whole session, on 127.0.0.1."""
+    missing = azurite_available()
+    if missing is not None:
+        pytest.fail(missing)
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
 @pytest.fixture
 def storage_factory_s3(moto_s3_server: MotoS3) -> StorageFactory:
     bucket = moto_s3_server.new_bucket()
@@ -100,6 +114,7 @@ def storage_factory_s3(moto_s3_server: MotoS3) -> StorageFactory:
     )
 
 
+@pytest.fixture(scope="session")
 def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """gcp-storage-emulator on 127.0.0.1 (tests/storage_gcs/emulator.py) behind the proxy that
     adds the list pages and create-only preconditions it lacks
@@ -135,6 +150,24 @@ def storage_factory_gcs(gcs_endpoint: str) -> StorageFactory:
 
 
 _BUCKETS = itertools.count()
+
+
+@pytest.fixture
+def storage_factory_azure(azurite_server: Azurite) -> StorageFactory:
+    container = f"contract{uuid.uuid4().hex[:16]}"
+    connection = azurite_server.connection_string
+    with AzureBlobStorage(container, connection_string=connection) as setup:
+        setup.create_container().unwrap()
+    return StorageFactory(
+        kind="azure",
+        build_sync=lambda **options: AzureBlobStorage(
+            container, connection_string=connection, **options
+        ),
+        build_async=lambda **options: AsyncAzureBlobStorage(
+            container, connection_string=connection, **options
+        ),
+        presign=True,
+    )
 
 
 @pytest.fixture(params=STORAGE_BACKENDS)
