@@ -37,6 +37,7 @@ from flext_api.codegen_auth import (
     apply_security,
     missing_security,
 )
+from flext_api.codegen_unions import decode_hook, structural_union
 from flext_api.codegen_styles import (
     Shape,
     Style,
@@ -72,6 +73,8 @@ __all__ = [
     "UnexpectedStatus",
     "cookie_header",
     "decode_json",
+    "decode_hook",
+    "structural_union",
     "deserialize",
     "match_path",
     "match_status",
@@ -275,7 +278,7 @@ def match_status(status_code: int, documented: Iterable[str]) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(type_)
+    return msgspec.json.Decoder(type_, dec_hook=decode_hook)
 
 
 def decode_json(response: Response, type_: Any) -> Any:
