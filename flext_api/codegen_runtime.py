@@ -37,7 +37,6 @@ from flext_api.codegen_auth import (
     apply_security,
     missing_security,
 )
-from flext_api.codegen_unions import decode_hook, structural_union
 from flext_api.codegen_styles import (
     Shape,
     Style,
@@ -47,6 +46,7 @@ from flext_api.codegen_styles import (
     serialize,
     to_builtins,
 )
+from flext_api.codegen_unions import decode_hook, structural_union
 
 __all__ = [
     "decode_base64",

@@ -10,8 +10,8 @@ the variant:
 1. a JSON object goes to the object variants whose required properties it all carries;
 2. several left: those that declare every property the object has are kept (if any);
 3. several left: those the object converts into are kept;
-4. several left: the variant whose required properties include every other's wins
-   (``{id, kind}`` over ``{id}``); otherwise the value is ambiguous.
+4. several left: the variant that requires the most properties wins, as the most specific
+   match (``{id, kind}`` over ``{id}``); a tie is ambiguous.
 
 Any other JSON value (a string, a number, an array) goes to the first non-object variant that
 converts it. No match, or an ambiguous one, is a ``msgspec.ValidationError`` that names the
@@ -81,15 +81,13 @@ def variants_of(type_: Any) -> tuple[Any, ...] | None:
 
 
 def _required(struct: type[msgspec.Struct]) -> frozenset[str]:
-    return frozenset(f.encode_name for f in msgspec.structs.fields(struct) if f.required)
+    names = {f.encode_name for f in msgspec.structs.fields(struct) if f.required}
+    tag_field = struct.__struct_config__.tag_field
+    return frozenset(names | {tag_field} if tag_field is not None else names)
 
 
 def _declared(struct: type[msgspec.Struct]) -> frozenset[str]:
-    info = msgspec.inspect.type_info(struct)
-    names = {f.encode_name for f in msgspec.structs.fields(struct)}
-    if isinstance(info, msgspec.inspect.StructType) and info.tag_field is not None:
-        names.add(info.tag_field)
-    return frozenset(names)
+    return _required(struct) | {f.encode_name for f in msgspec.structs.fields(struct)}
 
 
 def _converts(value: object, target: Any) -> Any:
@@ -103,9 +101,7 @@ _NO = object()
 
 
 def _describe(structs: list[type[msgspec.Struct]]) -> str:
-    return "; ".join(
-        f"{s.__name__} requires {sorted(_required(s)) or 'nothing'}" for s in structs
-    )
+    return "; ".join(f"{s.__name__} requires {sorted(_required(s)) or 'nothing'}" for s in structs)
 
 
 def _pick_object(name: str, value: dict[str, Any], structs: list[type[msgspec.Struct]]) -> Any:
@@ -118,7 +114,7 @@ def _pick_object(name: str, value: dict[str, Any], structs: list[type[msgspec.St
     steps: list[Callable[[list[type[msgspec.Struct]]], list[type[msgspec.Struct]]]] = [
         lambda cs: [s for s in cs if keys <= _declared(s)],
         lambda cs: [s for s in cs if _converts(value, s) is not _NO],
-        lambda cs: [s for s in cs if all(_required(o) <= _required(s) for o in cs)],
+        lambda cs: [s for s in cs if len(_required(s)) == max(len(_required(o)) for o in cs)],
     ]
     for step in steps:
         if len(candidates) == 1:

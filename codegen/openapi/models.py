@@ -322,10 +322,11 @@ class ModelEmitter:
                 return [_Atom("tagged", name, tag_field=parent_tag.field)]
             copy = self.plan.copies.get((union_id or "", t.id))
             if copy is not None:
-                return [_Atom("tagged", copy, tag_field=self.plan.copy_tags[copy].field)]
+                tag_field = self.plan.copy_tags[copy].field
+                return [_Atom("tagged", copy, tag_field=tag_field, sid=t.id)]
             tag = self.plan.tags.get(t.id)
             if tag is not None:
-                return [_Atom("tagged", definition.name, tag_field=tag.field)]
+                return [_Atom("tagged", definition.name, tag_field=tag.field, sid=t.id)]
             return [_Atom("object", definition.name, sid=t.id)]
         if isinstance(definition, ir.EnumModel):
             kind = "int" if definition.values and isinstance(definition.values[0], int) else "str"
@@ -346,7 +347,12 @@ class ModelEmitter:
         solid = [a for a in atoms if a.kind != "none"]
         nones = [a for a in atoms if a.kind == "none"][:1]
         if len(solid) == 1 and solid[0].kind in {
-            "object", "tagged", "map", "array", "any", "structural"
+            "object",
+            "tagged",
+            "map",
+            "array",
+            "any",
+            "structural",
         }:
             return [replace(solid[0], text=definition.name), *nones]
         fields = {a.tag_field for a in solid}
@@ -360,9 +366,7 @@ class ModelEmitter:
             return [_Atom("any", "Any")]
         if len({a.text for a in atoms if a.kind != "none"}) > 1:
             # a shape-decoded union is a msgspec custom type: it mixes with None only
-            atoms = [
-                _Atom("map", "dict[str, Any]") if a.kind == "structural" else a for a in atoms
-            ]
+            atoms = [_Atom("map", "dict[str, Any]") if a.kind == "structural" else a for a in atoms]
         unique: list[_Atom] = []
         for atom in atoms:
             if atom.text not in {a.text for a in unique}:
@@ -432,9 +436,11 @@ class ModelEmitter:
         of required properties differs from every other's)."""
         seen: dict[frozenset[str], str] = {}
         for atom in objects:
-            if atom.kind != "object" or atom.sid is None:
+            if atom.kind not in ("object", "tagged") or atom.sid is None:
                 return f"{atom.text} is not an object schema with properties"
             required = frozenset(f.wire_name for f in self.all_fields(atom.sid) if f.required)
+            if atom.tag_field is not None:  # a tagged Struct always carries its tag
+                required |= {atom.tag_field}
             if required in seen:
                 names = ", ".join(sorted(required)) or "nothing"
                 return f"{seen[required]} and {atom.text} both require {names}"
