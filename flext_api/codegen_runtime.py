@@ -17,14 +17,14 @@ import email.parser
 import email.policy
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
 
 import msgspec
 
-from flext_api._exceptions import DecodingError, HTTPStatusError
+from flext_api._exceptions import DecodingError, HTTPStatusError, InvalidRequest
 from flext_api._headers import Headers
 from flext_api._models import Response
 from flext_api._sansio.multipart import FormFile
@@ -73,6 +73,11 @@ __all__ = [
     "UnexpectedStatus",
     "cookie_header",
     "decode_json",
+    "BodyMediaMismatch",
+    "RawBody",
+    "as_bytes",
+    "body_mismatch",
+    "raw_body",
     "decode_hook",
     "structural_union",
     "deserialize",
@@ -479,3 +484,94 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
                 )
             )
     return parts
+
+
+# --- media types ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawBody:
+    """A response body in a documented media type that is not JSON (XML, CSV, PDF...): its
+    bytes and the media type the server declared (``Content-Type`` without parameters)."""
+
+    content: bytes
+    media_type: str
+
+    @property
+    def text(self) -> str:
+        """The content as UTF-8 text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+
+def _media_of(response: Response) -> str:
+    return (response.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def raw_body(response: Response, documented: Collection[str]) -> RawBody | None:
+    """The body as a :class:`RawBody` when the response's media type is one of the documented
+    non-JSON ones (wildcards such as ``text/*`` match), else None (the JSON path decodes)."""
+    media = _media_of(response)
+    for kind in documented:
+        if media == kind or (kind.endswith("/*") and media.startswith(kind[:-1])):
+            return RawBody(response.content, media)
+    return None
+
+
+class BodyMediaMismatch(InvalidRequest):
+    """The body given cannot travel in the request media type chosen (or the media type is
+    not one the operation offers); nothing was sent."""
+
+    code = "BODY_MEDIA_MISMATCH"
+
+
+_TAKES = {
+    "json": "any JSON-encodable value (not bytes)",
+    "form": "an object (a Struct or a dict)",
+    "multipart": "an object (a Struct or a dict)",
+    "text": "a str",
+    "binary": "bytes",
+}
+
+
+def _fits(kind: str, body: object) -> bool:
+    if kind in ("form", "multipart"):
+        return isinstance(body, msgspec.Struct | Mapping)
+    if kind == "text":
+        return isinstance(body, str)
+    if kind == "binary":
+        return isinstance(body, bytes | bytearray | memoryview)
+    return not isinstance(body, bytes | bytearray | memoryview | FormFile)
+
+
+def body_mismatch(
+    operation: str,
+    request: str,
+    media: str,
+    offered: Sequence[str],
+    kinds: Sequence[str],
+    body: object,
+) -> BodyMediaMismatch | None:
+    """A :class:`BodyMediaMismatch` naming the operation when ``body`` cannot be sent as
+    ``media`` (one of ``offered``, whose ways of travelling are ``kinds``), else None."""
+    if media not in offered:
+        return BodyMediaMismatch(
+            f"{operation} ({request}) does not take a {media} body: choose one of "
+            f"{', '.join(offered)} (nothing was sent)"
+        )
+    kind = kinds[list(offered).index(media)]
+    if _fits(kind, body):
+        return None
+    return BodyMediaMismatch(
+        f"{operation} ({request}): a {type(body).__name__} body cannot be sent as {media}, "
+        f"which takes {_TAKES.get(kind, kind)}; pass such a value or choose another request "
+        "media type (nothing was sent)"
+    )
+
+
+def as_bytes(body: object) -> bytes:
+    """``body`` as bytes (after :func:`body_mismatch` let a binary body through)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"expected bytes, got {type(body).__name__}")

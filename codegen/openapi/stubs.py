@@ -17,7 +17,7 @@ from typing import Any
 from . import ir
 from .checks import CheckPlanner
 from .clients import model_imports, server_prefix
-from .plan import OperationPlan, ParamPlan, Planner
+from .plan import BodyPlan, OperationPlan, ParamPlan, Planner
 from .render import Renderer
 
 
@@ -47,7 +47,7 @@ class StubEmitter:
         """What ``stubs.py.jinja`` renders: the handler Protocol and one route per operation."""
         texts = [p.annotation for plan in self.plans for p in plan.params]
         texts += [plan.ok_annotation for plan in self.plans]
-        texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
+        texts += [plan.body.signature_annotation for plan in self.plans if plan.body is not None]
         texts += [e for e in map(_documented_error, self.plans) if e is not None]
         for status in ("401", "415", "500"):
             texts += [e for p in self.plans if (e := _documented_error(p, status)) is not None]
@@ -85,18 +85,17 @@ class StubEmitter:
         body = None
         if plan.body is not None:
             b = plan.body
-            annotation = _maybe(b.annotation, b.required)
-            args.append({"arg": "body", "annotation": annotation})
+            signature = _maybe(b.signature_annotation, b.required)
+            args.append({"arg": "body", "annotation": signature})
             call.append("body=body")
             body = {
-                "kind": b.kind,
-                "annotation": annotation,
-                "required": b.required,
-                "node": self.checks.node(self.checks.body_type(op, b.media_type)),
-                "arrays": sorted(self._array_fields(plan)),
-                "base64": b.base64,
+                **self._body(plan, b),
+                "signature": signature,
+                "alternatives": [self._body(plan, a) for a in b.alternatives],
                 "accepted": tuple(
-                    sorted({c.media_type.split(";", 1)[0].strip().lower() for c in op.body.contents})
+                    sorted(
+                        {c.media_type.split(";", 1)[0].strip().lower() for c in op.body.contents}
+                    )
                 )
                 if op.body is not None
                 else (),
@@ -126,6 +125,18 @@ class StubEmitter:
             "error500": _documented_error(plan, "500"),
             "default_status": default,
             "documented": {r.status: (r.kind, r.media_type) for r in plan.responses},
+        }
+
+    def _body(self, plan: OperationPlan, b: BodyPlan) -> dict[str, Any]:
+        """How a route reads a body in one media type."""
+        return {
+            "kind": b.kind,
+            "media_type": b.media_type.lower(),
+            "annotation": _maybe(b.annotation, b.required),
+            "required": b.required,
+            "node": self.checks.node(self.checks.body_type(plan.op, b.media_type)),
+            "arrays": sorted(self._array_fields(plan)),
+            "base64": b.base64,
         }
 
     def _param(self, plan: OperationPlan, p: ParamPlan) -> dict[str, Any]:
