@@ -17,7 +17,7 @@ import email.parser
 import email.policy
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote
@@ -544,21 +544,17 @@ def _fits(kind: str, body: object) -> bool:
 
 
 def body_mismatch(
-    operation: str,
-    request: str,
-    media: str,
-    offered: Sequence[str],
-    kinds: Sequence[str],
-    body: object,
+    operation: str, request: str, media: str, offered: Mapping[str, str], body: object
 ) -> BodyMediaMismatch | None:
     """A :class:`BodyMediaMismatch` naming the operation when ``body`` cannot be sent as
-    ``media`` (one of ``offered``, whose ways of travelling are ``kinds``), else None."""
-    if media not in offered:
+    ``media`` (``offered`` maps each media type the operation takes to how it travels:
+    json, form, multipart, text or binary), else None."""
+    kind = offered.get(media)
+    if kind is None:
         return BodyMediaMismatch(
             f"{operation} ({request}) does not take a {media} body: choose one of "
             f"{', '.join(offered)} (nothing was sent)"
         )
-    kind = kinds[list(offered).index(media)]
     if _fits(kind, body):
         return None
     return BodyMediaMismatch(

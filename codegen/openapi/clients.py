@@ -182,6 +182,7 @@ class ClientEmitter:
                 **_body_data(b),
                 "required": b.required,
                 "alternatives": [_body_data(a) for a in b.alternatives],
+                "offered": {a.media_type: a.kind for a in (b, *b.alternatives)},
                 "media_arg": b.media_arg,
             }
             has_headers = has_headers or bool(b.alternatives)

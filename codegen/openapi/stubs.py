@@ -92,13 +92,7 @@ class StubEmitter:
                 **self._body(plan, b),
                 "signature": signature,
                 "alternatives": [self._body(plan, a) for a in b.alternatives],
-                "accepted": tuple(
-                    sorted(
-                        {c.media_type.split(";", 1)[0].strip().lower() for c in op.body.contents}
-                    )
-                )
-                if op.body is not None
-                else (),
+                "accepted": _accepted(op),
             }
         default = next(
             (
@@ -216,6 +210,11 @@ def document_errors(plans: list[OperationPlan]) -> dict[int, str]:
                 out[int(status)] = found
                 break
     return out
+
+
+def _accepted(op: ir.Operation) -> tuple[str, ...]:
+    contents = op.body.contents if op.body is not None else ()
+    return tuple(sorted({c.media_type.split(";", 1)[0].strip().lower() for c in contents}))
 
 
 def _maybe(annotation: str, required: bool) -> str:

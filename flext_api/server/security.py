@@ -150,8 +150,8 @@ class RequestBodyGuardMiddleware:
     """Limit the body's size and read time, and the content types of POST/PUT/PATCH.
 
     ``allowed_content_types`` holds media types (``application/json``) or wildcards
-    (``text/*``); ``None`` (or ``*/*`` among them) allows any. A request that declares no body (no ``Content-Length``
-    above 0 and no chunked transfer) needs no content type.
+    (``text/*``); ``None`` (or ``*/*`` among them) allows any. A request that declares no
+    body (no ``Content-Length`` above 0 and no chunked transfer) needs no content type.
     """
 
     def __init__(

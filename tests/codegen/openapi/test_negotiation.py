@@ -229,12 +229,12 @@ def test_a_body_that_does_not_fit_the_media_type_fails_before_sending(sdk: Sdk) 
 
 
 def test_body_mismatch_rules() -> None:
-    offered, kinds = ["a/json", "a/form", "a/bin", "t/text"], ["json", "form", "binary", "text"]
+    offered = {"a/json": "json", "a/form": "form", "a/bin": "binary", "t/text": "text"}
     fits = [("a/json", {"x": 1}), ("a/form", {"x": 1}), ("a/bin", bytearray(b"x")), ("t/text", "")]
     for media, body in fits:
-        assert body_mismatch("op", "GET /", media, offered, kinds, body) is None
+        assert body_mismatch("op", "GET /", media, offered, body) is None
     for media, body in [("a/json", b"x"), ("a/form", "x"), ("a/bin", "x"), ("t/text", b"x")]:
-        assert body_mismatch("op", "GET /", media, offered, kinds, body) is not None
+        assert body_mismatch("op", "GET /", media, offered, body) is not None
 
 
 def test_stub_reads_each_request_media_type(sdk: Sdk) -> None:
