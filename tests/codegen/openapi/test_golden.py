@@ -89,5 +89,7 @@ assert groups() == ["_ops_pet", "_ops_store"], groups()
         capture_output=True,
         text=True,
         check=False,
+        # this checkout's flext_api, not whichever one the interpreter would find first
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
     )
     assert done.returncode == 0, done.stderr
