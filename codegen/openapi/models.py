@@ -430,6 +430,17 @@ class ModelEmitter:
             return [_Atom("structural", self._join(out)), *nones]
         return out + nones
 
+    def _fixed(self, sid: str, wire: str) -> bool:
+        """Whether the schema itself allows one value only in property ``wire``."""
+        f = self._field_of(sid, wire)
+        t = f.type if f is not None else None
+        while isinstance(t, ir.Nullable):
+            t = t.inner
+        if isinstance(t, ir.Ref):
+            definition = self.defs.get(t.id)
+            return isinstance(definition, ir.EnumModel) and len(definition.values) == 1
+        return isinstance(t, ir.LiteralOf) and len(t.values) == 1
+
     def _indistinct(self, objects: list[_Atom]) -> str | None:
         """Why the object variants of an untagged union cannot be told apart by the
         properties each requires (None when they can: every variant is a Struct whose set
@@ -439,8 +450,12 @@ class ModelEmitter:
             if atom.kind not in ("object", "tagged") or atom.sid is None:
                 return f"{atom.text} is not an object schema with properties"
             required = frozenset(f.wire_name for f in self.all_fields(atom.sid) if f.required)
-            if atom.tag_field is not None:  # a tagged Struct always carries its tag
-                required |= {atom.tag_field}
+            if atom.tag_field is not None:
+                if not self._fixed(atom.sid, atom.tag_field):
+                    # tagged by a discriminator elsewhere: the Struct refuses the other
+                    # values its own schema allows in that property
+                    return f"{atom.text} is tagged on {atom.tag_field!r} by a discriminator"
+                required |= {atom.tag_field}  # a tagged Struct always carries its tag
             if required in seen:
                 names = ", ".join(sorted(required)) or "nothing"
                 return f"{seen[required]} and {atom.text} both require {names}"
