@@ -403,3 +403,33 @@ def test_no_diagnostic_for_the_typed_unions() -> None:
     diagnostics = Diagnostics()
     parse_path(SPEC, diagnostics)
     assert not diagnostics.sorted()  # the union diagnostic comes from the model emitter
+
+
+def test_runtime_helpers_edges() -> None:
+    from typing import Literal
+
+    from flext_api.codegen_runtime import as_bytes
+
+    assert as_bytes(b"a") == b"a" and as_bytes(bytearray(b"b")) == b"b"
+    with pytest.raises(TypeError, match="expected bytes, got str"):
+        as_bytes("c")
+    either = structural_union("Either", Literal["on", "off"], int | None)
+    assert isinstance("on", either) and isinstance(None, either) and not isinstance(2.5, either)
+    holder: Any = list[either]  # type: ignore[valid-type]
+    decode = msgspec.json.Decoder(holder, dec_hook=decode_hook).decode
+    assert decode(b'["off", 3]') == ["off", 3]
+    with pytest.raises(msgspec.ValidationError, match=r"a str fits no variant of Either"):
+        decode(b'["dim"]')
+
+
+def test_body_guard_takes_any_content_type_with_a_wildcard() -> None:
+    from flext_api.server import RequestBodyGuardMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    anything = RequestBodyGuardMiddleware(app, allowed_content_types=("*/*",))
+    json_only = RequestBodyGuardMiddleware(app, allowed_content_types=("application/json",))
+    assert anything._content_type_allowed(b"application/pdf")
+    assert anything._content_type_allowed(None)
+    assert not json_only._content_type_allowed(b"application/pdf")
