@@ -364,8 +364,15 @@ class ModelEmitter:
         """Make a union msgspec can decode (see the module docstring for the rules)."""
         if any(a.kind == "any" and a.text == "Any" for a in atoms):
             return [_Atom("any", "Any")]
-        if len({a.text for a in atoms if a.kind != "none"}) > 1:
+        mixed = [a.text for a in atoms if a.kind == "structural"]
+        if mixed and len({a.text for a in atoms if a.kind != "none"}) > 1:
             # a shape-decoded union is a msgspec custom type: it mixes with None only
+            if union_id is not None:
+                self.diagnostics.report(
+                    union_id,
+                    f"the untagged union {mixed[0]} is one variant among others here",
+                    "decoded that variant as a mapping (dict[str, Any])",
+                )
             atoms = [_Atom("map", "dict[str, Any]") if a.kind == "structural" else a for a in atoms]
         unique: list[_Atom] = []
         for atom in atoms:

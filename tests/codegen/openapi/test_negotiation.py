@@ -137,9 +137,11 @@ def test_unions_that_cannot_be_told_apart_are_diagnosed(
     reasons = [d.reason for d in result.diagnostics.sorted()]
     assert reasons == [
         "union of object schemas without a discriminator that cannot be told apart: "
-        "Left and Right both require id"
+        "Left and Right both require id",
+        "the untagged union Pet is one variant among others here",
     ]
     assert models.Either == dict[str, Any]
+    assert models.PetOrCount == dict[str, Any] | int
 
 
 def test_structural_union_runtime_alone() -> None:

@@ -137,8 +137,7 @@ def _arguments(
         skip.add(plan.accept_arg)
     if plan is not None and plan.body is not None and plan.body.alternatives:
         skip.add(plan.body.media_arg)
-        module = importlib.import_module(method.__module__.rsplit(".", 1)[0] + ".models")
-        hints["body"] = eval(plan.body.annotation, {**vars(module), "_rt": _rt})
+        hints["body"] = body_type(method, plan)
     for name, parameter in inspect.signature(method).parameters.items():
         if name in skip:
             continue
@@ -152,6 +151,15 @@ def _arguments(
             if value is not None or required:
                 out[name] = fit(value, fitting.get(name), fitting[""])
     return out
+
+
+def body_type(method: Any, plan: OperationPlan) -> Any:
+    """The type of ``method``'s body in the operation's default media type (the signature's
+    type is the union over every media type offered)."""
+    if plan.body is None or not plan.body.alternatives:
+        return typing.get_type_hints(method)["body"]
+    module = importlib.import_module(method.__module__.rsplit(".", 1)[0] + ".models")
+    return eval(plan.body.annotation, {**vars(module), "_rt": _rt})
 
 
 def _fitting(served: Served, plan: OperationPlan) -> dict[str, Any]:

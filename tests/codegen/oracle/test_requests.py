@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from codegen.openapi.plan import OperationPlan
-from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting
+from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting, body_type
 from tests.codegen.oracle.compare import plain
 from tests.codegen.oracle.conftest import TALLY, SpecEnv, rng_for
 from tests.codegen.oracle.payloads import _pointer_get, examples
@@ -65,7 +65,7 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
     if plan.name not in env.args:
         rng = _Int32Random(rng_for(env.name, plan.name).random())
         fitting = _fitting(env, plan)  # type: ignore[arg-type]
-        args = _arguments(method, rng, fitting)
+        args = _arguments(method, rng, fitting, plan)
         args.update(_drawn_params(env, plan, method, args))
         args = _no_commas_args(args)
         body = _drawn_body(env, plan, method)
@@ -197,7 +197,7 @@ def _drawn_body(env: SpecEnv, plan: OperationPlan, method: Any) -> Any:
         return _NO_BODY
     if not drawn:
         return _NO_BODY
-    hint = typing.get_type_hints(method)["body"]
+    hint = body_type(method, plan)
     try:
         return msgspec.json.decode(json.dumps(drawn[0]).encode(), type=hint)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
