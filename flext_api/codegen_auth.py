@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from flext_api._async.middleware.oauth2 import AsyncOAuth2Middleware
-from flext_api._exceptions import InvalidRequest
+from flext_api._exceptions import FlextApiError, InvalidRequest
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sync.middleware.oauth2 import OAuth2Middleware
 from flext_api.codegen_styles import cookie_header, serialize
@@ -49,6 +49,8 @@ class RequestParts:
     headers: tuple[tuple[str, str], ...] = ()
     content: bytes | IO[bytes] | None = None
     files: tuple[tuple[str, Any], ...] | None = None
+    # why the request cannot be sent as given (the client fails with it, sending nothing)
+    invalid: FlextApiError | None = None
 
 
 def apply_security(

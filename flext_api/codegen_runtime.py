@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 import msgspec
 
-from flext_api._exceptions import DecodingError, HTTPStatusError
+from flext_api._exceptions import DecodingError, HTTPStatusError, InvalidRequest
 from flext_api._headers import Headers
 from flext_api._models import Response
 from flext_api._sansio.multipart import FormFile
@@ -46,6 +46,7 @@ from flext_api.codegen_styles import (
     serialize,
     to_builtins,
 )
+from flext_api.codegen_unions import decode_hook, structural_union
 
 __all__ = [
     "decode_base64",
@@ -72,6 +73,13 @@ __all__ = [
     "UnexpectedStatus",
     "cookie_header",
     "decode_json",
+    "BodyMediaMismatch",
+    "RawBody",
+    "as_bytes",
+    "body_mismatch",
+    "raw_body",
+    "decode_hook",
+    "structural_union",
     "deserialize",
     "match_path",
     "match_status",
@@ -275,7 +283,7 @@ def match_status(status_code: int, documented: Iterable[str]) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(type_)
+    return msgspec.json.Decoder(type_, dec_hook=decode_hook)
 
 
 def decode_json(response: Response, type_: Any) -> Any:
@@ -476,3 +484,90 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
                 )
             )
     return parts
+
+
+# --- media types ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawBody:
+    """A response body in a documented media type that is not JSON (XML, CSV, PDF...): its
+    bytes and the media type the server declared (``Content-Type`` without parameters)."""
+
+    content: bytes
+    media_type: str
+
+    @property
+    def text(self) -> str:
+        """The content as UTF-8 text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+
+def _media_of(response: Response) -> str:
+    return (response.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def raw_body(response: Response, documented: Collection[str]) -> RawBody | None:
+    """The body as a :class:`RawBody` when the response's media type is one of the documented
+    non-JSON ones (wildcards such as ``text/*`` match), else None (the JSON path decodes)."""
+    media = _media_of(response)
+    for kind in documented:
+        if media == kind or (kind.endswith("/*") and media.startswith(kind[:-1])):
+            return RawBody(response.content, media)
+    return None
+
+
+class BodyMediaMismatch(InvalidRequest):
+    """The body given cannot travel in the request media type chosen (or the media type is
+    not one the operation offers); nothing was sent."""
+
+    code = "BODY_MEDIA_MISMATCH"
+
+
+_TAKES = {
+    "json": "any JSON-encodable value (not bytes)",
+    "form": "an object (a Struct or a dict)",
+    "multipart": "an object (a Struct or a dict)",
+    "text": "a str",
+    "binary": "bytes",
+}
+
+
+def _fits(kind: str, body: object) -> bool:
+    if kind in ("form", "multipart"):
+        return isinstance(body, msgspec.Struct | Mapping)
+    if kind == "text":
+        return isinstance(body, str)
+    if kind == "binary":
+        return isinstance(body, bytes | bytearray | memoryview)
+    return not isinstance(body, bytes | bytearray | memoryview | FormFile)
+
+
+def body_mismatch(
+    operation: str, request: str, media: str, offered: Mapping[str, str], body: object
+) -> BodyMediaMismatch | None:
+    """A :class:`BodyMediaMismatch` naming the operation when ``body`` cannot be sent as
+    ``media`` (``offered`` maps each media type the operation takes to how it travels:
+    json, form, multipart, text or binary), else None."""
+    kind = offered.get(media)
+    if kind is None:
+        return BodyMediaMismatch(
+            f"{operation} ({request}) does not take a {media} body: choose one of "
+            f"{', '.join(offered)} (nothing was sent)"
+        )
+    if _fits(kind, body):
+        return None
+    return BodyMediaMismatch(
+        f"{operation} ({request}): a {type(body).__name__} body cannot be sent as {media}, "
+        f"which takes {_TAKES.get(kind, kind)}; pass such a value or choose another request "
+        "media type (nothing was sent)"
+    )
+
+
+def as_bytes(body: object) -> bytes:
+    """``body`` as bytes (after :func:`body_mismatch` let a binary body through)."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"expected bytes, got {type(body).__name__}")

@@ -18,7 +18,7 @@ from . import ir
 from .diagnostics import Diagnostics
 from .naming import pascal, snake, words
 from .pagination import Pagination, detect
-from .plan import OperationPlan, ParamPlan, Planner, identifiers
+from .plan import BodyPlan, OperationPlan, ParamPlan, Planner, identifiers, media_kind
 from .render import Renderer, doc
 
 __all__ = ["ClientEmitter", "doc", "model_imports", "operation_groups", "server_prefix"]
@@ -168,7 +168,7 @@ class ClientEmitter:
             texts += [p.annotation for p in plan.params]
             texts += [r.annotation for r in plan.responses] + [plan.ok_annotation]
             if plan.body is not None:
-                texts.append(plan.body.annotation)
+                texts.append(plan.body.signature_annotation)
         return {
             "package": self.package,
             "names": ", ".join(f"``{p.name}``" for p in plans),
@@ -187,15 +187,15 @@ class ClientEmitter:
         body = None
         if plan.body is not None:
             b = plan.body
-            media = b.media_type + ("; charset=utf-8" if b.kind == "text" else "")
             body = {
+                **_body_data(b),
                 "required": b.required,
-                "kind": b.kind,
-                "media": media,
-                "part_types": dict(b.part_types),
-                "base64": b.base64,
-                "base64_parts": b.base64_parts,
+                "alternatives": [_body_data(a) for a in b.alternatives],
+                "offered": {a.media_type: a.kind for a in (b, *b.alternatives)},
+                "media_arg": b.media_arg,
             }
+            has_headers = has_headers or bool(b.alternatives)
+        has_headers = has_headers or bool(plan.accept)
         return {
             "name": plan.name,
             "method": op.method,
@@ -206,6 +206,8 @@ class ClientEmitter:
             "args": signature(plan),
             "params": [_param_data(p) for p in plan.params],
             "body": body,
+            "accept": plan.accept,
+            "accept_arg": plan.accept_arg,
             "statuses": tuple(r.status for r in plan.responses),
             "any_2xx": any(r.error_class is None for r in plan.responses),
             "responses": [
@@ -215,6 +217,7 @@ class ClientEmitter:
                     "annotation": r.annotation,
                     "error_class": r.error_class,
                     "value": _decode_expr(r.kind),
+                    "raw_media": r.raw_media,
                 }
                 for r in plan.responses
             ],
@@ -231,7 +234,7 @@ class ClientEmitter:
         ``is_async`` true and false."""
         texts = [p.annotation for plan in self.plans for p in plan.params]
         texts += [plan.ok_annotation for plan in self.plans]
-        texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
+        texts += [plan.body.signature_annotation for plan in self.plans if plan.body is not None]
         texts += [rule.item_annotation for rule in self.pagination.values()]
         base_url = default_base_url(self.api)
         return {
@@ -249,6 +252,7 @@ class ClientEmitter:
                 for plan in self.plans
                 for with_response in (False, True)
             ],
+            "overloads": any(p.raw_overloads for p in self.plans),
             "event_methods": [
                 {
                     **self._method(plan, with_response=False),
@@ -334,6 +338,10 @@ class ClientEmitter:
         call_args = [f"{p.arg}={p.arg}" for p in plan.params]
         if plan.body is not None:
             call_args.append("body=body")
+            if plan.body.alternatives:
+                call_args.append(f"{plan.body.media_arg}={plan.body.media_arg}")
+        if plan.accept:
+            call_args.append(f"{plan.accept_arg}={plan.accept_arg}")
         text = plan.doc
         if with_response:
             text = f"``{plan.name}`` with the response's status code and headers."
@@ -344,13 +352,19 @@ class ClientEmitter:
             "name": plan.name,
             "suffix": suffix,
             "args": signature(plan),
-            "ok": f"_rt.ApiResponse[{plan.ok_annotation}]" if with_response else plan.ok_annotation,
+            "ok": (
+                # ApiResponse is invariant: the overloads say which body the call gives
+                f"_rt.ApiResponse[{'Any' if plan.raw_overloads else plan.ok_annotation}]"
+                if with_response
+                else plan.ok_annotation
+            ),
             "error_alias": plan.error_alias,
             "doc": text,
             "deprecated": plan.op.deprecated,
             "warning": warning,
             "group": self.group_of[plan.name],
             "call_args": ", ".join(call_args),
+            "overloads": _overloads(plan, with_response=with_response),
         }
 
 
@@ -377,12 +391,57 @@ def signature(plan: OperationPlan) -> list[dict[str, Any]]:
         else:
             optional.append({"arg": p.arg, "annotation": _optional(p.annotation), "optional": True})
     if plan.body is not None:
+        body = plan.body.signature_annotation
         if plan.body.required:
-            required.append({"arg": "body", "annotation": plan.body.annotation, "optional": False})
+            required.append({"arg": "body", "annotation": body, "optional": False})
         else:
-            annotation = _optional(plan.body.annotation)
-            optional.append({"arg": "body", "annotation": annotation, "optional": True})
+            optional.append({"arg": "body", "annotation": _optional(body), "optional": True})
+        if plan.body.alternatives:
+            # several request media types: the caller picks one (default: the first)
+            offered = [plan.body.media_type] + [a.media_type for a in plan.body.alternatives]
+            annotation = "Literal[" + ", ".join(repr(m) for m in offered) + "] | None"
+            optional.append(
+                {"arg": plan.body.media_arg, "annotation": annotation, "optional": True}
+            )
+    if plan.accept:
+        # several response media types: the caller picks one (default: the first JSON one)
+        annotation = "Literal[" + ", ".join(repr(m) for m in plan.accept) + "] | None"
+        optional.append({"arg": plan.accept_arg, "annotation": annotation, "optional": True})
     return required + optional
+
+
+def _overloads(plan: OperationPlan, *, with_response: bool) -> list[dict[str, Any]]:
+    """Typed by ``accept``: a JSON media type (or none) gives the JSON type, another one
+    ``RawBody`` (only when that is exactly what the parser returns for it)."""
+    if not plan.raw_overloads:
+        return []
+    out: list[dict[str, Any]] = []
+    args = [a for a in signature(plan) if a["arg"] != plan.accept_arg]
+    for is_json in (True, False):
+        picked = [m for m in plan.accept if (media_kind(m) == "json") == is_json]
+        literal = "Literal[" + ", ".join(repr(m) for m in picked) + "]"
+        accept = {
+            "arg": plan.accept_arg,
+            "annotation": f"{literal} | None" if is_json else literal,
+            "optional": is_json,
+        }
+        ok = plan.ok_json if is_json else "_rt.RawBody"
+        out.append(
+            {"args": [*args, accept], "ok": f"_rt.ApiResponse[{ok}]" if with_response else ok}
+        )
+    return out
+
+
+def _body_data(b: BodyPlan) -> dict[str, Any]:
+    """How the builder encodes a body in one media type."""
+    return {
+        "kind": b.kind,
+        "media_type": b.media_type,
+        "media": b.media_type + ("; charset=utf-8" if b.kind == "text" else ""),
+        "part_types": dict(b.part_types),
+        "base64": b.base64,
+        "base64_parts": b.base64_parts,
+    }
 
 
 def operation_groups(plans: list[OperationPlan]) -> list[tuple[str, list[OperationPlan]]]:

@@ -67,6 +67,7 @@ class _Atom:
     literal: tuple[str | int | bool, ...] = ()
     tag_field: str | None = None
     item: ir.TypeExpr | None = None
+    sid: str | None = None  # an ``object`` atom: the Struct definition it stands for
 
 
 @dataclass(slots=True)
@@ -98,6 +99,8 @@ class ModelEmitter:
         self.names = NameRegistry({d.name for d in self.defs.values()})
         self._union_text: dict[str, str] = {}
         self._rendering: set[str] = set()
+        # union name -> (its variants as call arguments, nullable): decoded by shape
+        self._structural: dict[str, tuple[str, bool]] = {}
         for definition in self.defs.values():
             if isinstance(definition, ir.SchemaModel) and definition.base:
                 self.plan.subclassed.add(definition.base)
@@ -319,11 +322,12 @@ class ModelEmitter:
                 return [_Atom("tagged", name, tag_field=parent_tag.field)]
             copy = self.plan.copies.get((union_id or "", t.id))
             if copy is not None:
-                return [_Atom("tagged", copy, tag_field=self.plan.copy_tags[copy].field)]
+                tag_field = self.plan.copy_tags[copy].field
+                return [_Atom("tagged", copy, tag_field=tag_field, sid=t.id)]
             tag = self.plan.tags.get(t.id)
             if tag is not None:
-                return [_Atom("tagged", definition.name, tag_field=tag.field)]
-            return [_Atom("object", definition.name)]
+                return [_Atom("tagged", definition.name, tag_field=tag.field, sid=t.id)]
+            return [_Atom("object", definition.name, sid=t.id)]
         if isinstance(definition, ir.EnumModel):
             kind = "int" if definition.values and isinstance(definition.values[0], int) else "str"
             return [_Atom(kind, definition.name)]
@@ -342,7 +346,14 @@ class ModelEmitter:
             self._rendering.discard(t.id)
         solid = [a for a in atoms if a.kind != "none"]
         nones = [a for a in atoms if a.kind == "none"][:1]
-        if len(solid) == 1 and solid[0].kind in {"object", "tagged", "map", "array", "any"}:
+        if len(solid) == 1 and solid[0].kind in {
+            "object",
+            "tagged",
+            "map",
+            "array",
+            "any",
+            "structural",
+        }:
             return [replace(solid[0], text=definition.name), *nones]
         fields = {a.tag_field for a in solid}
         if solid and all(a.kind == "tagged" for a in solid) and len(fields) == 1 and not nones:
@@ -353,6 +364,16 @@ class ModelEmitter:
         """Make a union msgspec can decode (see the module docstring for the rules)."""
         if any(a.kind == "any" and a.text == "Any" for a in atoms):
             return [_Atom("any", "Any")]
+        mixed = [a.text for a in atoms if a.kind == "structural"]
+        if mixed and len({a.text for a in atoms if a.kind != "none"}) > 1:
+            # a shape-decoded union is a msgspec custom type: it mixes with None only
+            if union_id is not None:
+                self.diagnostics.report(
+                    union_id,
+                    f"the untagged union {mixed[0]} is one variant among others here",
+                    "decoded that variant as a mapping (dict[str, Any])",
+                )
+            atoms = [_Atom("map", "dict[str, Any]") if a.kind == "structural" else a for a in atoms]
         unique: list[_Atom] = []
         for atom in atoms:
             if atom.text not in {a.text for a in unique}:
@@ -361,19 +382,31 @@ class ModelEmitter:
         for atom in unique:
             by_kind.setdefault(atom.kind, []).append(atom)
         out: list[_Atom] = []
-        objects = by_kind.get("object", []) + by_kind.get("map", []) + by_kind.get("any", [])
+        objects = [
+            *by_kind.get("object", []),
+            *by_kind.get("structural", []),
+            *by_kind.get("map", []),
+            *by_kind.get("any", []),
+        ]
         tagged = by_kind.get("tagged", [])
         if tagged and (objects or len({a.tag_field for a in tagged}) > 1):
             objects = objects + tagged
             tagged = []
+        structural = False
         if len(objects) > 1:
-            if union_id is not None:
-                self.diagnostics.report(
-                    union_id,
-                    "union of several object schemas without a usable discriminator",
-                    "decoded the object variants as a mapping (dict[str, Any])",
-                )
-            out.append(_Atom("map", "dict[str, Any]"))
+            clash = self._indistinct(objects)
+            if union_id is not None and clash is None:
+                structural = True
+                out.extend(objects)
+            else:
+                if union_id is not None:
+                    self.diagnostics.report(
+                        union_id,
+                        "union of object schemas without a discriminator that cannot be told "
+                        f"apart: {clash}",
+                        "decoded the object variants as a mapping (dict[str, Any])",
+                    )
+                out.append(_Atom("map", "dict[str, Any]"))
         else:
             out.extend(objects)
         out.extend(tagged)
@@ -397,8 +430,44 @@ class ModelEmitter:
             else:
                 out.append(_Atom(kind, base))
         out.extend(by_kind.get("float", []))
-        out.extend(by_kind.get("none", [])[:1])
-        return out
+        nones = by_kind.get("none", [])[:1]
+        if structural:
+            # msgspec cannot decode this union: a run-time class decoded by shape (see
+            # flext_api.codegen_unions) stands for it; the text lists its variants.
+            return [_Atom("structural", self._join(out)), *nones]
+        return out + nones
+
+    def _fixed(self, sid: str, wire: str) -> bool:
+        """Whether the schema itself allows one value only in property ``wire``."""
+        f = self._field_of(sid, wire)
+        t = f.type if f is not None else None
+        while isinstance(t, ir.Nullable):
+            t = t.inner
+        if isinstance(t, ir.Ref):
+            definition = self.defs.get(t.id)
+            return isinstance(definition, ir.EnumModel) and len(definition.values) == 1
+        return isinstance(t, ir.LiteralOf) and len(t.values) == 1
+
+    def _indistinct(self, objects: list[_Atom]) -> str | None:
+        """Why the object variants of an untagged union cannot be told apart by the
+        properties each requires (None when they can: every variant is a Struct whose set
+        of required properties differs from every other's)."""
+        seen: dict[frozenset[str], str] = {}
+        for atom in objects:
+            if atom.kind not in ("object", "tagged") or atom.sid is None:
+                return f"{atom.text} is not an object schema with properties"
+            required = frozenset(f.wire_name for f in self.all_fields(atom.sid) if f.required)
+            if atom.tag_field is not None:
+                if not self._fixed(atom.sid, atom.tag_field):
+                    # tagged by a discriminator elsewhere: the Struct refuses the other
+                    # values its own schema allows in that property
+                    return f"{atom.text} is tagged on {atom.tag_field!r} by a discriminator"
+                required |= {atom.tag_field}  # a tagged Struct always carries its tag
+            if required in seen:
+                names = ", ".join(sorted(required)) or "nothing"
+                return f"{seen[required]} and {atom.text} both require {names}"
+            seen[required] = atom.text
+        return None
 
     @staticmethod
     def _join(atoms: list[_Atom]) -> str:
@@ -473,7 +542,7 @@ class ModelEmitter:
         exported = [d["name"] for key in ("enums", "structs", "aliases") for d in data[key]]
         return (renderer or Renderer()).render("models.py.jinja", data), sorted(exported)
 
-    def module_data(self) -> dict[str, list[dict[str, Any]]]:
+    def module_data(self) -> dict[str, Any]:
         """What ``models.py.jinja`` renders: enums, then Structs (bases first), then aliases
         (each after the aliases it names)."""
         struct_items: list[dict[str, Any]] = []
@@ -512,6 +581,10 @@ class ModelEmitter:
                 alias_lines[definition.name] = self._alias(
                     definition.name, text, definition.description
                 )
+                if definition.name in self._structural:
+                    variants, nullable = self._structural[definition.name]
+                    alias_lines[definition.name]["structural"] = variants
+                    alias_lines[definition.name]["nullable"] = nullable
                 alias_deps[definition.name] = {n for n in _identifiers(text) if n in alias_names}
         for union_name, members in self.plan.union_members.items():
             text = " | ".join(self.defs[m].name for m in members)
@@ -520,7 +593,12 @@ class ModelEmitter:
             )
             alias_deps[union_name] = set()
         aliases = [alias_lines[name] for name in _topological(alias_deps)]
-        return {"enums": enum_items, "structs": struct_items, "aliases": aliases}
+        return {
+            "enums": enum_items,
+            "structs": struct_items,
+            "aliases": aliases,
+            "structural": any(a["structural"] for a in aliases),
+        }
 
     def _alias_text(self, definition: ir.AliasModel | ir.UnionModel) -> str:
         if isinstance(definition, ir.UnionModel):
@@ -532,6 +610,10 @@ class ModelEmitter:
                 )
             finally:
                 self._rendering.discard(definition.id)
+            if atoms and atoms[0].kind == "structural":
+                # ``A | B`` for type checkers, a class decoded by shape at run time
+                variants = ", ".join(_split_top(atoms[0].text))
+                self._structural[definition.name] = (variants, len(atoms) > 1)
             return self._join(atoms)
         self._rendering.add(definition.id)
         try:
@@ -611,7 +693,7 @@ class ModelEmitter:
 
     def _alias(self, name: str, text: str, description: str | None) -> dict[str, Any]:
         doc = _docstring(description, indent="") if description else None
-        return {"name": name, "text": text, "doc": doc}
+        return {"name": name, "text": text, "doc": doc, "structural": None, "nullable": False}
 
 
 def _default_comment(value: object) -> str | None:
@@ -635,6 +717,22 @@ def enum_member_names(values: Iterable[str | int]) -> dict[str | int, str]:
             if base[0].isdigit():
                 base = "V_" + base
         out[value] = registry.claim(base)
+    return out
+
+
+def _split_top(text: str) -> list[str]:
+    """The members of a ``A | list[B | C] | D`` annotation text, at the top level."""
+    out: list[str] = []
+    depth, current = 0, ""
+    for char in text:
+        depth += char in "[("
+        depth -= char in "])"
+        if char == "|" and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += char
+    out.append(current.strip())
     return out
 
 

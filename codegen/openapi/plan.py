@@ -9,7 +9,7 @@ client and the stub cannot disagree about a name or a type.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import ir
 from .models import ModelEmitter
@@ -56,6 +56,14 @@ class BodyPlan:
     # ``base64_parts`` the multipart properties (wire names) so described.
     base64: bool = False
     base64_parts: tuple[str, ...] = ()
+    # the other request media types the operation offers (the caller picks one with
+    # ``media_arg``); the body argument's type is the union of all their annotations
+    alternatives: tuple[BodyPlan, ...] = ()
+    media_arg: str = "request_media_type"
+
+    @property
+    def signature_annotation(self) -> str:
+        return _union([self.annotation, *(a.annotation for a in self.alternatives)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,16 @@ class ResponsePlan:
     media_type: str | None
     annotation: str
     error_class: str | None  # None for a success response
+    # a JSON success response also documented in other media types (XML, CSV...): those
+    # arrive as ``RawBody`` (bytes with their media type), and ``annotation`` says so
+    raw_media: tuple[str, ...] = ()
+
+    @property
+    def result_annotation(self) -> str:
+        """What a caller gets for this response (``annotation`` is what JSON decodes into)."""
+        if not self.raw_media or self.annotation == "Any":
+            return self.annotation
+        return _union([self.annotation, "_rt.RawBody"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +98,22 @@ class OperationPlan:
     security: tuple[ir.SecurityRequirement, ...]
     # a success response is ``text/event-stream``: the clients add ``<name>_events``
     events: bool = False
+    # several success media types: the caller picks one (sent as ``Accept``), by this argument
+    accept: tuple[str, ...] = ()
+    accept_arg: str = "accept"
+    # the success type when the answer is JSON (``ok_annotation`` adds ``RawBody``)
+    ok_json: str = "None"
+
+    @property
+    def raw_overloads(self) -> bool:
+        """Whether ``accept`` picks the result type: JSON types give ``ok_json``, the others
+        ``RawBody`` (every success response with a body is JSON documented in them too)."""
+        json_types = [m for m in self.accept if media_kind(m) == "json"]
+        others = {m.lower() for m in self.accept if media_kind(m) != "json"}
+        success = [r for r in self.responses if r.error_class is None and r.kind != "none"]
+        return bool(json_types and others and success) and all(
+            r.kind == "json" and others <= set(r.raw_media) for r in success
+        )
 
     @property
     def doc(self) -> str:
@@ -161,13 +195,23 @@ class Planner:
             )
         return tuple(out)
 
-    def _body(self, op: ir.Operation) -> BodyPlan | None:
+    def _body(self, op: ir.Operation, taken: set[str]) -> BodyPlan | None:
         if op.body is None or not op.body.contents:
             return None
         contents = sorted(
             op.body.contents, key=lambda c: _BODY_PREFERENCE.index(media_kind(c.media_type))
         )
-        chosen = contents[0]
+        plans: list[BodyPlan] = []
+        for content in contents:
+            plan = self._body_content(op.body, content)
+            if plan.media_type not in {p.media_type for p in plans}:
+                plans.append(plan)
+        if len(plans) == 1:
+            return plans[0]
+        media_arg = NameRegistry(taken).claim("request_media_type")
+        return replace(plans[0], alternatives=tuple(plans[1:]), media_arg=media_arg)
+
+    def _body_content(self, body: ir.Body, chosen: ir.MediaContent) -> BodyPlan:
         kind = media_kind(chosen.media_type)
         if kind in ("form", "multipart") and (
             chosen.type is None or self.shape(chosen.type) != "object"
@@ -194,7 +238,7 @@ class Planner:
             kind,
             chosen.media_type.split(";")[0].strip(),
             annotation,
-            op.body.required,
+            body.required,
             part_types,
             base64=kind == "binary" and chosen.type is not None and self._is_byte(chosen.type),
             base64_parts=base64_parts,
@@ -260,8 +304,17 @@ class Planner:
             )
             if kind == "json" and annotation == "None":
                 kind = "none"
+        raw_media: tuple[str, ...] = ()
+        if success and kind == "json":
+            raw_media = tuple(
+                dict.fromkeys(
+                    c.media_type.split(";")[0].strip().lower()
+                    for c in response.contents
+                    if media_kind(c.media_type) != "json" and not is_event_stream(c.media_type)
+                )
+            )
         error = None if success else self._error_class(annotation, kind, response, op)
-        return ResponsePlan(response.status, kind, media, annotation, error)
+        return ResponsePlan(response.status, kind, media, annotation, error, raw_media)
 
     def _error_class(
         self, annotation: str, kind: str, response: ir.Response, op: ir.Operation
@@ -287,20 +340,44 @@ class Planner:
     def _plan(self, op: ir.Operation) -> OperationPlan:
         responses = tuple(self._response(op, r) for r in op.responses)
         ok: list[str] = []
+        ok_json: list[str] = []
         for r in responses:
-            if r.error_class is None and r.annotation not in ok:
-                ok.append(r.annotation)
+            if r.error_class is None and r.result_annotation not in ok:
+                ok.append(r.result_annotation)
+            if r.error_class is None and r.annotation not in ok_json:
+                ok_json.append(r.annotation)
         if not ok:
             ok = ["None"]
         name_pascal = pascal(op.python_name)
         alias = self.errors.claim(f"{name_pascal}Error")
         security = op.security if op.security is not None else self.api.security
+        params = self._params(op)
+        taken = set(RESERVED_ARGS) | {p.arg for p in params}
+        body = self._body(op, taken)
+        if body is not None:
+            taken.add(body.media_arg)
+        accept = tuple(
+            dict.fromkeys(
+                c.media_type.split(";")[0].strip()
+                for r in op.responses
+                if r.status.startswith("2") and not _bodiless(op.method, r.status)
+                for c in r.contents
+                if not is_event_stream(c.media_type)
+            )
+        )
+        if len({m.lower() for m in accept}) < 2:
+            accept = ()
+        else:  # the first JSON type leads: it is the default
+            accept = tuple(sorted(accept, key=lambda m: media_kind(m) != "json"))
         return OperationPlan(
             op=op,
             name=op.python_name,
             pascal=name_pascal,
-            params=self._params(op),
-            body=self._body(op),
+            params=params,
+            body=body,
+            accept=accept,
+            accept_arg=NameRegistry(taken).claim("accept"),
+            ok_json=_union(ok_json or ["None"]),
             responses=responses,
             ok_annotation=_union(ok),
             error_alias=alias,

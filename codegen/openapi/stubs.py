@@ -17,7 +17,7 @@ from typing import Any
 from . import ir
 from .checks import CheckPlanner
 from .clients import model_imports, server_prefix
-from .plan import OperationPlan, ParamPlan, Planner
+from .plan import BodyPlan, OperationPlan, ParamPlan, Planner
 from .render import Renderer
 
 
@@ -47,9 +47,11 @@ class StubEmitter:
         """What ``stubs.py.jinja`` renders: the handler Protocol and one route per operation."""
         texts = [p.annotation for plan in self.plans for p in plan.params]
         texts += [plan.ok_annotation for plan in self.plans]
-        texts += [plan.body.annotation for plan in self.plans if plan.body is not None]
+        texts += [plan.body.signature_annotation for plan in self.plans if plan.body is not None]
         texts += [e for e in map(_documented_error, self.plans) if e is not None]
-        texts += [e for p in self.plans if (e := _documented_error(p, "401")) is not None]
+        for status in ("401", "415", "500"):
+            texts += [e for p in self.plans if (e := _documented_error(p, status)) is not None]
+        texts += list(document_errors(self.plans).values())
         return {
             "package": self.package,
             "name": self.name,
@@ -59,6 +61,9 @@ class StubEmitter:
             "checks": self.checks.table(),
             "model_names": model_imports(texts, self.planner.exported),
             "operations": [self._operation(plan) for plan in self.plans],
+            "document_errors_text": "{"
+            + ", ".join(f"{k}: {v}" for k, v in document_errors(self.plans).items())
+            + "}",
         }
 
     def _media_types(self) -> tuple[str, ...]:
@@ -80,16 +85,14 @@ class StubEmitter:
         body = None
         if plan.body is not None:
             b = plan.body
-            annotation = _maybe(b.annotation, b.required)
-            args.append({"arg": "body", "annotation": annotation})
+            signature = _maybe(b.signature_annotation, b.required)
+            args.append({"arg": "body", "annotation": signature})
             call.append("body=body")
             body = {
-                "kind": b.kind,
-                "annotation": annotation,
-                "required": b.required,
-                "node": self.checks.node(self.checks.body_type(op, b.media_type)),
-                "arrays": sorted(self._array_fields(plan)),
-                "base64": b.base64,
+                **self._body(plan, b),
+                "signature": signature,
+                "alternatives": [self._body(plan, a) for a in b.alternatives],
+                "accepted": _accepted(op),
             }
         default = next(
             (
@@ -112,8 +115,22 @@ class StubEmitter:
             "call": ", ".join(call),
             "error": _documented_error(plan),
             "error401": _documented_error(plan, "401"),
+            "error415": _documented_error(plan, "415"),
+            "error500": _documented_error(plan, "500"),
             "default_status": default,
             "documented": {r.status: (r.kind, r.media_type) for r in plan.responses},
+        }
+
+    def _body(self, plan: OperationPlan, b: BodyPlan) -> dict[str, Any]:
+        """How a route reads a body in one media type."""
+        return {
+            "kind": b.kind,
+            "media_type": b.media_type.lower(),
+            "annotation": _maybe(b.annotation, b.required),
+            "required": b.required,
+            "node": self.checks.node(self.checks.body_type(plan.op, b.media_type)),
+            "arrays": sorted(self._array_fields(plan)),
+            "base64": b.base64,
         }
 
     def _param(self, plan: OperationPlan, p: ParamPlan) -> dict[str, Any]:
@@ -161,16 +178,43 @@ class StubEmitter:
 
 def _documented_error(plan: OperationPlan, status: str = "422") -> str | None:
     """The JSON body type the document gives a refusal ``status`` of the operation (or its
-    ``4XX`` range, or ``default``): the stub answers that refusal in it."""
+    range, ``4XX``/``5XX``, or ``default``): the stub answers that refusal in it."""
     return next(
         (
             r.annotation
-            for status in (status, "4XX", "default")
+            for status in (status, f"{status[0]}XX", "default")
             for r in plan.responses
             if r.status == status and r.kind == "json" and r.annotation not in ("Any", "None")
         ),
         None,
     )
+
+
+def document_errors(plans: list[OperationPlan]) -> dict[int, str]:
+    """The error body types of refusals that belong to no single operation (an unknown path:
+    404, a method a path does not take: 405): for each, the first operation's documented
+    schema for that status, else for its range, else its ``default``."""
+    out: dict[int, str] = {}
+    for status in ("404", "405"):
+        for key in (status, f"{status[0]}XX", "default"):
+            found = next(
+                (
+                    r.annotation
+                    for plan in plans
+                    for r in plan.responses
+                    if r.status == key and r.kind == "json" and r.annotation not in ("Any", "None")
+                ),
+                None,
+            )
+            if found is not None:
+                out[int(status)] = found
+                break
+    return out
+
+
+def _accepted(op: ir.Operation) -> tuple[str, ...]:
+    contents = op.body.contents if op.body is not None else ()
+    return tuple(sorted({c.media_type.split(";", 1)[0].strip().lower() for c in contents}))
 
 
 def _maybe(annotation: str, required: bool) -> str:

@@ -150,8 +150,8 @@ class RequestBodyGuardMiddleware:
     """Limit the body's size and read time, and the content types of POST/PUT/PATCH.
 
     ``allowed_content_types`` holds media types (``application/json``) or wildcards
-    (``text/*``); ``None`` allows any. A request that declares no body (no ``Content-Length``
-    above 0 and no chunked transfer) needs no content type.
+    (``text/*``); ``None`` (or ``*/*`` among them) allows any. A request that declares no
+    body (no ``Content-Length`` above 0 and no chunked transfer) needs no content type.
     """
 
     def __init__(
@@ -169,11 +169,12 @@ class RequestBodyGuardMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
-        if allowed_content_types is None:
+        kinds_given = None if allowed_content_types is None else tuple(allowed_content_types)
+        if kinds_given is None or "*/*" in kinds_given:
             self.exact: frozenset[str] | None = None
             self.prefixes: tuple[str, ...] = ()
         else:
-            kinds = [kind.strip().lower() for kind in allowed_content_types]
+            kinds = [kind.strip().lower() for kind in kinds_given]
             self.exact = frozenset(kind for kind in kinds if not kind.endswith("/*"))
             self.prefixes = tuple(kind[:-1] for kind in kinds if kind.endswith("/*"))
 

@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
+from flext_api.codegen_unions import variants_of
+
 
 def sample(t: Any, rng: random.Random, depth: int = 0) -> Any:
     """A value of type ``t``; beyond depth 3 it picks the smallest choices to terminate."""
@@ -47,6 +49,17 @@ def _value(info: mi.Type, rng: random.Random, depth: int) -> Any:
     if isinstance(info, mi.EnumType):
         members: list[enum.Enum] = list(info.cls)
         return rng.choice(members)
+    if isinstance(info, mi.CustomType) and (variants := variants_of(info.cls)) is not None:
+        # an untagged union decoded by shape: a value of one of its variants, an object one
+        # with its required fields only (optional ones may be another variant's required ones,
+        # which makes the value fit both: flext_api.codegen_unions refuses it as ambiguous)
+        variant = mi.type_info(variants[0] if shallow else rng.choice(variants))
+        if isinstance(variant, mi.StructType):
+            required = {
+                f.name: _value(f.type, rng, depth + 1) for f in variant.fields if f.required
+            }
+            return variant.cls(**required)
+        return _value(variant, rng, depth)
     return _scalar(info, rng)
 
 

@@ -28,6 +28,7 @@ import trio
 
 from codegen.openapi.plan import OperationPlan, ResponsePlan
 from flext_api import Failure, HTTPStatusError, Success
+from flext_api import codegen_runtime as _rt
 from flext_api.codegen_runtime import UnexpectedStatus
 from tests.codegen.openapi.conftest import CORPUS, Generated
 from tests.codegen.openapi.samples import fit, sample
@@ -119,15 +120,26 @@ def _clean(value: Any) -> Any:
 
 
 def _arguments(
-    method: Any, rng: random.Random, fitting: dict[str, Any] | None = None
+    method: Any,
+    rng: random.Random,
+    fitting: dict[str, Any] | None = None,
+    plan: OperationPlan | None = None,
 ) -> dict[str, Any]:
     """Seeded arguments; ``fitting`` (argument -> stub check node, and the check table under
-    ``""``) makes them pass what the stub refuses (pattern, bounds, lengths)."""
+    ``""``) makes them pass what the stub refuses (pattern, bounds, lengths). The media type
+    choices (``request_media_type``, ``accept``) keep their defaults, so a body is drawn from
+    the default media type's own type (test_negotiation.py covers the others)."""
     hints = typing.get_type_hints(method)
     out: dict[str, Any] = {}
     fitting = fitting or {"": {}}
+    skip = {"self", "timeout", "headers", "idempotency_key"}
+    if plan is not None and plan.accept:
+        skip.add(plan.accept_arg)
+    if plan is not None and plan.body is not None and plan.body.alternatives:
+        skip.add(plan.body.media_arg)
+        hints["body"] = body_type(method, plan)
     for name, parameter in inspect.signature(method).parameters.items():
-        if name in ("self", "timeout", "headers", "idempotency_key"):
+        if name in skip:
             continue
         required = parameter.default is inspect.Parameter.empty
         if required or rng.random() < 0.6:
@@ -139,6 +151,15 @@ def _arguments(
             if value is not None or required:
                 out[name] = fit(value, fitting.get(name), fitting[""])
     return out
+
+
+def body_type(method: Any, plan: OperationPlan) -> Any:
+    """The type of ``method``'s body in the operation's default media type (the signature's
+    type is the union over every media type offered)."""
+    if plan.body is None or not plan.body.alternatives:
+        return typing.get_type_hints(method)["body"]
+    module = importlib.import_module(method.__module__.rsplit(".", 1)[0] + ".models")
+    return eval(plan.body.annotation, {**vars(module), "_rt": _rt})
 
 
 def _fitting(served: Served, plan: OperationPlan) -> dict[str, Any]:
@@ -194,7 +215,7 @@ def _expected_body(plan_response: ResponsePlan, ops: ModuleType, rng: random.Ran
 def _round_trip_operation(served: Served, plan: OperationPlan, rng: random.Random) -> list[str]:
     problems: list[str] = []
     method = getattr(served.client, plan.name)
-    args = _arguments(method, rng, _fitting(served, plan))
+    args = _arguments(method, rng, _fitting(served, plan), plan)
     documented = {r.status for r in plan.responses}
     answers: list[ResponsePlan | None] = [*plan.responses] or [None]
     for response in answers:
@@ -269,13 +290,15 @@ def test_undocumented_status_keeps_the_raw_response(served: Served) -> None:
     if plan is None:  # every operation documents `default` (petstore): 418 is documented
         default = next(r for r in plans[0].responses if r.status == "default")
         method = getattr(served.client, plans[0].name)
-        result = method(**_arguments(method, random.Random(0), _fitting(served, plans[0])))
+        result = method(
+            **_arguments(method, random.Random(0), _fitting(served, plans[0]), plans[0])
+        )
         assert isinstance(result, Failure)
         assert type(result.error).__name__ == default.error_class
         assert result.error.status_code == 418
         return
     method = getattr(served.client, plan.name)
-    result = method(**_arguments(method, random.Random(0), _fitting(served, plan)))
+    result = method(**_arguments(method, random.Random(0), _fitting(served, plan), plan))
     assert isinstance(result, Failure)
     assert isinstance(result.error, UnexpectedStatus)
     assert result.error.status_code == 418
@@ -311,7 +334,7 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures(served: Ser
 def _first_simple(served: Served) -> tuple[OperationPlan, dict[str, Any]]:
     plan = next(p for p in served.result.operations if "#" not in p.op.path)
     method = getattr(served.client, plan.name)
-    return plan, _arguments(method, random.Random(3), _fitting(served, plan))
+    return plan, _arguments(method, random.Random(3), _fitting(served, plan), plan)
 
 
 def test_async_client_on_asyncio_and_trio(served: Served) -> None:

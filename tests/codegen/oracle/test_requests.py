@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from codegen.openapi.plan import OperationPlan
-from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting
+from flext_api.codegen_unions import decode_hook
+from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting, body_type
 from tests.codegen.oracle.compare import plain
 from tests.codegen.oracle.conftest import TALLY, SpecEnv, rng_for
 from tests.codegen.oracle.payloads import _pointer_get, examples
@@ -65,7 +66,7 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
     if plan.name not in env.args:
         rng = _Int32Random(rng_for(env.name, plan.name).random())
         fitting = _fitting(env, plan)  # type: ignore[arg-type]
-        args = _arguments(method, rng, fitting)
+        args = _arguments(method, rng, fitting, plan)
         args.update(_drawn_params(env, plan, method, args))
         args = _no_commas_args(args)
         body = _drawn_body(env, plan, method)
@@ -112,7 +113,7 @@ def _drawn_params(
         ):
             continue
         try:
-            out[p.arg] = msgspec.convert(value, hints[p.arg], strict=False)
+            out[p.arg] = msgspec.convert(value, hints[p.arg], strict=False, dec_hook=decode_hook)
         except msgspec.ValidationError as error:  # the argument's type refuses a valid value
             env.body_problems[plan.name] = (
                 f"{p.param.location} parameter {p.param.name!r}: the client's type refuses "
@@ -197,9 +198,9 @@ def _drawn_body(env: SpecEnv, plan: OperationPlan, method: Any) -> Any:
         return _NO_BODY
     if not drawn:
         return _NO_BODY
-    hint = typing.get_type_hints(method)["body"]
+    hint = body_type(method, plan)
     try:
-        return msgspec.json.decode(json.dumps(drawn[0]).encode(), type=hint)
+        return msgspec.json.decode(json.dumps(drawn[0]).encode(), type=hint, dec_hook=decode_hook)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         env.body_problems[plan.name] = (
             f"the client's body type refuses a valid body {drawn[0]!r}: {error}"[:500]

@@ -1,0 +1,153 @@
+"""Untagged unions of objects, decoded by their shape (generated packages import this).
+
+msgspec decodes a union of several Structs only when they share a tag field. An OpenAPI
+``oneOf``/``anyOf`` of object schemas without a ``discriminator`` has no tag, but its variants
+can usually be told apart by the properties each one requires. A generated model module types
+such a union as ``A | B`` for type checkers and, at run time, as a class made by
+:func:`structural_union`; msgspec hands values of that class to :func:`decode_hook`, which picks
+the variant:
+
+1. a JSON object goes to the object variants whose required properties it all carries;
+2. several left: those that declare every property the object has are kept (if any);
+3. several left: those the object converts into are kept;
+4. several left: the variant that requires the most properties wins, as the most specific
+   match (``{id, kind}`` over ``{id}``); a tie is ambiguous.
+
+Any other JSON value (a string, a number, an array) goes to the first non-object variant that
+converts it. No match, or an ambiguous one, is a ``msgspec.ValidationError`` that names the
+union and the variants' required properties, so a decoding client returns it as a
+``DecodingError`` Failure. Encoding needs nothing: a variant is an ordinary Struct.
+
+>>> import msgspec
+>>> class Cat(msgspec.Struct, kw_only=True):
+...     name: str
+...     meows: bool
+>>> class Dog(msgspec.Struct, kw_only=True):
+...     name: str
+...     barks: bool
+>>> Pet = structural_union("Pet", Cat, Dog)
+>>> msgspec.json.decode(b'{"name": "Rex", "barks": true}', type=Pet, dec_hook=decode_hook)
+Dog(name='Rex', barks=True)
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+__all__ = ["decode_hook", "structural_union", "variants_of"]
+
+
+class _StructuralUnionMeta(type):
+    """Values of any variant are instances of the union (msgspec checks the hook's result)."""
+
+    _runtime: tuple[type, ...]
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, cls._runtime)
+
+
+def _runtime_class(variant: Any) -> tuple[type, ...]:
+    if isinstance(variant, type):
+        return (variant,)
+    origin = typing.get_origin(variant)
+    if origin is typing.Literal:
+        return tuple({type(v) for v in typing.get_args(variant)})
+    if origin is typing.Union or isinstance(variant, type(int | str)):
+        return tuple(c for arg in typing.get_args(variant) for c in _runtime_class(arg))
+    if isinstance(origin, type):
+        return (origin,)
+    return (object,)
+
+
+def structural_union(name: str, *variants: Any) -> type:
+    """A run-time type standing for the untagged union of ``variants`` (Struct classes and
+    any other msgspec types), decoded by :func:`decode_hook`. Generated code annotates with
+    ``A | B`` for type checkers and uses this at run time."""
+    runtime = tuple(c for v in variants for c in _runtime_class(v))
+    namespace = {"__doc__": f"The untagged union {name}: {variants!r}.", "_runtime": runtime}
+    cls = _StructuralUnionMeta(name, (), namespace)
+    cls.__structural_variants__ = variants  # type: ignore[attr-defined]
+    return cls
+
+
+def variants_of(type_: Any) -> tuple[Any, ...] | None:
+    """The variants of a type made by :func:`structural_union`, else None."""
+    variants = getattr(type_, "__structural_variants__", None)
+    return variants if isinstance(variants, tuple) else None
+
+
+def _required(struct: type[msgspec.Struct]) -> frozenset[str]:
+    names = {f.encode_name for f in msgspec.structs.fields(struct) if f.required}
+    tag_field = struct.__struct_config__.tag_field
+    return frozenset(names | {tag_field} if tag_field is not None else names)
+
+
+def _declared(struct: type[msgspec.Struct]) -> frozenset[str]:
+    return _required(struct) | {f.encode_name for f in msgspec.structs.fields(struct)}
+
+
+def _converts(value: object, target: Any) -> Any:
+    try:
+        return msgspec.convert(value, target, dec_hook=decode_hook)
+    except msgspec.ValidationError:
+        return _NO
+
+
+_NO = object()
+
+
+def _describe(structs: list[type[msgspec.Struct]]) -> str:
+    return "; ".join(f"{s.__name__} requires {sorted(_required(s)) or 'nothing'}" for s in structs)
+
+
+def _pick_object(name: str, value: dict[str, Any], structs: list[type[msgspec.Struct]]) -> Any:
+    keys = set(value)
+    candidates = [s for s in structs if _required(s) <= keys]
+    if not candidates:
+        raise msgspec.ValidationError(
+            f"the object fits no variant of {name} (keys {sorted(keys)}): {_describe(structs)}"
+        )
+    steps: list[Callable[[list[type[msgspec.Struct]]], list[type[msgspec.Struct]]]] = [
+        lambda cs: [s for s in cs if keys <= _declared(s)],
+        lambda cs: [s for s in cs if _converts(value, s) is not _NO],
+        lambda cs: [s for s in cs if len(_required(s)) == max(len(_required(o)) for o in cs)],
+    ]
+    for step in steps:
+        if len(candidates) == 1:
+            break
+        candidates = step(candidates) or candidates
+    if len(candidates) > 1:
+        raise msgspec.ValidationError(
+            f"the object fits several variants of {name} (keys {sorted(keys)}): "
+            f"{_describe(candidates)}"
+        )
+    return msgspec.convert(value, candidates[0], dec_hook=decode_hook)
+
+
+def decode_hook(type_: Any, value: Any) -> Any:
+    """msgspec ``dec_hook`` for the unions :func:`structural_union` makes (pass it to
+    ``msgspec.json.decode``/``Decoder``/``convert``); any other type is left to msgspec."""
+    variants = variants_of(type_)
+    if variants is None:
+        raise NotImplementedError(f"no decoder for {type_!r}")
+    name = type_.__name__
+    structs = [v for v in variants if isinstance(v, type) and issubclass(v, msgspec.Struct)]
+    if isinstance(value, dict) and structs:
+        return _pick_object(name, value, structs)
+    for variant in variants:
+        if variant in structs:
+            continue
+        converted = _converts(value, variant)
+        if converted is not _NO:
+            return converted
+    raise msgspec.ValidationError(
+        f"a {type(value).__name__} fits no variant of {name} ({', '.join(map(_name, variants))})"
+    )
+
+
+def _name(variant: Any) -> str:
+    return getattr(variant, "__name__", None) or repr(variant)
