@@ -86,7 +86,9 @@ def _drawn_params(
     the argument's type. Values no request can carry as the document means them are left to
     samples.py: an empty path segment, an empty array (nothing on the wire), and control
     characters in a header or cookie (RFC 9110 forbids them; that is not the client's fault),
-    objects whose keys are not words (see ``_WORD``), nulls and nested values (:func:`_flat`)."""
+    objects whose keys are not words (see ``_WORD``), nulls and nested values (:func:`_flat`).
+    Header and cookie text beyond U+00FF has no octets either (RFC 9110 section 5.5): the client
+    refuses it before sending (tests/codegen/openapi/test_header_octets.py), so it is not drawn."""
     source = env.request_schemas
     if source.swagger2:  # 2.0 parameters have inline types, and the IR's pointers are to the
         return {}  # document as upgraded to 3.x, not to the source the oracle reads
@@ -106,7 +108,7 @@ def _drawn_params(
         value = drawn[-1]
         if (
             value in ("", [], {})
-            or (p.param.location in ("header", "cookie") and _has_control(value))
+            or (p.param.location in ("header", "cookie") and _unsendable(value))
             or (isinstance(value, dict) and not all(_WORD.fullmatch(k) for k in value))
             or not _flat(value)
         ):
@@ -137,13 +139,14 @@ def _flat(value: Any) -> bool:
     return all(v is not None and not isinstance(v, dict | list) for v in items)
 
 
-def _has_control(value: Any) -> bool:
+def _unsendable(value: Any) -> bool:
+    """Controls, or text beyond U+00FF: what no HTTP field value can carry."""
     if isinstance(value, str):
-        return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+        return any(ord(c) < 0x20 or ord(c) == 0x7F or ord(c) > 0xFF for c in value)
     if isinstance(value, list):
-        return any(_has_control(v) for v in value)
+        return any(_unsendable(v) for v in value)
     if isinstance(value, dict):
-        return any(_has_control(k) or _has_control(v) for k, v in value.items())
+        return any(_unsendable(k) or _unsendable(v) for k, v in value.items())
     return False
 
 
