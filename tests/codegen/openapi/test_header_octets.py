@@ -30,11 +30,13 @@ SPEC = SPECS / "header_octets.yaml"
 
 
 @pytest.fixture(scope="module")
-def wire(make_package: Callable[[Path, str], Generated]) -> Iterator[tuple[ModuleType, Oracle, str]]:
+def wire(
+    make_package: Callable[[Path, str], Generated],
+) -> Iterator[tuple[ModuleType, Oracle, str]]:
     result, _ = make_package(SPEC, "t")
     package = importlib.import_module(result.package_dir.name)
     oracle = Oracle()
-    oracle.reply = (204, None, b"")
+    oracle.reply = (204, "text/plain", b"")
     with run_uvicorn("h11", app=oracle) as running:
         yield package, oracle, running.url
 

@@ -22,7 +22,8 @@ import msgspec
 from codegen.openapi.plan import OperationPlan
 from tests.codegen.openapi.test_round_trip import _arguments, _credentials, _fitting
 from tests.codegen.oracle.compare import plain
-from tests.codegen.oracle.conftest import TALLY, SpecEnv, rng_for
+from tests.codegen.oracle.conftest import DEEP, TALLY, SpecEnv, rng_for
+from tests.codegen.oracle.limits import Finding, dump, settle, verdict
 from tests.codegen.oracle.payloads import _pointer_get, examples
 from tests.codegen.oracle.recording import Recorded, Reply
 
@@ -311,7 +312,8 @@ def _cause(problem: str) -> str:
 
 def _check(env: SpecEnv, asynchronous: bool) -> None:
     side = "async" if asynchronous else "sync"
-    problems: list[str] = []
+    findings: list[Finding] = []
+    exercised: list[str] = []
     tally = TALLY[env.name]
     tally.operations = len(env.plans)
     for plan, args, rec in _send_all(env, asynchronous):
@@ -319,12 +321,13 @@ def _check(env: SpecEnv, asynchronous: bool) -> None:
         if plan.name in env.body_problems:
             found.append(env.body_problems[plan.name])
         tally.requests += 1
-        for problem in found:
-            tally.failures[f"request: {_cause(problem)}"] += 1
-            problems.append(
-                f"{side} {plan.name} ({plan.op.method} {plan.op.path}): {problem}"[:700]
-            )
-    assert not problems, f"{len(problems)} request findings:\n" + "\n".join(problems[:40])
+        exercised.append(plan.name)
+        findings += [Finding("request", plan.name, problem) for problem in found]
+    dump(env.name, findings)
+    settled = settle(env.name, "request", exercised, findings, stale_check=not DEEP)
+    tally.record(settled, lambda f: f"request: {_cause(f.text)}")
+    problems = verdict(env.name, f"{side} ", settled)
+    assert not problems, f"{len(problems)} request findings:\n" + "\n".join(problems[:60])
 
 
 def test_sync_client_requests_satisfy_an_independent_validator(spec_env: SpecEnv) -> None:
