@@ -12,8 +12,10 @@ import enum
 import json
 import random
 import re
+import traceback
 import typing
 import warnings
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -69,6 +71,10 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
         args = _arguments(method, rng, fitting)
         args.update(_drawn_params(env, plan, method, args))
         args = _no_commas_args(args)
+        for p in plan.params:  # nested values have no style encoding (see _flat): not passed
+            optional = p.arg in args and not p.param.content and not p.param.required
+            if optional and not _flat(plain(args[p.arg])):
+                del args[p.arg]
         body = _drawn_body(env, plan, method)
         if body is not _NO_BODY:
             args["body"] = body
@@ -217,7 +223,12 @@ def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorde
             plan.op.path, rec, env.prefix, isolate=plan.op.path in env.ambiguous()
         )
     except Exception as error:  # the judge itself broke on this request: said, never hidden
-        return [f"validator could not judge ({type(error).__name__}): {error}"[:400]]
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f"{Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.name}"
+        return [
+            f"validator could not judge ({type(error).__name__} in {where}): {error}; "
+            f"query {rec.query!r}"[:600]
+        ]
     if verdict.errors:
         return [f"validator refused the request: {e}" for e in verdict.errors]
     problems: list[str] = []
