@@ -135,12 +135,35 @@ class SchemaSource:
             return schema
         return _implied_types(
             to_json_schema(
-                copy.deepcopy(schema),
+                _tags_required(copy.deepcopy(schema)),
                 nullable_keyword=self.nullable,
                 is_response_schema=not self.requests,
                 upgrade_legacy_exclusive_bounds=True,
             )
         )
+
+
+def _tags_required(node: Any) -> Any:
+    """The other reading the oracle adds: a ``discriminator``'s property is required in each
+    oneOf/anyOf branch. OpenAPI says the property MUST be present in the payload (3.0.3 and
+    3.1, "Discriminator Object"); JSON Schema cannot say it, so a variant that forgets to list
+    it in ``required`` (adyen's SGLocalAccountIdentification) would otherwise be drawn without
+    the tag no discriminated decoder can route."""
+    if isinstance(node, list):
+        return [_tags_required(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _tags_required(v) for k, v in node.items()}
+    disc = node.get("discriminator")
+    prop = disc.get("propertyName") if isinstance(disc, dict) else None
+    if isinstance(prop, str):
+        for key in ("oneOf", "anyOf"):
+            if isinstance(out.get(key), list):
+                out[key] = [
+                    b if b == {"type": "null"} else {"allOf": [b, {"required": [prop]}]}
+                    for b in out[key]
+                ]
+    return out
 
 
 _OBJECT_WORDS = ("properties", "additionalProperties", "required")

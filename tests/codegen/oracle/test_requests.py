@@ -71,9 +71,12 @@ def arguments_for(env: SpecEnv, plan: OperationPlan, method: Any) -> dict[str, A
         args = _arguments(method, rng, fitting)
         args.update(_drawn_params(env, plan, method, args))
         args = _no_commas_args(args)
-        for p in plan.params:  # nested values have no style encoding (see _flat): not passed
+        # Nested values have no style encoding (see _flat), and an empty array or object only
+        # the table's "empty" form (``name=``, which a query refuses without allowEmptyValue):
+        # an optional one is not passed, as _drawn_params never draws one.
+        for p in plan.params:
             optional = p.arg in args and not p.param.content and not p.param.required
-            if optional and not _flat(plain(args[p.arg])):
+            if optional and (plain(args[p.arg]) in ([], {}) or not _flat(plain(args[p.arg]))):
                 del args[p.arg]
         body = _drawn_body(env, plan, method)
         if body is not _NO_BODY:
@@ -230,7 +233,8 @@ def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorde
             f"query {rec.query!r}"[:600]
         ]
     if verdict.errors:
-        return [f"validator refused the request: {e}" for e in verdict.errors]
+        sent = f" [query {rec.query!r}]" if rec.query else ""
+        return [f"validator refused the request: {e}{sent}" for e in verdict.errors]
     problems: list[str] = []
     for p in plan.params:
         if p.arg not in args:
