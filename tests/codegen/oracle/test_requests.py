@@ -233,8 +233,8 @@ def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorde
             f"query {rec.query!r}"[:600]
         ]
     if verdict.errors:
-        sent = f" [query {rec.query!r}]" if rec.query else ""
-        return [f"validator refused the request: {e}{sent}" for e in verdict.errors]
+        shown = f" [query {rec.query!r}]" if rec.query else ""
+        return [f"validator refused the request: {e}{shown}" for e in verdict.errors]
     problems: list[str] = []
     for p in plan.params:
         if p.arg not in args:
