@@ -69,7 +69,7 @@ class Tally:
         for lim in settled.stale:
             self.failures[f"stale judge limit: {lim.kind}"] += 1
         for _, lim in settled.explained:
-            self.limits[f"{lim.check}: {lim.kind}"] += 1
+            self.limits[f"{lim.fault}: {lim.check}: {lim.kind}"] += 1
 
     def merge(self, data: dict[str, Any]) -> None:
         self.operations = max(self.operations, data["operations"])
