@@ -230,7 +230,7 @@ def _judge(env: SpecEnv, plan: OperationPlan, args: dict[str, Any], rec: Recorde
         where = f"{Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.name}"
         return [
             f"validator could not judge ({type(error).__name__} in {where}): {error}; "
-            f"query {rec.query!r}"[:600]
+            f"query {rec.query!r}"[:4000]
         ]
     if verdict.errors:
         shown = f" [query {rec.query!r}]" if rec.query else ""
