@@ -197,7 +197,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write(
         "oracle: spec | operations | requests judged | payloads decoded | schemathesis cases | "
-        "judge limits matched (judge_limits.json) | failures"
+        "left, with reason (judge_limits.json, open_defects.json) | failures"
     )
     for spec, t in sorted(TALLY.items()):
         limits = ", ".join(f"{k} x{v}" for k, v in sorted(t.limits.items())) or "none"
