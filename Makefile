@@ -77,15 +77,17 @@ test: venv peers gql-oracle check-sync lint docs
 	$(PY) -m coverage run -m pytest -q --timeout=300
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
+	ORACLE=1 $(PY) -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests/codegen/oracle --timeout=900
 
-# The oracle suite deep: fresh randomness, 50 payloads per response schema and 50 schemathesis
-# cases per operation (CI runs it derandomised with 2, inside `make test`). Not part of `test`.
-# The independent oracle of the code generator (not yet in `make test`: see tests/codegen/conftest.py).
+# The independent oracle of the code generator (tests/codegen/oracle): `make test` runs it
+# derandomised with 2 examples per operation (the line above); `oracle` runs that alone, and
+# `fuzz` deep: fresh randomness, 50 payloads per response schema and 50 schemathesis cases per
+# operation (judge_limits.json entries may then go unmatched; unmatched findings still fail).
 oracle: venv
-	ORACLE=1 $(PY) -m pytest -q tests/codegen/oracle --timeout=900
+	ORACLE=1 $(PY) -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests/codegen/oracle --timeout=900
 
 fuzz: venv
-	ORACLE=1 ORACLE_DEEP=1 $(PY) -m pytest -q tests/codegen/oracle --timeout=3600
+	ORACLE=1 ORACLE_DEEP=1 $(PY) -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests/codegen/oracle --timeout=3600
 
 # Benchmark peers (niquests without its urllib3 override, so urllib3 rows measure urllib3)
 # and nginx as the origin.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from flext_api._async.middleware.oauth2 import AsyncOAuth2Middleware
-from flext_api._exceptions import FlextApiError, InvalidRequest
+from flext_api._exceptions import FlextApiError, InvalidHeader, InvalidRequest
 from flext_api._sansio.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2Flow
 from flext_api._sync.middleware.oauth2 import OAuth2Middleware
 from flext_api.codegen_styles import cookie_header, serialize
@@ -32,6 +32,7 @@ __all__ = [
     "RequestParts",
     "apply_security",
     "missing_security",
+    "unsendable_field",
 ]
 
 Credential = ApiKeyAuth | BasicAuth | BearerAuth | OAuth2Flow
@@ -103,6 +104,30 @@ def missing_security(
         f"{method} {path} requires credentials for {wanted}; pass them to the client "
         "constructor (nothing was sent)"
     )
+
+
+def unsendable_field(parts: RequestParts) -> InvalidHeader | None:
+    """An :class:`InvalidHeader` when a header or cookie parameter holds a character outside
+    ISO-8859-1; None when every field can go.
+
+    An HTTP field value is octets (RFC 9110 section 5.5): text outside ASCII travels as
+    ``obs-text``, which servers read back one octet per character (ISO-8859-1: WSGI, ASGI,
+    and the Fetch standard all do). A character beyond U+00FF has no such octet, so any
+    encoding of it (UTF-8, say) reaches the server as other text; the request is refused
+    before sending instead (checked on the builder's own fields, not on ``headers=``)."""
+    for name, value in parts.headers:
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError as error:
+            char = value[error.start]
+            return InvalidHeader(
+                f"{parts.method} {parts.path}: the {name!r} field holds {char!r} "
+                f"(U+{ord(char):04X}), a character outside ISO-8859-1 that an HTTP field "
+                "cannot carry (RFC 9110 section 5.5: a server reads other text); encode the "
+                "value as the API documents (percent-encoding or base64, say) before passing "
+                "it (nothing was sent)"
+            )
+    return None
 
 
 def _apply(

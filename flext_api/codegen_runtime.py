@@ -36,6 +36,7 @@ from flext_api.codegen_auth import (
     RequestParts,
     apply_security,
     missing_security,
+    unsendable_field,
 )
 from flext_api.codegen_styles import (
     Shape,
@@ -58,6 +59,7 @@ __all__ = [
     "header_param",
     "header_value",
     "missing_security",
+    "unsendable_field",
     "request_line",
     "status_message",
     "Credential",

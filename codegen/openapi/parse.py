@@ -534,6 +534,7 @@ class _Parser:
             )
         variants: list[ir.TypeExpr] = []
         tag_values: dict[str, object] = {}
+        variant_ids: set[str] = set()
         disc = self._discriminator(node, location)
         for i, variant in enumerate(node[key]):
             title = variant.get("title") if isinstance(variant, dict) else None
@@ -542,6 +543,8 @@ class _Parser:
             variants.append(variant_type)
             while isinstance(variant_type, ir.Nullable):
                 variant_type = variant_type.inner
+            if isinstance(variant_type, ir.Ref):
+                variant_ids.add(variant_type.id)
             if disc is not None and isinstance(variant_type, ir.Ref):
                 value = self._tag_of(variant, _at(location, key, i), disc.property)
                 if value is not None:
@@ -550,7 +553,7 @@ class _Parser:
             def_id,
             name,
             tuple(variants),
-            _with_tags(disc, tag_values),
+            _with_tags(disc, tag_values, variant_ids),
             description,
             node.get("deprecated") is True,
             hint,
@@ -1047,14 +1050,16 @@ def _text(value: object) -> str | None:
 
 
 def _with_tags(
-    disc: ir.Discriminator | None, tag_values: dict[str, object]
+    disc: ir.Discriminator | None, tag_values: dict[str, object], variant_ids: set[str]
 ) -> ir.Discriminator | None:
     """``disc`` with a mapping entry for each variant the mapping leaves out but whose tag
-    property allows one value (without it the emitter would fall back to the schema name)."""
+    property allows one value (without it the emitter would fall back to the schema name).
+    A value the mapping gives to a schema that is not one of the variants (lob maps ``letter``
+    to a copy of its inline variant) does not stop the variant from carrying it."""
     if disc is None:
         return None
     mapped = {target for _, target in disc.mapping}
-    known = {value for value, _ in disc.mapping}
+    known = {value for value, target in disc.mapping if target in variant_ids}
     extra = [
         (str(value), def_id)
         for def_id, value in tag_values.items()

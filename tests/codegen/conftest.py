@@ -1,8 +1,10 @@
-"""The oracle suite (tests/codegen/oracle) is collected only by `make oracle` and `make fuzz`.
-
-It judges generated clients and stubs with validators this project did not write, and it still
-finds generator defects (listed per spec in docs/codegen.md, "The oracle"): until they are fixed
-it is not part of `make test`, and nothing in `make test` counts it as passing coverage.
+"""The oracle suite (tests/codegen/oracle) is collected only with ``ORACLE=1``: `make test` runs
+it as its own step, on two workers (``-n 2 --dist loadgroup``), derandomised with 2 examples
+per operation, after the main suite; `make oracle` runs that step alone and `make fuzz` runs it
+deep. It is kept out of the main pytest run because it generates and serves every corpus spec
+(minutes of work) and because its judges' known limitations are settled against
+tests/codegen/oracle/judge_limits.json, which only a complete derandomised run can hold to
+account (an entry that matches nothing fails that run).
 """
 
 from __future__ import annotations

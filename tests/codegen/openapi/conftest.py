@@ -117,9 +117,10 @@ def mypy_run(
     config = work / "mypy.ini"
     config.write_text("[mypy]\nstrict = True\nwarn_unreachable = True\n")
     packages = [str(r.package_dir) for r in results]
-    # this checkout's flext_api first (not the one the environment has installed)
-    root = str(Path(__file__).resolve().parents[3])
-    mypypath = os.pathsep.join([root, *(str(r.package_dir.parent) for r in results)])
+    # The checkout's own flext_api first (mypy runs in a scratch folder, where the import
+    # would otherwise find whichever checkout the venv's editable install points at).
+    checkout = str(Path(__file__).resolve().parents[3])
+    mypypath = os.pathsep.join([*(str(r.package_dir.parent) for r in results), checkout])
     done = subprocess.run(
         [
             BIN / "mypy",

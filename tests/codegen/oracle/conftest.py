@@ -60,6 +60,24 @@ class Tally:
     payloads: int = 0
     schemathesis_cases: int = 0
     failures: Counter[str] = field(default_factory=Counter)
+    limits: Counter[str] = field(default_factory=Counter)  # judge_limits.json kinds matched
+
+    def record(self, settled: Any, cause: Callable[[Any], str]) -> None:
+        """Count one test's unexplained findings by cause, and its explained ones by kind."""
+        for finding in settled.unexplained:
+            self.failures[cause(finding)] += 1
+        for lim in settled.stale:
+            self.failures[f"stale judge limit: {lim.kind}"] += 1
+        for _, lim in settled.explained:
+            self.limits[f"{lim.fault}: {lim.check}: {lim.kind}"] += 1
+
+    def merge(self, data: dict[str, Any]) -> None:
+        self.operations = max(self.operations, data["operations"])
+        self.requests += data["requests"]
+        self.payloads += data["payloads"]
+        self.schemathesis_cases += data["schemathesis_cases"]
+        self.failures.update(data["failures"])
+        self.limits.update(data["limits"])
 
 
 TALLY: dict[str, Tally] = defaultdict(Tally)
@@ -149,14 +167,42 @@ def rng_for(*parts: str) -> random.Random:
     return random.Random("/".join(parts) if not DEEP else None)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand this worker's counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["oracle_tally"] = {
+            spec: {**vars(t), "failures": dict(t.failures), "limits": dict(t.limits)}
+            for spec, t in TALLY.items()
+        }
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the pytest-xdist controller, add up what each worker counted."""
+    for spec, data in getattr(node, "workeroutput", {}).get("oracle_tally", {}).items():
+        TALLY[spec].merge(data)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One spec's tests on one worker (``--dist loadgroup``): its package is generated once."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "spec_env" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(callspec.params["spec_env"]))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not TALLY:
         return
     write = terminalreporter.write_line
-    write("oracle: spec | operations | requests validated | payloads decoded | schemathesis cases")
+    write(
+        "oracle: spec | operations | requests judged | payloads decoded | schemathesis cases | "
+        "left, with reason (judge_limits.json, open_defects.json) | failures"
+    )
     for spec, t in sorted(TALLY.items()):
+        limits = ", ".join(f"{k} x{v}" for k, v in sorted(t.limits.items())) or "none"
         causes = ", ".join(f"{k} x{v}" for k, v in t.failures.most_common()) or "none"
         write(
             f"oracle: {spec} | {t.operations} | {t.requests} | {t.payloads} | "
-            f"{t.schemathesis_cases} | failures: {causes}"
+            f"{t.schemathesis_cases} | {limits} | {causes}"
         )

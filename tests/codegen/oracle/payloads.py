@@ -135,12 +135,35 @@ class SchemaSource:
             return schema
         return _implied_types(
             to_json_schema(
-                copy.deepcopy(schema),
+                _tags_required(copy.deepcopy(schema)),
                 nullable_keyword=self.nullable,
                 is_response_schema=not self.requests,
                 upgrade_legacy_exclusive_bounds=True,
             )
         )
+
+
+def _tags_required(node: Any) -> Any:
+    """The other reading the oracle adds: a ``discriminator``'s property is required in each
+    oneOf/anyOf branch. OpenAPI says the property MUST be present in the payload (3.0.3 and
+    3.1, "Discriminator Object"); JSON Schema cannot say it, so a variant that forgets to list
+    it in ``required`` (adyen's SGLocalAccountIdentification) would otherwise be drawn without
+    the tag no discriminated decoder can route."""
+    if isinstance(node, list):
+        return [_tags_required(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _tags_required(v) for k, v in node.items()}
+    disc = node.get("discriminator")
+    prop = disc.get("propertyName") if isinstance(disc, dict) else None
+    if isinstance(prop, str):
+        for key in ("oneOf", "anyOf"):
+            if isinstance(out.get(key), list):
+                out[key] = [
+                    b if b == {"type": "null"} else {"allOf": [b, {"required": [prop]}]}
+                    for b in out[key]
+                ]
+    return out
 
 
 _OBJECT_WORDS = ("properties", "additionalProperties", "required")
@@ -211,13 +234,17 @@ def examples(schema: dict[str, Any], count: int) -> list[Any]:
 
 def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:
     """``value`` without the object keys none of ``schemas`` declares (a generated model drops
-    undeclared fields); a key is declared by ``properties`` or ``required`` (any branch of
-    allOf/oneOf/anyOf), and every key of a free-form or ``additionalProperties`` map is kept."""
+    undeclared fields); a key is declared by ``properties`` or ``required`` (any part of an
+    allOf, and the oneOf/anyOf branches ``value`` is valid against), and every key of a
+    free-form or ``additionalProperties`` map is kept. A part that declares no properties is no
+    map when another part does (lob's ``allOf [..., {required: [description]}]``)."""
     if any(not isinstance(s, dict) for s in schemas):
         return value  # `true` or an unknown shape: anything goes, all of it is kept
-    flat = _flatten(schemas, root)
+    flat = _flatten(schemas, root, value)
     if isinstance(value, dict):
         maps = [s for s in flat if _is_map(s)]
+        if any(s.get("properties") for s in flat):
+            maps = [m for m in maps if m.get("additionalProperties", False) is not False]
         out: dict[str, Any] = {}
         for key, item in value.items():
             subs = [s["properties"][key] for s in flat if key in (s.get("properties") or {})]
@@ -237,6 +264,20 @@ def declared(value: Any, schemas: list[Any], root: dict[str, Any]) -> Any:
     return value
 
 
+# Not JSON Schema keywords of the root: where the definitions it reaches were grafted.
+_GRAFTS = ("components", "definitions", "paths", "parameters", "responses")
+_VALIDATORS: dict[int, tuple[Any, Any]] = {}
+
+
+def _valid(value: Any, branch: dict[str, Any], root: dict[str, Any]) -> bool:
+    cached = _VALIDATORS.get(id(branch))
+    if cached is None or cached[0] is not branch:
+        schema = {"allOf": [branch], **{k: root[k] for k in _GRAFTS if k in root}}
+        cached = (branch, jsonschema_rs.Draft7Validator(schema, validate_formats=False))
+        _VALIDATORS[id(branch)] = cached
+    return bool(cached[1].is_valid(value))
+
+
 def _is_map(schema: dict[str, Any]) -> bool:
     kind = schema.get("type", "object")
     if kind != "object" and not (isinstance(kind, list) and "object" in kind):
@@ -248,7 +289,7 @@ def _is_map(schema: dict[str, Any]) -> bool:
     return schema.get("additionalProperties", True) is not False
 
 
-def _flatten(schemas: list[Any], root: dict[str, Any]) -> list[dict[str, Any]]:
+def _flatten(schemas: list[Any], root: dict[str, Any], value: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     stack = list(schemas)
     seen: set[int] = set()
@@ -260,6 +301,9 @@ def _flatten(schemas: list[Any], root: dict[str, Any]) -> list[dict[str, Any]]:
         if "$ref" in schema:
             stack.append(_pointer_get(root, schema["$ref"]))
         out.append(schema)
-        for key in ("allOf", "oneOf", "anyOf"):
-            stack.extend(schema.get(key, []))
+        stack.extend(schema.get("allOf", []))
+        for key in ("oneOf", "anyOf"):
+            branches = [b for b in schema.get(key, []) if isinstance(b, dict)]
+            fitting = [b for b in branches if _valid(value, b, root)]
+            stack.extend(fitting or branches)
     return out
