@@ -53,6 +53,7 @@ from flext_api._models import (
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.http11_wire import HTTP1Parser, wire_factory
 from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import ProxyTypes
@@ -91,7 +92,9 @@ class AsyncFlextApiClient:
     not pick it); many requests then share one connection, a stream each, and the pool opens
     another connection only when the server's stream limit is reached. ``"prior-knowledge"``
     also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
-    HTTP/1.1 is the default.
+    HTTP/1.1 is the default; ``http1_parser`` picks its response parser: ``"h11"``, ``"httptools"``
+    (C, the ``fast`` extra) or ``"auto"`` (httptools when installed; the default, or the
+    ``FLEXT_HTTP1_PARSER`` environment variable's choice). Both behave the same.
 
     Proxies: ``proxy="http://user:pass@proxy:3128"`` (or a :class:`Proxy`) sends every request
     through one proxy; ``proxies={"https://": ..., "https://internal.example": None}`` chooses
@@ -128,6 +131,7 @@ class AsyncFlextApiClient:
         max_decoded_size: int | None = None,
         trace: Trace | None = None,
         backend: AsyncNetworkBackend | None = None,
+        http1_parser: HTTP1Parser | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
@@ -180,6 +184,7 @@ class AsyncFlextApiClient:
             uds=uds,
             http2=http2,
             trace=trace,
+            wire=wire_factory(http1_parser),
         )
         self._router = AsyncPoolRouter(
             self._pool,

@@ -1,4 +1,7 @@
-"""One HTTP/1.1 connection on h11: send a request, receive its response, say if it is reusable.
+"""One HTTP/1.1 connection: send a request, receive its response, say if it is reusable.
+
+The wire underneath is h11's connection or its accelerated twin
+(:mod:`flext_api._sansio.http11_wire`): the same interface, events and errors.
 
 A connection serves one request at a time; the pool guarantees that, so there is no lock here.
 Every h11 exception is converted here, once, into ``LocalProtocolError`` or
@@ -30,7 +33,7 @@ import h11
 
 from flext_api._async.streaming import receive_decoded_body
 from flext_api._backends.base import AsyncNetworkStream
-from flext_api._compat import h11_header_fields, h11_headers
+from flext_api._compat import h11_header_fields
 from flext_api._exceptions import (
     LocalProtocolError,
     ReadError,
@@ -42,6 +45,7 @@ from flext_api._exceptions import (
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
 from flext_api._sansio.decoding import make_decoder
+from flext_api._sansio.http11_wire import WireFactory, wire_factory
 
 # unasync: sync-only: from flext_api._content import sync_body
 
@@ -101,6 +105,7 @@ class AsyncHTTP11Connection:
         max_header_bytes: int = MAX_HEADER_BYTES,
         proxy_fields: list[tuple[bytes, bytes, bytes]] | None = None,
         trace: Trace | None = None,
+        wire: WireFactory | None = None,
     ) -> None:
         self.origin = origin
         # A connection to a forward proxy (for http:// origins): requests go in absolute form
@@ -108,7 +113,8 @@ class AsyncHTTP11Connection:
         self._proxy_fields = proxy_fields
         self.trace = trace
         self._stream = stream
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        # The pool passes its client's choice; alone, FLEXT_HTTP1_PARSER decides (auto).
+        self._h11 = (wire_factory() if wire is None else wire)(max_header_bytes)
         self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
         # The request whose total budget bounds reads: None without one, and once a streamed
@@ -178,20 +184,14 @@ class AsyncHTTP11Connection:
             target = b"http://" + url.host_header + target
             fields = fields + self._proxy_fields
         try:
-            head = h.send(
-                h11.Request(
-                    method=request.method,
-                    target=target,
-                    # Headers were validated when built; hand h11 the same (raw, lower, value)
-                    # triples it stores, so it does not normalize and re-check each field.
-                    headers=h11_headers(fields),
-                )
-            )
+            # Headers were validated when built: the wire gets the (raw, lower, value) triples
+            # it stores, and neither normalizes nor re-checks them.
+            head = h.send_request(request.method, target, fields)
             content = request.content
             if request.stream is None:
                 if content:
-                    head += h.send(h11.Data(data=content))
-                head += h.send(h11.EndOfMessage())
+                    head += h.send_data(content)
+                head += h.send_end()
                 write = timeout.write if request.deadline is None else request.limit(timeout.write)
                 await self._stream.write(head, write)
                 return
@@ -245,15 +245,15 @@ class AsyncHTTP11Connection:
         if isinstance(body, AsyncIterable):
             async for chunk in body:
                 if chunk:
-                    await stream.write(h.send(h11.Data(data=chunk)), request.limit(timeout))
-            await stream.write(h.send(h11.EndOfMessage()), request.limit(timeout))
+                    await stream.write(h.send_data(chunk), request.limit(timeout))
+            await stream.write(h.send_end(), request.limit(timeout))
             return
         # unasync: end-async-only
         # unasync: sync-only: body = sync_body(body)
         for chunk in body:
             if chunk:
-                await stream.write(h.send(h11.Data(data=chunk)), request.limit(timeout))
-        await stream.write(h.send(h11.EndOfMessage()), request.limit(timeout))
+                await stream.write(h.send_data(chunk), request.limit(timeout))
+        await stream.write(h.send_end(), request.limit(timeout))
 
     async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
         h = self._h11
