@@ -67,7 +67,7 @@ DONE: Final = h11.DONE
 MUST_CLOSE: Final = h11.MUST_CLOSE
 CLOSED: Final = h11.CLOSED
 ERROR: Final = h11.ERROR
-MIGHT_SWITCH: Final = h11.MIGHT_SWITCH_PROTOCOL
+MIGHT_SWITCH: Final = h11.MIGHT_SWITCH_PROTOCOL  # type: ignore[attr-defined]  # documented, not in __all__
 SWITCHED: Final = h11.SWITCHED_PROTOCOL
 NEED_DATA: Final = h11.NEED_DATA
 PAUSED: Final = h11.PAUSED
@@ -108,6 +108,8 @@ _FIELD_LINE: Final = re.compile(
     rb"(?P<value>(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*"
 )
 _FOLD: Final = re.compile(rb"[ \t]+")
+# The peer states that trigger transitions of ours (see HttptoolsWire._settle).
+_LOUD: Final = (CLOSED, ERROR)
 _END: Final = h11.EndOfMessage()  # events are immutable: one serves every response
 _LENGTH_DIGITS: Final = 20  # h11's bound on Content-Length digits
 
@@ -194,13 +196,9 @@ class HttptoolsWire:
                 theirs = MUST_CLOSE if theirs is DONE else theirs
             if ours is MIGHT_SWITCH and theirs is SWITCHED:
                 ours = SWITCHED
-            elif ours is CLOSED and (theirs is DONE or theirs is IDLE):
+            elif (ours is CLOSED and theirs in (DONE, IDLE)) or (ours is ERROR and theirs is DONE):
                 theirs = MUST_CLOSE
-            elif ours is ERROR and theirs is DONE:
-                theirs = MUST_CLOSE
-            elif ours is DONE and (theirs is CLOSED or theirs is ERROR):
-                ours = MUST_CLOSE
-            elif ours is IDLE and theirs is CLOSED:
+            elif (ours is DONE and theirs in _LOUD) or (ours is IDLE and theirs is CLOSED):
                 ours = MUST_CLOSE
             self.our_state, self.their_state = ours, theirs
             if (ours, theirs) == start:
@@ -270,7 +268,10 @@ class HttptoolsWire:
         self.our_state = SEND_BODY
         if self.their_state is IDLE:
             self.their_state = SEND_RESPONSE
-        self._settle()
+        if (
+            not self._keep_alive or self._proposal is not None
+        ):  # else no state-triggered transition applies
+            self._settle()
         lines = [b"%s %s HTTP/1.1\r\n" % (raw_method, target)]
         lines += [b"%s: %s\r\n" % (raw, value) for raw, name, value in fields if name == b"host"]
         lines += [b"%s: %s\r\n" % (raw, value) for raw, name, value in fields if name != b"host"]
@@ -293,7 +294,10 @@ class HttptoolsWire:
         if not self._send_chunked and self._send_left != 0:
             raise self._fail_send("Too little data for declared Content-Length")
         self.our_state = DONE
-        self._settle()
+        if (
+            not self._keep_alive or self._proposal is not None or self.their_state in _LOUD
+        ):  # else no state-triggered transition applies
+            self._settle()
         return b"0\r\n\r\n" if self._send_chunked else b""
 
     def send(self, event: Any) -> bytes:
@@ -318,6 +322,12 @@ class HttptoolsWire:
 
     def next_event(self) -> Event:
         theirs = self.their_state
+        if (
+            not self._buf
+            and not self._closed
+            and (theirs is SEND_RESPONSE or (theirs is SEND_BODY and self._length))
+        ):
+            return NEED_DATA  # the common wait for bytes, decided without a reader
         if theirs is ERROR:
             raise h11.RemoteProtocolError("Can't receive data when peer state is ERROR")
         if theirs is DONE and self._buf:
@@ -330,7 +340,7 @@ class HttptoolsWire:
             elif theirs is SEND_RESPONSE or theirs is IDLE:
                 event = self._head_event()
             elif self._buf:
-                raise _error("Got data when expecting EOF")
+                raise _error("Got data when expecting EOF")  # noqa: TRY301
             elif self._closed:
                 event = h11.ConnectionClosed()
                 self.their_state = CLOSED
@@ -339,9 +349,11 @@ class HttptoolsWire:
                 event = None
             if event is None:
                 if len(self._buf) > self._max:
-                    raise h11.RemoteProtocolError("Receive buffer too long", error_status_hint=431)
+                    raise h11.RemoteProtocolError(  # noqa: TRY301
+                        "Receive buffer too long", error_status_hint=431
+                    )
                 if self._closed:
-                    raise _error("peer unexpectedly closed connection")
+                    raise _error("peer unexpectedly closed connection")  # noqa: TRY301
                 return NEED_DATA
             return event
         except h11.LocalProtocolError as exc:  # h11 reports the peer's faults as remote ones
@@ -400,7 +412,8 @@ class HttptoolsWire:
 
     def _fast_head(self, head: bytes) -> Any:
         """The event h11 would make of a clean head, or None when h11 must read it."""
-        self._fields = fields = []
+        fields: list[HeaderTriple] = []  # filled by on_header
+        self._fields = fields
         try:
             HttpResponseParser(self).feed_data(head)
         except Exception:
@@ -462,7 +475,7 @@ class HttptoolsWire:
             self._settle()
             return event
         self._proposal = None
-        if status in (204, 304) or method == b"HEAD" or method == b"CONNECT" and status < 300:
+        if status in (204, 304) or method == b"HEAD" or (method == b"CONNECT" and status < 300):
             self._mode, self._length = "length", 0
         elif chunked:
             self._mode, self._chunk_left, self._discard = "chunked", 0, b""
@@ -472,7 +485,8 @@ class HttptoolsWire:
         else:
             self._mode = "close"
         self.their_state = SEND_BODY
-        self._settle()
+        if not self._keep_alive:  # else no state-triggered transition applies
+            self._settle()
         return event
 
     # -- bodies -------------------------------------------------------------------------------
@@ -509,7 +523,10 @@ class HttptoolsWire:
 
     def _body_done(self, event: Any) -> Any:
         self.their_state = DONE
-        self._settle()
+        if (
+            not self._keep_alive or self._proposal is not None or self.our_state is ERROR
+        ):  # else no state-triggered transition applies
+            self._settle()
         return event
 
     def _chunk_event(self) -> Any:
@@ -528,7 +545,9 @@ class HttptoolsWire:
             if not data:
                 return None
             if data != self._discard[: len(data)]:
-                raise _error(f"malformed chunk footer: {bytearray(data)!r} (expected {self._discard!r})")
+                raise _error(
+                    f"malformed chunk footer: {bytearray(data)!r} (expected {self._discard!r})"
+                )
             self._discard = self._discard[len(data) :]
             if self._discard:
                 return None

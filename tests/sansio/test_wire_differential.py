@@ -13,7 +13,7 @@ import h11
 import pytest
 
 from flext_api._compat import h11_header_fields
-from flext_api._sansio.http11_wire import H11Wire, HttptoolsWire, wire_factory
+from flext_api._sansio.http11_wire import ENV_VAR, H11Wire, HttptoolsWire, wire_factory
 
 pytest.importorskip("httptools")
 
@@ -56,8 +56,13 @@ def _run(
             if kind in (h11.Response, h11.InformationalResponse):
                 fields_seen = list(h11_header_fields(event.headers))
                 out.append(
-                    (kind.__name__, event.status_code, bytes(event.reason),
-                     bytes(event.http_version), fields_seen)
+                    (
+                        kind.__name__,
+                        event.status_code,
+                        bytes(event.reason),
+                        bytes(event.http_version),
+                        fields_seen,
+                    )
                 )
             elif kind is h11.EndOfMessage:
                 out.append(("end", list(h11_header_fields(event.headers))))
@@ -89,13 +94,16 @@ def _same(data: bytes, method: str = "GET", **kwargs: Any) -> list[Any]:
     return reference
 
 
+TE = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
 CL = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"
-CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;a=b\r\nabc\r\n0\r\n\r\n"
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3;a=b\r\nabc\r\n0\r\n\r\n"
+)
 
 VALID = [
     CL,
     CHUNKED,
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: 1\r\nY: a b\r\n\r\n",
+    TE + b"\r\n2\r\nhi\r\n0\r\nX-T: 1\r\nY: a b\r\n\r\n",
     b"HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n",
     b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
@@ -121,7 +129,8 @@ VALID = [
     b"HTTP/1.1 200 OK\r\nX: a\r\n  folded\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nX: a\tb\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nX: ctl\x01\x7f\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"1\r\nx\r\n0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;\x01ext\r\nhello\r\n0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n000005\r\nhello\r\n0\r\n\r\n",
@@ -152,7 +161,7 @@ MALFORMED = [
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n fold\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    TE + b"\r\n0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
     b"HTTP/1.1 200 OK\r\n folded-first: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nX\xc3\xa9: x\r\n\r\n",
@@ -215,3 +224,69 @@ def test_head_size_limit() -> None:
 def test_valid_ones_are_accepted() -> None:
     assert _same(CL)[-1][1:3] == (h11.DONE, h11.DONE)
     assert _same(MALFORMED[0])[-2][0] == "error"
+
+
+def test_the_parser_is_chosen_by_option_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert wire_factory() is HttptoolsWire  # auto, with httptools installed
+    assert wire_factory("h11") is H11Wire
+    assert wire_factory("httptools") is HttptoolsWire
+    monkeypatch.setenv(ENV_VAR, "h11")
+    assert wire_factory() is H11Wire
+    assert wire_factory("auto") is HttptoolsWire  # the option wins over the environment
+
+
+def test_sending_is_serialized_as_h11_does() -> None:
+    fields = [
+        (b"X-First", b"x-first", b"1"),
+        (b"Host", b"host", b"example.com"),
+        (b"Content-Length", b"content-length", b"5"),
+    ]
+    for method, body in [("POST", [b"he", b"llo"]), ("PUT", [b"hello"])]:
+        out = []
+        for wire_type in (H11Wire, HttptoolsWire):
+            wire = wire_type(1024)
+            sent = wire.send_request(method, b"/p?q=1", fields)
+            sent += b"".join(wire.send_data(piece) for piece in body) + wire.send_end()
+            out.append((sent, wire.our_state, wire.their_state))
+        assert out[0] == out[1]
+    chunked = [(b"Host", b"host", b"h"), (b"Transfer-Encoding", b"transfer-encoding", b"chunked")]
+    out = []
+    for wire_type in (H11Wire, HttptoolsWire):
+        wire = wire_type(1024)
+        sent = wire.send_request("POST", b"/", chunked)
+        sent += wire.send_data(b"abc") + wire.send_data(b"") + wire.send_end()
+        out.append(sent)
+    assert out[0] == out[1]
+    assert out[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "fields", "body"),
+    [
+        ("GET", b"/", [], None),
+        ("GET", b"/", REQUEST_FIELDS * 2, None),
+        ("G T", b"/", REQUEST_FIELDS, None),
+        ("GET", b"/a b", REQUEST_FIELDS, None),
+        ("GET", b"/", REQUEST_FIELDS, b"x"),
+        ("POST", b"/", [*REQUEST_FIELDS, (b"Content-Length", b"content-length", b"1")], b"xy"),
+        ("POST", b"/", [*REQUEST_FIELDS, (b"Content-Length", b"content-length", b"3")], b"xy"),
+    ],
+)
+def test_sending_errors_are_h11s(
+    method: str, target: bytes, fields: list[Any], body: bytes | None
+) -> None:
+    outcomes = []
+    for wire_type in (H11Wire, HttptoolsWire):
+        wire = wire_type(1024)
+        try:
+            wire.send_request(method, target, fields)
+            if body is not None:
+                wire.send_data(body)
+            wire.send_end()
+        except h11.LocalProtocolError as exc:
+            outcomes.append((str(exc), wire.our_state))
+        else:
+            outcomes.append(("sent", wire.our_state))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] != "sent"
