@@ -79,6 +79,7 @@ class AsyncHTTP11Connection:
     __slots__ = (
         "_budget",
         "_early_event",
+        "_fresh",
         "_h11",
         "_head_deadline",
         "_in_head",
@@ -131,6 +132,9 @@ class AsyncHTTP11Connection:
         self._early_event: h11.Event | type[h11.PAUSED] | None = None
         # Response bytes read since the request was sent (see receive_head).
         self._received = 0
+        # Nothing was received since the request was sent: the wire's buffer is empty, so its
+        # first event is NEED_DATA without asking it (see _next_event).
+        self._fresh = False
         self.request_count = 0
         self.response_bytes_seen = False
         # Fields after a chunked body (the last response's), None when it had none.
@@ -170,6 +174,7 @@ class AsyncHTTP11Connection:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
+        self._fresh = True
         self.trailers = None
         self._must_close = False
         self._write_error = None
@@ -258,11 +263,15 @@ class AsyncHTTP11Connection:
     async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
         h = self._h11
         while True:
-            try:
-                event = h.next_event()
-            except h11.RemoteProtocolError as exc:
-                self.close()
-                raise self._invalid_response(exc) from exc
+            if self._fresh:
+                self._fresh = False
+                event: h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED] = h11.NEED_DATA
+            else:
+                try:
+                    event = h.next_event()
+                except h11.RemoteProtocolError as exc:
+                    self.close()
+                    raise self._invalid_response(exc) from exc
             if event is h11.NEED_DATA:
                 # The common reads inline (a head's first read, a body read, no total budget):
                 # one clock read per response is all the head's deadline costs.

@@ -87,7 +87,7 @@ class H11Wire(h11.Connection):
         return self.send(h11.Data(data=data))
 
     def send_end(self) -> bytes:
-        return self.send(h11.EndOfMessage())
+        return self.send(_END)
 
 
 # -- grammar (RFC 9110/9112, as h11 reads it) ----------------------------------------------------
@@ -110,7 +110,7 @@ _FIELD_LINE: Final = re.compile(
 _FOLD: Final = re.compile(rb"[ \t]+")
 # The peer states that trigger transitions of ours (see HttptoolsWire._settle).
 _LOUD: Final = (CLOSED, ERROR)
-_END: Final = h11.EndOfMessage()  # events are immutable: one serves every response
+_END: Final = h11.EndOfMessage()  # events are immutable: one serves every message
 _LENGTH_DIGITS: Final = 20  # h11's bound on Content-Length digits
 
 
