@@ -73,6 +73,14 @@ test: venv peers gql-oracle check-sync lint docs
 	$(PY) -m coverage run -m pytest -q --timeout=300
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
+	FLEXT_HTTP1_PARSER=h11 $(PY) -m pytest -q -p no:cacheprovider --timeout=300 $(H11_SUITE)
+
+# The run above parses HTTP/1.1 with httptools (http1_parser="auto"); these suites run again on
+# h11, the reference parser (about a minute): the client (asyncio and trio; the blocking twin
+# shares the wire code), the hostile servers and the differential test.
+H11_SUITE = tests/hostile/_async tests/hostile/test_cancellation_storms.py \
+	tests/_async/test_client.py tests/_async/test_http11_wire.py tests/_async/test_faults.py \
+	tests/_async/test_pool.py tests/_async/test_proxy.py tests/sansio/test_wire_differential.py
 
 # The oracle suite deep: fresh randomness, 50 payloads per response schema and 50 schemathesis
 # cases per operation (CI runs it derandomised with 2, inside `make test`). Not part of `test`.
