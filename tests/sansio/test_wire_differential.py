@@ -290,3 +290,67 @@ def test_sending_errors_are_h11s(
             outcomes.append(("sent", wire.our_state))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] != "sent"
+
+
+def _misuse(wire: Any) -> list[Any]:
+    """Calls out of order, each answered as h11 answers it (its error, or what it returns)."""
+    out: list[Any] = []
+
+    def attempt(call: Any, *args: Any) -> None:
+        try:
+            result = call(*args)
+        except (h11.LocalProtocolError, h11.RemoteProtocolError, RuntimeError) as exc:
+            out.append((type(exc).__name__, str(exc), wire.our_state, wire.their_state))
+        else:
+            out.append(result if result in (h11.NEED_DATA, h11.PAUSED) else type(result).__name__)
+
+    attempt(wire.send_data, b"x")  # before any request
+    attempt(wire.send_request, "GET", b"/", REQUEST_FIELDS)  # our state is ERROR now
+    return out
+
+
+def _idle_close(wire: Any) -> list[Any]:
+    out: list[Any] = [wire.next_event()]
+    wire.receive_data(b"")
+    out += [type(wire.next_event()).__name__, wire.our_state, wire.their_state]
+    try:
+        wire.receive_data(b"late")
+    except RuntimeError as exc:
+        out.append(str(exc))
+    return out
+
+
+def _cycle(wire: Any) -> list[Any]:
+    out: list[Any] = []
+    try:
+        wire.start_next_cycle()
+    except h11.LocalProtocolError:
+        out.append("not reusable")
+    sent = wire.send(h11.Request(method="GET", target="/", headers=[("Host", "h")]))
+    sent += wire.send(h11.EndOfMessage())
+    out.append(sent)
+    try:
+        wire.send_end()
+    except h11.LocalProtocolError as exc:
+        out.append(str(exc))
+    wire.receive_data(b"\nHTTP/1.1 200 OK\r\n\r\n")
+    for _ in range(2):
+        try:
+            out.append(wire.next_event())
+        except h11.RemoteProtocolError as exc:
+            out.append(str(exc))
+    return out
+
+
+def _trailer_fold(wire: Any) -> list[Any]:
+    wire.send_request("GET", b"/", REQUEST_FIELDS)
+    wire.send_end()
+    wire.receive_data(TE + b"\r\n0\r\nX: a\r\n  b\r\n\r\n")
+    wire.next_event()
+    end = wire.next_event()
+    return [list(h11_header_fields(end.headers)), wire.our_state, wire.their_state]
+
+
+@pytest.mark.parametrize("script", [_misuse, _idle_close, _cycle, _trailer_fold])
+def test_state_rules_out_of_the_common_path_are_h11s(script: Any) -> None:
+    assert script(HttptoolsWire(1024)) == script(H11Wire(1024))
