@@ -116,20 +116,19 @@ class TrioStream:
         view = memoryview(data)
         offset = 0
         total = len(view)
-        if self._fd >= 0 and not self._closed:
-            # As in read: the send the kernel takes at once needs no cancel scope.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                offset = os.write(self._fd, view)
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise write_error(self._origin, exc) from exc
-            if offset == total:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return
         send = self._socket.send
         try:
+            if self._fd >= 0 and not self._closed:
+                # As in read: what the kernel takes at once needs no cancel scope. Cancelled
+                # here, the write keeps its bytes for the next one, like a cancelled send.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                try:
+                    offset = os.write(self._fd, view)
+                except BlockingIOError:
+                    offset = 0  # the send buffer is full: wait for room, below
+                if offset == total:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    return
             with trio.move_on_after(math.inf if timeout is None else max(timeout, 0.0)):
                 while offset < total:
                     offset += await send(view[offset:])
