@@ -94,9 +94,7 @@ class FlextApiClient:
     not pick it); many requests then share one connection, a stream each, and the pool opens
     another connection only when the server's stream limit is reached. ``"prior-knowledge"``
     also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
-    HTTP/1.1 is the default; ``http1_parser`` picks its response parser: ``"h11"``, ``"httptools"``
-    (C, the ``fast`` extra) or ``"auto"`` (httptools when installed; the default, or the
-    ``FLEXT_HTTP1_PARSER`` environment variable's choice). Both behave the same.
+    HTTP/1.1 is the default; ``http1_parser`` ("auto", "h11", "httptools") picks its parser.
 
     Proxies: ``proxy="http://user:pass@proxy:3128"`` (or a :class:`Proxy`) sends every request
     through one proxy; ``proxies={"https://": ..., "https://internal.example": None}`` chooses
