@@ -251,14 +251,14 @@ def test_sending_is_serialized_as_h11_does() -> None:
             out.append((sent, wire.our_state, wire.their_state))
         assert out[0] == out[1]
     chunked = [(b"Host", b"host", b"h"), (b"Transfer-Encoding", b"transfer-encoding", b"chunked")]
-    out = []
+    framed = []
     for wire_type in (H11Wire, HttptoolsWire):
         wire = wire_type(1024)
         sent = wire.send_request("POST", b"/", chunked)
         sent += wire.send_data(b"abc") + wire.send_data(b"") + wire.send_end()
-        out.append(sent)
-    assert out[0] == out[1]
-    assert out[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
+        framed.append(sent)
+    assert framed[0] == framed[1]
+    assert framed[0].endswith(b"3\r\nabc\r\n0\r\n\r\n")
 
 
 @pytest.mark.parametrize(
