@@ -187,6 +187,20 @@ MALFORMED = [
     b"garbage",
     b"\x16\x03\x01\x02\x00",
     b"HTTP/1.1 200 OK\r\nX: " + b"a" * 3000 + b"\r\n\r\n",
+    # Request-smuggling shapes: framing fields a proxy and a client might read differently.
+    TE + b"Transfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding\r\n : chunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length:  5 \r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    TE + b"\r\n5\r\nhello\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    TE + b"\r\nfffffffffffffffffffff\r\n",
+    TE + b'\r\n5;a="b;c"\r\nhello\r\n0\r\n\r\n',
+    TE + b"\r\n5\r\nhello\r\r\n0\r\n\r\n",
 ]
 
 
