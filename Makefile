@@ -78,9 +78,17 @@ test: venv peers gql-oracle check-sync lint docs
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report
 	ORACLE=1 $(PY) -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests/codegen/oracle --timeout=900
+	FLEXT_HTTP1_PARSER=h11 $(PY) -m pytest -q -p no:cacheprovider --timeout=300 $(H11_SUITE)
+
+# The run above parses HTTP/1.1 with httptools (http1_parser="auto"); these suites run again on
+# h11, the reference parser (about a minute): the client (asyncio and trio; the blocking twin
+# shares the wire code), the hostile servers and the differential test.
+H11_SUITE = tests/hostile/_async tests/hostile/test_cancellation_storms.py \
+	tests/_async/test_client.py tests/_async/test_http11_wire.py tests/_async/test_faults.py \
+	tests/_async/test_pool.py tests/_async/test_proxy.py tests/sansio/test_wire_differential.py
 
 # The independent oracle of the code generator (tests/codegen/oracle): `make test` runs it
-# derandomised with 2 examples per operation (the line above); `oracle` runs that alone, and
+# derandomised with 2 examples per operation (in `test`); `oracle` runs that alone, and
 # `fuzz` deep: fresh randomness, 50 payloads per response schema and 50 schemathesis cases per
 # operation (judge_limits.json entries may then go unmatched; unmatched findings still fail).
 oracle: venv

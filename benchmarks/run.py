@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -41,9 +42,9 @@ HERE: Final = Path(__file__).resolve().parent
 RESULT_PREFIX: Final = "RESULT "
 
 SCENARIOS: Final[dict[str, tuple[str, ...]]] = {
-    "sync": ("flext", "urllib3", "httpx", "requests", "h11", "socket"),
-    "asyncio": ("flext", "httpx", "aiohttp"),
-    "trio": ("flext", "httpx"),
+    "sync": ("flext", "flext-h11", "urllib3", "httpx", "requests", "h11", "socket"),
+    "asyncio": ("flext", "flext-h11", "httpx", "aiohttp"),
+    "trio": ("flext", "flext-h11", "httpx"),
 }
 # Clients that run only when named with --clients.
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {"sync": ("niquests",), "asyncio": (), "trio": ()}
@@ -54,6 +55,7 @@ SCENARIO_TITLES: Final = {
 }
 DISTRIBUTIONS: Final = {
     "flext": "flext-api",
+    "flext-h11": "flext-api",
     "urllib3": "urllib3",
     "httpx": "httpx",
     "requests": "requests",
@@ -62,7 +64,13 @@ DISTRIBUTIONS: Final = {
     "niquests": "niquests",
     "socket": None,
 }
-LABELS: Final = {"h11": "h11 loop (floor)", "socket": "raw socket (floor)", "flext": "flext-api"}
+LABELS: Final = {
+    "h11": "h11 loop (floor)",
+    "socket": "raw socket (floor)",
+    # http1_parser="auto": httptools when installed (the fast extra), else h11.
+    "flext": "flext-api",
+    "flext-h11": "flext-api (h11 parser)",
+}
 
 
 class NotImportable(Exception):
@@ -92,9 +100,9 @@ SyncHarness = Callable[[str], contextlib.AbstractContextManager[Callable[[], Non
 
 
 @contextlib.contextmanager
-def sync_flext(url: str) -> Iterator[Callable[[], None]]:
+def sync_flext(url: str, parser: str = "auto") -> Iterator[Callable[[], None]]:
     flext_api = _import("flext_api", "FlextApiClient")
-    with flext_api.FlextApiClient(base_url=url) as client:
+    with flext_api.FlextApiClient(base_url=url, http1_parser=parser) as client:
         get = client.get
 
         def fetch() -> None:
@@ -213,6 +221,7 @@ def sync_socket(url: str) -> Iterator[Callable[[], None]]:
 
 SYNC_CLIENTS: Final[dict[str, SyncHarness]] = {
     "flext": sync_flext,
+    "flext-h11": functools.partial(sync_flext, parser="h11"),
     "urllib3": sync_urllib3,
     "httpx": sync_httpx,
     "requests": _requests_like("requests"),
@@ -229,10 +238,12 @@ AsyncHarness = Callable[[str], contextlib.AbstractAsyncContextManager[Fetch]]
 
 
 @contextlib.asynccontextmanager
-async def async_flext(url: str) -> AsyncIterator[Fetch]:
+async def async_flext(url: str, parser: str = "auto") -> AsyncIterator[Fetch]:
     flext_api = _import("flext_api", "AsyncFlextApiClient", "Limits")
     limits = flext_api.Limits(max_connections=CONCURRENCY)
-    async with flext_api.AsyncFlextApiClient(base_url=url, limits=limits) as client:
+    async with flext_api.AsyncFlextApiClient(
+        base_url=url, limits=limits, http1_parser=parser
+    ) as client:
         get = client.get
 
         async def fetch() -> None:
@@ -270,8 +281,17 @@ async def async_aiohttp(url: str) -> AsyncIterator[Fetch]:
 
 
 ASYNC_CLIENTS: Final[dict[str, dict[str, AsyncHarness]]] = {
-    "asyncio": {"flext": async_flext, "httpx": async_httpx, "aiohttp": async_aiohttp},
-    "trio": {"flext": async_flext, "httpx": async_httpx},
+    "asyncio": {
+        "flext": async_flext,
+        "flext-h11": functools.partial(async_flext, parser="h11"),
+        "httpx": async_httpx,
+        "aiohttp": async_aiohttp,
+    },
+    "trio": {
+        "flext": async_flext,
+        "flext-h11": functools.partial(async_flext, parser="h11"),
+        "httpx": async_httpx,
+    },
 }
 
 

@@ -1,4 +1,7 @@
-"""One HTTP/1.1 connection on h11: send a request, receive its response, say if it is reusable.
+"""One HTTP/1.1 connection: send a request, receive its response, say if it is reusable.
+
+The wire underneath is h11's connection or its accelerated twin
+(:mod:`flext_api._sansio.http11_wire`): the same interface, events and errors.
 
 A connection serves one request at a time; the pool guarantees that, so there is no lock here.
 Every h11 exception is converted here, once, into ``LocalProtocolError`` or
@@ -30,7 +33,7 @@ import h11
 
 from flext_api._async.streaming import receive_decoded_body
 from flext_api._backends.base import AsyncNetworkStream
-from flext_api._compat import h11_header_fields, h11_headers
+from flext_api._compat import h11_header_fields
 from flext_api._exceptions import (
     LocalProtocolError,
     ReadError,
@@ -42,6 +45,7 @@ from flext_api._exceptions import (
 from flext_api._headers import Headers
 from flext_api._models import Request, RequestStream, Response, Trace
 from flext_api._sansio.decoding import make_decoder
+from flext_api._sansio.http11_wire import WireFactory, wire_factory
 
 # unasync: sync-only: from flext_api._content import sync_body
 
@@ -75,6 +79,7 @@ class AsyncHTTP11Connection:
     __slots__ = (
         "_budget",
         "_early_event",
+        "_fresh",
         "_h11",
         "_head_deadline",
         "_in_head",
@@ -101,6 +106,7 @@ class AsyncHTTP11Connection:
         max_header_bytes: int = MAX_HEADER_BYTES,
         proxy_fields: list[tuple[bytes, bytes, bytes]] | None = None,
         trace: Trace | None = None,
+        wire: WireFactory | None = None,
     ) -> None:
         self.origin = origin
         # A connection to a forward proxy (for http:// origins): requests go in absolute form
@@ -108,7 +114,8 @@ class AsyncHTTP11Connection:
         self._proxy_fields = proxy_fields
         self.trace = trace
         self._stream = stream
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_bytes)
+        # The pool passes its client's choice; alone, FLEXT_HTTP1_PARSER decides (auto).
+        self._h11 = (wire_factory() if wire is None else wire)(max_header_bytes)
         self._max_header_bytes = max_header_bytes
         self._read_timeout: float | None = None
         # The request whose total budget bounds reads: None without one, and once a streamed
@@ -125,6 +132,9 @@ class AsyncHTTP11Connection:
         self._early_event: h11.Event | type[h11.PAUSED] | None = None
         # Response bytes read since the request was sent (see receive_head).
         self._received = 0
+        # Nothing was received since the request was sent: the wire's buffer is empty, so its
+        # first event is NEED_DATA without asking it (see _next_event).
+        self._fresh = False
         self.request_count = 0
         self.response_bytes_seen = False
         # Fields after a chunked body (the last response's), None when it had none.
@@ -164,6 +174,7 @@ class AsyncHTTP11Connection:
         self.request_count += 1
         self.response_bytes_seen = False
         self._received = 0
+        self._fresh = True
         self.trailers = None
         self._must_close = False
         self._write_error = None
@@ -178,20 +189,14 @@ class AsyncHTTP11Connection:
             target = b"http://" + url.host_header + target
             fields = fields + self._proxy_fields
         try:
-            head = h.send(
-                h11.Request(
-                    method=request.method,
-                    target=target,
-                    # Headers were validated when built; hand h11 the same (raw, lower, value)
-                    # triples it stores, so it does not normalize and re-check each field.
-                    headers=h11_headers(fields),
-                )
-            )
+            # Headers were validated when built: the wire gets the (raw, lower, value) triples
+            # it stores, and neither normalizes nor re-checks them.
+            head = h.send_request(request.method, target, fields)
             content = request.content
             if request.stream is None:
                 if content:
-                    head += h.send(h11.Data(data=content))
-                head += h.send(h11.EndOfMessage())
+                    head += h.send_data(content)
+                head += h.send_end()
                 write = timeout.write if request.deadline is None else request.limit(timeout.write)
                 await self._stream.write(head, write)
                 return
@@ -245,24 +250,28 @@ class AsyncHTTP11Connection:
         if isinstance(body, AsyncIterable):
             async for chunk in body:
                 if chunk:
-                    await stream.write(h.send(h11.Data(data=chunk)), request.limit(timeout))
-            await stream.write(h.send(h11.EndOfMessage()), request.limit(timeout))
+                    await stream.write(h.send_data(chunk), request.limit(timeout))
+            await stream.write(h.send_end(), request.limit(timeout))
             return
         # unasync: end-async-only
         # unasync: sync-only: body = sync_body(body)
         for chunk in body:
             if chunk:
-                await stream.write(h.send(h11.Data(data=chunk)), request.limit(timeout))
-        await stream.write(h.send(h11.EndOfMessage()), request.limit(timeout))
+                await stream.write(h.send_data(chunk), request.limit(timeout))
+        await stream.write(h.send_end(), request.limit(timeout))
 
     async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
         h = self._h11
         while True:
-            try:
-                event = h.next_event()
-            except h11.RemoteProtocolError as exc:
-                self.close()
-                raise self._invalid_response(exc) from exc
+            if self._fresh:
+                self._fresh = False
+                event: h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED] = h11.NEED_DATA
+            else:
+                try:
+                    event = h.next_event()
+                except h11.RemoteProtocolError as exc:
+                    self.close()
+                    raise self._invalid_response(exc) from exc
             if event is h11.NEED_DATA:
                 # The common reads inline (a head's first read, a body read, no total budget):
                 # one clock read per response is all the head's deadline costs.

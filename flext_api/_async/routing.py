@@ -63,6 +63,7 @@ class AsyncPoolRouter:
                 proxy=each,
                 proxy_ssl_context=proxy_tls,
                 trace=trace,
+                wire=direct.wire,
             )
 
     def pool_for(self, request: Request) -> AsyncConnectionPool:

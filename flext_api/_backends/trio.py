@@ -43,12 +43,14 @@ from flext_api._resolver import DEFAULT_HAPPY_EYEBALLS_DELAY, Resolver, check_de
 __all__ = ["TrioBackend", "TrioStream"]
 
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+# Sockets are file descriptors that os.read/os.write serve (not on Windows).
+_DIRECT_IO = os.name == "posix"
 
 
 class TrioStream:
     """One connection: a ``trio.SocketStream``, or a ``trio.SSLStream`` over one."""
 
-    __slots__ = ("_alpn", "_closed", "_origin", "_socket", "_stream", "_tls", "_unsent")
+    __slots__ = ("_alpn", "_closed", "_fd", "_origin", "_socket", "_stream", "_tls", "_unsent")
 
     def __init__(self, stream: trio.SocketStream | trio.SSLStream[Any], origin: str) -> None:
         self._stream = stream
@@ -68,12 +70,28 @@ class TrioStream:
             inner = inner.transport_stream
         assert isinstance(inner, trio.SocketStream)
         self._socket = inner.socket
+        # A plain POSIX socket is first tried without a cancel scope (see _try_read): the
+        # descriptor, or -1 where that does not apply.
+        self._fd = -1 if self._tls or not _DIRECT_IO else self._socket.fileno()
 
     @property
     def alpn_protocol(self) -> str | None:
         return self._alpn
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        if self._fd >= 0 and not self._closed:
+            # What trio's own recv does (a cancellation point, the call, a schedule point), with
+            # no cancel scope when the bytes are already there: the common read of a response.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                data = os.read(self._fd, max_bytes)
+            except BlockingIOError:
+                pass  # nothing yet: wait for it under the deadline, below
+            except OSError as exc:
+                raise read_error(self._origin, exc) from exc
+            else:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return data
         try:
             # Both trio streams return bytes; their shared interface says bytes | bytearray.
             if timeout is None:
@@ -103,6 +121,17 @@ class TrioStream:
         total = len(view)
         send = self._socket.send
         try:
+            if self._fd >= 0 and not self._closed:
+                # As in read: what the kernel takes at once needs no cancel scope. Cancelled
+                # here, the write keeps its bytes for the next one, like a cancelled send.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                try:
+                    offset = os.write(self._fd, view)
+                except BlockingIOError:
+                    offset = 0  # the send buffer is full: wait for room, below
+                if offset == total:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    return
             with trio.move_on_after(math.inf if timeout is None else max(timeout, 0.0)):
                 while offset < total:
                     offset += await send(view[offset:])

@@ -41,6 +41,7 @@ from flext_api._resolver import Resolver
 from flext_api._result import Failure, Success
 from flext_api._sansio.circuit import CircuitBreaker
 from flext_api._sansio.cookies import CookieJar
+from flext_api._sansio.http11_wire import HTTP1Parser, wire_factory
 from flext_api._sansio.multipart import Progress
 from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import ProxyTypes
@@ -95,7 +96,7 @@ class FlextApiClient:
     not pick it); many requests then share one connection, a stream each, and the pool opens
     another connection only when the server's stream limit is reached. ``"prior-knowledge"``
     also speaks HTTP/2 in clear text (h2c) to http:// URLs, for servers known to accept it.
-    HTTP/1.1 is the default.
+    HTTP/1.1 is the default; ``http1_parser`` ("auto", "h11", "httptools") picks its parser.
 
     ``resolver=`` replaces the system's name lookup (:class:`StaticResolver` pins names to
     addresses); hosts with several addresses are tried in Happy Eyeballs order (RFC 8305).
@@ -136,6 +137,7 @@ class FlextApiClient:
         trace: Trace | None = None,
         backend: NetworkBackend | None = None,
         resolver: Resolver | None = None,
+        http1_parser: HTTP1Parser | None = None,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError("limits= takes a flext_api.Limits(...)")
@@ -190,6 +192,7 @@ class FlextApiClient:
             uds=uds,
             http2=http2,
             trace=trace,
+            wire=wire_factory(http1_parser),
         )
         self._router = PoolRouter(
             self._pool,

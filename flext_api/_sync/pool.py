@@ -52,6 +52,7 @@ from flext_api._exceptions import (
     ProtocolError,
 )
 from flext_api._models import DEFAULT_LIMITS, Limits, Request, Response, Trace
+from flext_api._sansio.http11_wire import WireFactory, wire_factory
 from flext_api._sansio.pool import Checkout, PoolState, Waiter
 from flext_api._sansio.pool_stats import PoolStats
 from flext_api._sansio.proxy import Proxy
@@ -82,8 +83,11 @@ class ConnectionPool:
         proxy: Proxy | None = None,
         proxy_ssl_context: ssl.SSLContext | None = None,
         trace: Trace | None = None,
+        wire: WireFactory | None = None,
     ) -> None:
         self._ssl_context = ssl_context
+        # The HTTP/1.1 wire (h11 or httptools): by default as FLEXT_HTTP1_PARSER says.
+        self.wire = wire_factory() if wire is None else wire
         self._trace = trace
         self._proxy = proxy
         self._proxy_ssl_context = proxy_ssl_context
@@ -468,6 +472,7 @@ class ConnectionPool:
                 if self._proxy is not None and scheme == "http" and not self._proxy.is_socks
                 else None,
                 trace=trace,
+                wire=self.wire,
             )
             with self._lock:
                 woken = self._state.opened(connection, origin, multiplex=multiplex)

@@ -65,6 +65,7 @@ class PoolRouter:
                 proxy=each,
                 proxy_ssl_context=proxy_tls,
                 trace=trace,
+                wire=direct.wire,
             )
 
     def pool_for(self, request: Request) -> ConnectionPool:

@@ -406,6 +406,29 @@ def test_respond_ok_script_is_reused_between_requests(raw_server: RawServerFacto
         assert server.connections == 1
 
 
+@pytest.mark.parametrize("parser", ["h11", "httptools", "auto"])
+def test_every_http1_parser_reads_and_reuses_alike(
+    raw_server: RawServerFactory, parser: Any
+) -> None:
+    server = raw_server(respond_ok)
+    with FlextApiClient(http1_parser=parser) as client:
+        for _ in range(3):
+            assert succeeded(client.get(server.url + "/")).content == RAW_HELLO
+        with client.stream("GET", server.url + "/") as streamed:
+            assert (streamed.unwrap().read()).unwrap() == RAW_HELLO
+        assert server.connections == 1
+
+
+def test_an_unknown_http1_parser_is_refused_with_the_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValueError, match="http1_parser='llhttp': use 'h11'"):
+        FlextApiClient(http1_parser="llhttp")  # type: ignore[arg-type]
+    monkeypatch.setenv("FLEXT_HTTP1_PARSER", "fast")
+    with pytest.raises(ValueError, match="FLEXT_HTTP1_PARSER='fast'"):
+        FlextApiClient()
+
+
 # --- secrets stay out of what is shown --------------------------------------------------------
 
 

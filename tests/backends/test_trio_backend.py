@@ -142,3 +142,36 @@ async def test_a_cancelled_write_keeps_its_unsent_bytes_for_the_next_write() -> 
     # Nothing lost, nothing sent twice: the rest of the cancelled write went out first.
     assert len(received) == len(data) + 4
     assert bytes(received) == data + b"tail"
+
+
+async def test_a_write_cancelled_before_it_starts_keeps_its_bytes() -> None:
+    # The direct send of a plain socket checks cancellation first: the bytes are then kept
+    # for the next write, as when trio's own send is cancelled.
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    received = bytearray()
+
+    def drain() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(65536):
+                received.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        stream = await TrioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=5)
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await stream.write(b"first,", timeout=None)
+        assert scope.cancelled_caught
+        await stream.write(b"second", timeout=10)
+        stream.close()
+        await trio.to_thread.run_sync(reader.join, 30)
+    finally:
+        listener.close()
+    assert bytes(received) == b"first,second"
