@@ -223,7 +223,9 @@ class ClientH2Connection(h2.connection.H2Connection):
             self._terminate_connection(exc.error_code)
             raise
         finally:
-            parts = []
+            # Clear the list itself: a traceback through ``_debit`` still references it, and
+            # its slices would keep the buffer from being resized.
+            parts.clear()
             view.release()
             if start:
                 del raw[:start]
