@@ -627,8 +627,11 @@ def run_child(
         command += ["--cpu", str(cpu)]
     if ca is not None:
         command += ["--ca", ca]
+    # The child measures this checkout's flext_api, whatever the venv has installed.
+    path = os.pathsep.join(filter(None, (str(HERE.parent), os.environ.get("PYTHONPATH"))))
+    env = dict(os.environ, PYTHONPATH=path)
     try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return Row(scenario, client, None, None, f"timed out after {timeout:.0f} s")
     for line in done.stdout.decode(errors="replace").splitlines():
