@@ -390,8 +390,8 @@ class AsyncHTTP2Multiplexer:
         reader election per TLS record. Memory stays bounded by the receive windows: the
         server cannot send more than they allow until the consumer acknowledges data."""
         read_available = getattr(self._stream, "read_available", None)
-        if read_available is None:
-            return  # trio: one read at a time
+        if read_available is None or self._error is not None:
+            return  # trio: one read at a time; a failed connection: nothing more to take
         pieces = read_available(_GATHER)
         if pieces:
             self._receive(*pieces)

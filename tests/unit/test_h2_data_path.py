@@ -191,3 +191,15 @@ def test_data_inside_a_header_block_is_refused() -> None:
     data = _exchange(1, lambda server: None) + headers.serialize() + _raw_data_frame(1, 5)
     with pytest.raises(h2.exceptions.ProtocolError):
         _client(1).receive_many([data])
+
+
+def test_after_a_connection_error_more_bytes_go_to_h2_which_refuses_them() -> None:
+    data = _exchange(1, _overflowing)
+    conn = _client(1)
+    conn.receive_many([data])
+    flood = b"".join(_raw_data_frame(1, 16384) for _ in range(WINDOW // 16384 + 1))
+    with pytest.raises(h2.exceptions.FlowControlError):
+        conn.receive_many([flood])
+    # The connection is closed now: h2's own path handles (and refuses) what comes next.
+    with pytest.raises(h2.exceptions.ProtocolError):
+        conn.receive_many([_raw_data_frame(1, 10), _raw_data_frame(1, 10)])
