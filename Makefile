@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test docs lint check-sync sync peers gql-oracle bench bench-deps oracle fuzz clean
+.PHONY: venv demo test docs lint check-sync sync peers gql-oracle bench bench-quick bench-deps oracle fuzz clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -104,8 +104,13 @@ bench-deps: venv
 	URLLIB3_NO_OVERRIDE=1 $(PY) -m pip install -q --disable-pip-version-check --no-binary urllib3-future niquests==3.21.2
 	command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx)
 
+# The whole matrix (about 20 minutes), written to benchmarks/results/ and README.md's block.
 bench: bench-deps
-	$(PY) benchmarks/run.py --n 20000
+	$(PY) benchmarks/suite.py --readme README.md
+
+# Every section with small counts, to build/bench-quick/: checks the suite, publishes nothing.
+bench-quick: bench-deps
+	$(PY) benchmarks/suite.py --quick
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache

@@ -17,15 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import importlib
 import importlib.metadata
+import importlib.util
+import inspect
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,9 +45,9 @@ HERE: Final = Path(__file__).resolve().parent
 RESULT_PREFIX: Final = "RESULT "
 
 SCENARIOS: Final[dict[str, tuple[str, ...]]] = {
-    "sync": ("flext", "flext-h11", "urllib3", "httpx", "requests", "h11", "socket"),
-    "asyncio": ("flext", "flext-h11", "httpx", "aiohttp"),
-    "trio": ("flext", "flext-h11", "httpx"),
+    "sync": ("flext", "urllib3", "httpx", "requests", "h11", "socket"),
+    "asyncio": ("flext", "httpx", "aiohttp"),
+    "trio": ("flext", "httpx"),
 }
 # Clients that run only when named with --clients.
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {"sync": ("niquests",), "asyncio": (), "trio": ()}
@@ -55,7 +58,6 @@ SCENARIO_TITLES: Final = {
 }
 DISTRIBUTIONS: Final = {
     "flext": "flext-api",
-    "flext-h11": "flext-api",
     "urllib3": "urllib3",
     "httpx": "httpx",
     "requests": "requests",
@@ -67,10 +69,43 @@ DISTRIBUTIONS: Final = {
 LABELS: Final = {
     "h11": "h11 loop (floor)",
     "socket": "raw socket (floor)",
-    # http1_parser="auto": httptools when installed (the fast extra), else h11.
     "flext": "flext-api",
-    "flext-h11": "flext-api (h11 parser)",
+    "flext-h11": "flext-api [h11]",
+    "flext-httptools": "flext-api [httptools]",
 }
+# Set in a child from --ca: the CA file of the TLS origin (None: plain HTTP).
+CA: str | None = None
+
+
+def http1_parsers() -> tuple[str, ...]:
+    """The HTTP/1.1 parsers the client can be asked for (``http1_parser=``), in this checkout;
+    empty when the keyword does not exist (one parser: h11)."""
+    try:
+        import flext_api
+    except Exception:
+        return ()
+    client = getattr(flext_api, "FlextApiClient", None)
+    if client is None or "http1_parser" not in inspect.signature(client).parameters:
+        return ()
+    parsers = ["h11"]
+    if importlib.util.find_spec("httptools") is not None:
+        parsers.append("httptools")
+    return tuple(parsers)
+
+
+def flext_clients() -> tuple[str, ...]:
+    """One flext-api row per HTTP/1.1 parser when the client offers a choice, else one."""
+    parsers = http1_parsers()
+    return tuple(f"flext-{parser}" for parser in parsers) if parsers else ("flext",)
+
+
+def _flext_options(client: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if client.startswith("flext-"):
+        options["http1_parser"] = client.removeprefix("flext-")
+    if CA is not None:
+        options["verify"] = CA
+    return options
 
 
 class NotImportable(Exception):
@@ -99,10 +134,19 @@ def _check(status: int, body: bytes) -> None:
 SyncHarness = Callable[[str], contextlib.AbstractContextManager[Callable[[], None]]]
 
 
+def _sync_flext(name: str) -> SyncHarness:
+    @contextlib.contextmanager
+    def harness(url: str) -> Iterator[Callable[[], None]]:
+        with sync_flext(url, name) as fetch:
+            yield fetch
+
+    return harness
+
+
 @contextlib.contextmanager
-def sync_flext(url: str, parser: str = "auto") -> Iterator[Callable[[], None]]:
+def sync_flext(url: str, name: str = "flext") -> Iterator[Callable[[], None]]:
     flext_api = _import("flext_api", "FlextApiClient")
-    with flext_api.FlextApiClient(base_url=url, http1_parser=parser) as client:
+    with flext_api.FlextApiClient(base_url=url, **_flext_options(name)) as client:
         get = client.get
 
         def fetch() -> None:
@@ -115,7 +159,7 @@ def sync_flext(url: str, parser: str = "auto") -> Iterator[Callable[[], None]]:
 @contextlib.contextmanager
 def sync_urllib3(url: str) -> Iterator[Callable[[], None]]:
     urllib3 = _import("urllib3")
-    with urllib3.PoolManager() as pool:
+    with urllib3.PoolManager(ca_certs=CA) as pool:
         target = url + "/"
 
         def fetch() -> None:
@@ -128,7 +172,7 @@ def sync_urllib3(url: str) -> Iterator[Callable[[], None]]:
 @contextlib.contextmanager
 def sync_httpx(url: str) -> Iterator[Callable[[], None]]:
     httpx = _import("httpx")
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(base_url=url, verify=CA or True) as client:
 
         def fetch() -> None:
             response = client.get("/")
@@ -142,10 +186,12 @@ def _requests_like(module: str) -> SyncHarness:
     def harness(url: str) -> Iterator[Callable[[], None]]:
         library = _import(module)
         with library.Session() as session:
+            # Per request: a session's verify loses to REQUESTS_CA_BUNDLE from the environment.
+            options = {"verify": CA} if CA is not None else {}
             target = url + "/"
 
             def fetch() -> None:
-                response = session.get(target)
+                response = session.get(target, **options)
                 _check(response.status_code, response.content)
 
             yield fetch
@@ -154,9 +200,12 @@ def _requests_like(module: str) -> SyncHarness:
 
 
 def _connect(url: str) -> tuple[socket.socket, bytes]:
-    host, _, port = url.removeprefix("http://").partition(":")
+    tls = url.startswith("https://")
+    host, _, port = url.removeprefix("https://").removeprefix("http://").partition(":")
     sock = socket.create_connection((host, int(port)))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls:
+        sock = ssl.create_default_context(cafile=CA).wrap_socket(sock, server_hostname=host)
     return sock, f"{host}:{port}".encode("ascii")
 
 
@@ -220,8 +269,9 @@ def sync_socket(url: str) -> Iterator[Callable[[], None]]:
 
 
 SYNC_CLIENTS: Final[dict[str, SyncHarness]] = {
-    "flext": sync_flext,
-    "flext-h11": functools.partial(sync_flext, parser="h11"),
+    "flext": _sync_flext("flext"),
+    "flext-h11": _sync_flext("flext-h11"),
+    "flext-httptools": _sync_flext("flext-httptools"),
     "urllib3": sync_urllib3,
     "httpx": sync_httpx,
     "requests": _requests_like("requests"),
@@ -237,13 +287,21 @@ Fetch = Callable[[], Awaitable[None]]
 AsyncHarness = Callable[[str], contextlib.AbstractAsyncContextManager[Fetch]]
 
 
+def _async_flext(name: str) -> AsyncHarness:
+    @contextlib.asynccontextmanager
+    async def harness(url: str) -> AsyncIterator[Fetch]:
+        async with async_flext(url, name) as fetch:
+            yield fetch
+
+    return harness
+
+
 @contextlib.asynccontextmanager
-async def async_flext(url: str, parser: str = "auto") -> AsyncIterator[Fetch]:
+async def async_flext(url: str, name: str = "flext") -> AsyncIterator[Fetch]:
     flext_api = _import("flext_api", "AsyncFlextApiClient", "Limits")
     limits = flext_api.Limits(max_connections=CONCURRENCY)
-    async with flext_api.AsyncFlextApiClient(
-        base_url=url, limits=limits, http1_parser=parser
-    ) as client:
+    options = _flext_options(name)
+    async with flext_api.AsyncFlextApiClient(base_url=url, limits=limits, **options) as client:
         get = client.get
 
         async def fetch() -> None:
@@ -257,7 +315,7 @@ async def async_flext(url: str, parser: str = "auto") -> AsyncIterator[Fetch]:
 async def async_httpx(url: str) -> AsyncIterator[Fetch]:
     httpx = _import("httpx")
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, limits=limits, verify=CA or True) as client:
 
         async def fetch() -> None:
             response = await client.get("/")
@@ -269,7 +327,8 @@ async def async_httpx(url: str) -> AsyncIterator[Fetch]:
 @contextlib.asynccontextmanager
 async def async_aiohttp(url: str) -> AsyncIterator[Fetch]:
     aiohttp = _import("aiohttp")
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    context = ssl.create_default_context(cafile=CA) if CA is not None else True
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, ssl=context)
     async with aiohttp.ClientSession(connector=connector) as session:
         target = url + "/"
 
@@ -280,18 +339,12 @@ async def async_aiohttp(url: str) -> AsyncIterator[Fetch]:
         yield fetch
 
 
+_FLEXT_ASYNC: Final[dict[str, AsyncHarness]] = {
+    name: _async_flext(name) for name in ("flext", "flext-h11", "flext-httptools")
+}
 ASYNC_CLIENTS: Final[dict[str, dict[str, AsyncHarness]]] = {
-    "asyncio": {
-        "flext": async_flext,
-        "flext-h11": functools.partial(async_flext, parser="h11"),
-        "httpx": async_httpx,
-        "aiohttp": async_aiohttp,
-    },
-    "trio": {
-        "flext": async_flext,
-        "flext-h11": functools.partial(async_flext, parser="h11"),
-        "httpx": async_httpx,
-    },
+    "asyncio": {**_FLEXT_ASYNC, "httpx": async_httpx, "aiohttp": async_aiohttp},
+    "trio": {**_FLEXT_ASYNC, "httpx": async_httpx},
 }
 
 
@@ -382,6 +435,8 @@ MEASURE: Final[dict[str, Callable[[str, str, int, int], Measurement]]] = {
 
 
 def child_main(args: argparse.Namespace) -> int:
+    global CA  # noqa: PLW0603 - one child process, one origin
+    CA = args.ca
     scenario, client = args.child
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -390,6 +445,8 @@ def child_main(args: argparse.Namespace) -> int:
         result: dict[str, object] = {
             "rps": measurement.requests_per_second,
             "cpu_us": measurement.cpu_us_per_request,
+            # Peak resident memory of the whole child (Linux: KiB), the client's run included.
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
     except NotImportable as error:
         result = {"error": f"not importable ({error})"}
@@ -436,8 +493,8 @@ http {{
     uwsgi_temp_path tmp/uwsgi;
     scgi_temp_path tmp/scgi;
     server {{
-        listen 127.0.0.1:{port};
-        location / {{
+        listen 127.0.0.1:{port}{ssl};
+{certificates}        location / {{
             default_type text/plain;
             return 200 "hello, world\\n";
         }}
@@ -452,6 +509,7 @@ class Origin:
     url: str
     proc: subprocess.Popen[bytes]
     prefix: Path | None = None
+    ca: str | None = None  # TLS: the CA file that verifies the origin
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -466,19 +524,41 @@ class Origin:
             shutil.rmtree(self.prefix, ignore_errors=True)
 
 
-def start_nginx(nginx: str, cpu: int | None) -> Origin:
+def _certificates(prefix: Path) -> tuple[str, str]:
+    """A trustme CA and a certificate for 127.0.0.1: (nginx directives, CA file)."""
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    ca_pem, chain, key = prefix / "ca.pem", prefix / "chain.pem", prefix / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+    leaf.private_key_pem.write_to_path(str(key))
+    with chain.open("wb") as out:
+        for blob in leaf.cert_chain_pems:
+            out.write(blob.bytes())
+    directives = f"        ssl_certificate {chain};\n        ssl_certificate_key {key};\n"
+    return directives, str(ca_pem)
+
+
+def start_nginx(nginx: str, cpu: int | None, *, tls: bool = False) -> Origin:
     prefix = Path(tempfile.mkdtemp(prefix="flext-bench-nginx-"))
     (prefix / "tmp").mkdir()
     port = _free_port()
     # worker_cpu_affinity takes a bit mask, rightmost bit = CPU 0.
     affinity = f"worker_cpu_affinity {1 << cpu:b};\n" if cpu is not None else ""
-    (prefix / "nginx.conf").write_text(NGINX_CONF.format(port=port, affinity=affinity))
+    certificates, ca = _certificates(prefix) if tls else ("", None)
+    (prefix / "nginx.conf").write_text(
+        NGINX_CONF.format(
+            port=port, affinity=affinity, ssl=" ssl" if tls else "", certificates=certificates
+        )
+    )
     proc = subprocess.Popen(
         [nginx, "-p", f"{prefix}/", "-c", "nginx.conf", "-e", "error.log"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    origin = Origin("nginx", f"http://127.0.0.1:{port}", proc, prefix)
+    scheme = "https" if tls else "http"
+    origin = Origin("nginx", f"{scheme}://127.0.0.1:{port}", proc, prefix, ca)
     try:
         if cpu is not None:
             os.sched_setaffinity(proc.pid, {cpu})
@@ -509,14 +589,14 @@ def start_python_origin(cpu: int | None) -> Origin:
     return origin
 
 
-def start_origin(kind: str, cpu: int | None) -> Origin:
+def start_origin(kind: str, cpu: int | None, *, tls: bool = False) -> Origin:
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
     )
-    if kind == "nginx" or (kind == "auto" and nginx):
+    if kind == "nginx" or (kind == "auto" and nginx) or tls:
         if not nginx:
-            raise SystemExit("--origin nginx: nginx is not installed")
-        return start_nginx(nginx, cpu)
+            raise SystemExit("nginx is not installed (apt-get install -y nginx)")
+        return start_nginx(nginx, cpu, tls=tls)
     return start_python_origin(cpu)
 
 
@@ -527,17 +607,31 @@ class Row:
     rps: float | None
     cpu_us: float | None
     error: str | None
+    rss_mb: float | None = None
 
 
 def run_child(
-    scenario: str, client: str, *, url: str, n: int, warmup: int, cpu: int | None, timeout: float
+    scenario: str,
+    client: str,
+    *,
+    url: str,
+    n: int,
+    warmup: int,
+    cpu: int | None,
+    timeout: float,
+    ca: str | None = None,
 ) -> Row:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", scenario, client]
     command += ["--url", url, "--n", str(n), "--warmup", str(warmup)]
     if cpu is not None:
         command += ["--cpu", str(cpu)]
+    if ca is not None:
+        command += ["--ca", ca]
+    # The child measures this checkout's flext_api, whatever the venv has installed.
+    path = os.pathsep.join(filter(None, (str(HERE.parent), os.environ.get("PYTHONPATH"))))
+    env = dict(os.environ, PYTHONPATH=path)
     try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return Row(scenario, client, None, None, f"timed out after {timeout:.0f} s")
     for line in done.stdout.decode(errors="replace").splitlines():
@@ -545,13 +639,15 @@ def run_child(
             result = json.loads(line[len(RESULT_PREFIX) :])
             if "error" in result:
                 return Row(scenario, client, None, None, str(result["error"]))
-            return Row(scenario, client, result["rps"], result["cpu_us"], None)
+            return Row(
+                scenario, client, result["rps"], result["cpu_us"], None, result.get("rss_mb")
+            )
     tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
     return Row(scenario, client, None, None, f"crashed (status {done.returncode}): {tail[0]}")
 
 
 def _version(client: str) -> str:
-    distribution = DISTRIBUTIONS.get(client)
+    distribution = DISTRIBUTIONS.get(client.split("-", maxsplit=1)[0])
     if distribution is None:
         return "-"
     try:
@@ -562,22 +658,25 @@ def _version(client: str) -> str:
 
 def render(rows: list[Row], header: list[str]) -> str:
     lines = [*header, ""]
-    lines.append("| scenario | client | req/s | CPU us/req | ratio vs flext-api |")
-    lines.append("|---|---|---:|---:|---:|")
-    flext = {row.scenario: row.cpu_us for row in rows if row.client == "flext"}
+    lines.append("| scenario | client | req/s | CPU us/req | peak RSS MB | ratio vs flext-api |")
+    lines.append("|---|---|---:|---:|---:|---:|")
+    flext: dict[str, float | None] = {}
+    for row in rows:
+        if row.client.startswith("flext"):
+            flext.setdefault(row.scenario, row.cpu_us)
     for row in rows:
         label = LABELS.get(row.client, row.client)
         version = _version(row.client)
         if version != "-":
             label = f"{label} {version}"
         if row.cpu_us is None or row.rps is None:
-            lines.append(f"| {SCENARIO_TITLES[row.scenario]} | {label} | - | - | {row.error} |")
+            lines.append(f"| {SCENARIO_TITLES[row.scenario]} | {label} | - | - | - | {row.error} |")
             continue
         base = flext.get(row.scenario)
         ratio = f"{row.cpu_us / base:.2f}x" if base else "n/a"
         lines.append(
             f"| {SCENARIO_TITLES[row.scenario]} | {label} | {row.rps:,.0f} "
-            f"| {row.cpu_us:,.1f} | {ratio} |"
+            f"| {row.cpu_us:,.1f} | {row.rss_mb or 0:,.0f} | {ratio} |"
         )
     lines += [
         "",
@@ -597,11 +696,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", help="comma-separated client names (default: all)")
     parser.add_argument("--origin", choices=["auto", "nginx", "python"], default="auto")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    parser.add_argument("--tls", action="store_true", help="HTTP/1.1 over TLS (nginx only)")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per client run")
     # Internal: run one measurement in this process (the parent starts these).
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "CLIENT"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ca", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -613,18 +715,21 @@ def main(argv: list[str] | None = None) -> int:
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu, origin_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     wanted = set(args.clients.split(",")) if args.clients else None
-    known = set(DISTRIBUTIONS)
+    known = set(DISTRIBUTIONS) | set(LABELS)
     if wanted and not wanted <= known:
         raise SystemExit(f"unknown clients: {sorted(wanted - known)}; known: {sorted(known)}")
+    # "flext" stands for one row per HTTP/1.1 parser when the client offers a choice.
+    variants = flext_clients()
     plan = [
-        (scenario, client)
+        (scenario, variant)
         for scenario, default in SCENARIOS.items()
         if args.only in (None, scenario)
         for client in (*default, *OPTIONAL[scenario])
         if (client in wanted if wanted else client in default)
+        for variant in (variants if client == "flext" else (client,))
     ]
     load = os.getloadavg()[0]
-    origin = start_origin(args.origin, origin_cpu)
+    origin = start_origin(args.origin, origin_cpu, tls=args.tls)
     try:
         print(f"origin: {origin.name} at {origin.url}", flush=True)
         if load > 0.5:
@@ -641,17 +746,19 @@ def main(argv: list[str] | None = None) -> int:
                 warmup=args.warmup,
                 cpu=client_cpu,
                 timeout=args.timeout,
+                ca=origin.ca,
             )
             shown = f"{row.rps:,.0f} req/s, {row.cpu_us:,.1f} us/req" if row.cpu_us else row.error
-            print(f"  {scenario:8} {client:9} {shown}", flush=True)
+            print(f"  {scenario:8} {client:16} {shown}", flush=True)
             rows.append(row)
     finally:
         origin.stop()
 
+    protocol = "HTTP/1.1 over TLS" if args.tls else "HTTP/1.1"
     header = [
         "# flext-api benchmark results",
         "",
-        f"- origin: {origin.name} on 127.0.0.1, pinned to CPU {origin_cpu}; "
+        f"- {protocol}; origin: {origin.name} on 127.0.0.1, pinned to CPU {origin_cpu}; "
         f"clients pinned to CPU {client_cpu}, one fresh process each",
         f"- N = {args.n} measured requests after {args.warmup} warm-up requests; "
         f"async scenarios: {CONCURRENCY} tasks in flight",
@@ -663,6 +770,28 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table, end="")
     args.output.write_text(table)
+    if args.json is not None:
+        summary = {
+            "protocol": protocol,
+            "origin": origin.name,
+            "n": args.n,
+            "load_start": load,
+            "parsers": list(http1_parsers()),
+            "rows": [
+                {
+                    "scenario": row.scenario,
+                    "client": row.client,
+                    "label": LABELS.get(row.client, row.client),
+                    "version": _version(row.client),
+                    "rps": row.rps,
+                    "cpu_us": row.cpu_us,
+                    "rss_mb": row.rss_mb,
+                    "error": row.error,
+                }
+                for row in rows
+            ],
+        }
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
     return 0
 
 

@@ -230,6 +230,29 @@ class AsyncioStream(asyncio.Protocol):
             cast("asyncio.Transport", self._transport).resume_reading()
         return data
 
+    def read_available(self, max_bytes: int) -> list[bytes]:
+        """Up to ``max_bytes`` already received, without waiting, in the pieces received."""
+        chunks = self._chunks
+        pieces: list[bytes] = []
+        if not chunks:
+            return pieces
+        size = 0
+        while chunks and size < max_bytes:
+            data = chunks[0]
+            room = max_bytes - size
+            if len(data) <= room:
+                chunks.popleft()
+            else:
+                chunks[0] = data[room:]
+                data = data[:room]
+            pieces.append(data)
+            size += len(data)
+        self._buffered -= size
+        if self._reading_paused and self._buffered < _RESUME_BELOW:
+            self._reading_paused = False
+            cast("asyncio.Transport", self._transport).resume_reading()
+        return pieces
+
     async def _wait_readable(self, timeout: float | None) -> None:
         """Wait until data is buffered or the stream ended; raise on timeout or error."""
         if not self._eof and not self._closed:

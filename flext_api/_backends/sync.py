@@ -171,6 +171,33 @@ class SyncStream:
             if not _wait_fd(sock, select.POLLIN, deadline):
                 raise read_timeout(self._origin, timeout or 0.0)
 
+    def read_available(self, max_bytes: int) -> list[bytes]:
+        """Up to ``max_bytes`` that arrived already, without waiting, in the pieces read:
+        none when nothing did (or on a plain socket, where one ``read`` takes all the kernel
+        holds anyway).
+
+        Over TLS one ``recv`` returns at most one record (16 KiB); a reader that keeps up
+        with a fast download takes the records already there in one pass instead. EOF and
+        errors are not reported here: the next ``read`` meets them."""
+        pieces: list[bytes] = []
+        if not self._tls or self._closed:
+            return pieces
+        sock = self._sock
+        size = 0
+        with self._ssl_lock:
+            if self._timeout != 0.0:
+                self._set_timeout(0.0)
+            while size < max_bytes:
+                try:
+                    piece = sock.recv(max_bytes - size)
+                except OSError:  # nothing more (SSLWantReadError), or an error left for read
+                    break
+                if not piece:
+                    break  # EOF: the next read returns it again
+                pieces.append(piece)
+                size += len(piece)
+        return pieces
+
     def _tls_write(self, data: bytes, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         sock = self._sock

@@ -71,8 +71,12 @@ from flext_api._synchronization import Event, ThreadLock
 __all__ = ["READ_SIZE", "HTTP2Multiplexer"]
 
 READ_SIZE: Final = 64 * 1024
+# A read at least this large means data arrives faster than it is read: take what else is
+# already there, up to _GATHER bytes, before handing over (see ``_receive_available``).
+_GATHER_AFTER: Final = 8 * 1024
+_GATHER: Final = 128 * 1024
 # Consecutive DATA of one stream is merged into one queued chunk up to this size.
-_MERGE_BELOW: Final = 256 * 1024
+_MERGE_BELOW: Final = 64 * 1024
 # Consumed body bytes are handed back to h2's flow control in batches of at least this.
 _ACKNOWLEDGE_ABOVE: Final = 128 * 1024
 # The elected reader's longest single read: it then sends what others queued meanwhile and
@@ -214,6 +218,10 @@ class HTTP2Multiplexer:
     # -- receiving: reader election -----------------------------------------------------------
 
     def _next_event(self, stream: HTTP2Stream) -> QueueItem:
+        with self._lock:
+            # Already queued (a download's next piece, most of the time): no wait to set up.
+            if stream._events and stream.error is None:
+                return stream._events.popleft()
         try:
             self._wait(stream, stream.read_limit(), sending=False)
         except FlextApiError as exc:
@@ -371,15 +379,29 @@ class HTTP2Multiplexer:
                 )
                 return
             self._receive(data)
+            if len(data) >= _GATHER_AFTER:
+                self._receive_available()
+
+    def _receive_available(self) -> None:
+        """A full read means a transfer faster than this reader: take what the socket holds
+        already (at most ``_GATHER``) in the same pass, instead of one pass through the
+        reader election per TLS record. Memory stays bounded by the receive windows: the
+        server cannot send more than they allow until the consumer acknowledges data."""
+        read_available = getattr(self._stream, "read_available", None)
+        if read_available is None or self._error is not None:
+            return  # trio: one read at a time; a failed connection: nothing more to take
+        pieces = read_available(_GATHER)
+        if pieces:
+            self._receive(*pieces)
 
     # -- receiving: event dispatch --------------------------------------------------------------
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, *pieces: bytes) -> None:
         """Feed h2 and dispatch its events to the streams' queues, then wake their owners."""
         woken: list[Event] = []
         with self._lock:
             try:
-                events = self._h2.receive_data(data)
+                events = self._h2.receive_many(pieces)
             except h2.exceptions.ProtocolError as exc:
                 error = RemoteProtocolError(
                     f"{self.origin[1]} broke the HTTP/2 protocol ({exc}); the server or a proxy "
@@ -405,7 +427,7 @@ class HTTP2Multiplexer:
         queue = target._events
         payload = event.data
         flow = event.flow_controlled_length
-        if queue and queue[-1][0] == DATA and queue[-1][2] < _MERGE_BELOW:
+        if queue and queue[-1][0] == DATA and queue[-1][2] + flow <= _MERGE_BELOW:
             # Frames of one stream that arrived together reach the reader as one chunk: one
             # wake-up and one acknowledgement, not one per frame.
             _, before, before_flow = queue.pop()

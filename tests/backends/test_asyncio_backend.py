@@ -175,3 +175,20 @@ async def test_many_waits_share_one_timer_and_each_expires(silent_server: Server
     assert _pending_timers() == 0  # every expired wait left the registry
     for stream in streams:
         stream.close()
+
+
+async def test_read_available_takes_what_was_received_without_waiting(serve: Serve) -> None:
+    server = serve(echo)
+    stream = await _connect(server)
+    assert stream.read_available(1024) == []  # nothing yet: no wait either
+    payload = bytes(range(256)) * 1024
+    await stream.write(payload, timeout=2)
+    received = await stream.read(1024, timeout=2)
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(received) < len(payload) and asyncio.get_running_loop().time() < deadline:
+        pieces = stream.read_available(10_000)
+        assert sum(map(len, pieces)) <= 10_000
+        received += b"".join(pieces)
+        await asyncio.sleep(0.001)
+    assert received == payload
+    stream.close()
