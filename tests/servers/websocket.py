@@ -202,7 +202,9 @@ def hostile(
 def _record(conn: socket.socket, log: ClientLog, answer_close: bool) -> None:
     """Record the client's frames, then read on until it hangs up (``log.hung_up``)."""
     reader = Connection(ConnectionType.SERVER)
-    conn.settimeout(10)
+    # Well past the client's own close timeout (10 s): a client that waits that long for a
+    # close reply before hanging up must still be seen hanging up, even on a loaded machine.
+    conn.settimeout(30)
     closing = False
     while True:
         try:
