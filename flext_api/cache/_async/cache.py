@@ -236,6 +236,13 @@ class AsyncFlextApiCache:
             except CacheError as exc:
                 return None if self._unavailable_as_miss(exc) else Failure(exc)
             if token is not None:
+                # The previous holder may have stored the value and released the lock between
+                # our last look and this acquisition: look again before computing it twice.
+                stored = await self.get(key)
+                if isinstance(stored, Success) and stored.value is not None:
+                    with contextlib.suppress(CacheError):
+                        await self._backend.release_lock(key, token)
+                    return stored.value
                 return token
             await async_sleep(_LOCK_POLL)
             found = await self.get(key)

@@ -234,6 +234,13 @@ class FlextApiCache:
             except CacheError as exc:
                 return None if self._unavailable_as_miss(exc) else Failure(exc)
             if token is not None:
+                # The previous holder may have stored the value and released the lock between
+                # our last look and this acquisition: look again before computing it twice.
+                stored = self.get(key)
+                if isinstance(stored, Success) and stored.value is not None:
+                    with contextlib.suppress(CacheError):
+                        self._backend.release_lock(key, token)
+                    return stored.value
                 return token
             sleep(_LOCK_POLL)
             found = self.get(key)
