@@ -84,6 +84,10 @@ def _describe(exc: BaseException) -> str:
     # trio wraps OS errors in its own (BrokenResourceError): describe the OS error.
     if not isinstance(exc, OSError) and isinstance(exc.__cause__, OSError):
         exc = exc.__cause__
+    if isinstance(exc, BrokenPipeError):
+        # EPIPE: the peer closed, then reset, while this side was still sending. Reads that
+        # follow report the same stored error, so say what happened, not only "Broken pipe".
+        return "the server reset the connection while the request was being sent: broken pipe"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
