@@ -68,6 +68,7 @@ class _Atom:
     tag_field: str | None = None
     item: ir.TypeExpr | None = None
     sid: str | None = None  # an ``object`` atom: the Struct definition it stands for
+    members: tuple[_Atom, ...] = ()  # a ``structural`` atom: the atoms of its variants
 
 
 @dataclass(slots=True)
@@ -365,6 +366,10 @@ class ModelEmitter:
         if any(a.kind == "any" and a.text == "Any" for a in atoms):
             return [_Atom("any", "Any")]
         mixed = [a.text for a in atoms if a.kind == "structural"]
+        if mixed and len({a.text for a in atoms if a.kind != "none"}) > 1 and union_id:
+            # A | (B | C) is A | B | C: the enclosing union is decoded by shape in its turn
+            atoms = [m for a in atoms for m in (a.members if a.kind == "structural" else (a,))]
+            mixed = [a.text for a in atoms if a.kind == "structural"]
         if mixed and len({a.text for a in atoms if a.kind != "none"}) > 1:
             # a shape-decoded union is a msgspec custom type: it mixes with None only
             if union_id is not None:
@@ -434,7 +439,7 @@ class ModelEmitter:
         if structural:
             # msgspec cannot decode this union: a run-time class decoded by shape (see
             # flext_api.codegen_unions) stands for it; the text lists its variants.
-            return [_Atom("structural", self._join(out)), *nones]
+            return [_Atom("structural", self._join(out), members=tuple(out)), *nones]
         return out + nones
 
     def _fixed(self, sid: str, wire: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, cast
 from . import ir
 from .constraints import constraints_of
 from .diagnostics import Diagnostics, Severity, join_pointer
+from .distribute import distributed_union
 from .load import Document, Location, RefResolver
 from .naming import NameRegistry, pascal, snake
 
@@ -527,6 +528,16 @@ class _Parser:
         hint: str,
     ) -> ir.UnionModel:
         if isinstance(node.get("properties"), dict) and node["properties"]:
+            # Properties beside the choice are shared by every variant: allOf over the union.
+            own: JSONObject = {k: node[k] for k in ("type", "properties", "required") if k in node}
+            choice: JSONObject = {k: node[k] for k in (key, "discriminator") if k in node}
+            distributed = distributed_union(
+                [own, choice],
+                lambda part: self._deref_node(part, location),
+                scalars_pass="type" not in own,
+            )
+            if distributed is not None:
+                return self._union(def_id, name, distributed[2], key, location, description, hint)
             self.report(
                 location,
                 f"properties next to {key} are ignored",
@@ -572,6 +583,12 @@ class _Parser:
         own = {k: v for k, v in node.items() if k in {"properties", "required"}}
         if own:
             parts = [*parts, own]
+        distributed = distributed_union(parts, lambda part: self._deref_node(part, location))
+        if distributed is not None:
+            index, key, union = distributed
+            return self._union(
+                def_id, name, union, key, _at(location, "allOf", index), description, hint
+            )
         refs = [p for p in parts if isinstance(p.get("$ref"), str)]
         inline = [p for p in parts if not isinstance(p.get("$ref"), str)]
         disc = self._discriminator(node, location)
@@ -663,6 +680,12 @@ class _Parser:
             disc,
             hint,
         )
+
+    def _deref_node(self, part: JSONObject, location: Location) -> JSONObject | None:
+        resolved = self.resolver.deref(part, location)
+        if resolved is None or not isinstance(resolved[0], dict):
+            return None
+        return cast(JSONObject, resolved[0])
 
     def _flatten_all_of(
         self, part: JSONObject, location: Location, depth: int = 0

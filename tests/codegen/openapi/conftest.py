@@ -106,6 +106,7 @@ def mypy_run(
 ) -> MypyRun:
     results = [make_package(spec, "c")[0] for spec in CORPUS_FILES]
     results.append(make_package(SPECS / "petstore.yaml", "t")[0])
+    results.append(make_package(SPECS / "distributed_unions.yaml", "t")[0])
     work = tmp_path_factory.mktemp("mypy")
     usage = work / "petstore_usage.py"
     usage.write_text(USAGE.read_text())

@@ -133,7 +133,7 @@ def test_ruff_and_mypy_strict_on_all_generated_packages(mypy_run: MypyRun) -> No
                 [BIN / "ruff", *args], cwd=out, capture_output=True, text=True, check=False
             )
             assert done.returncode == 0, done.stdout + done.stderr
-    assert len(mypy_run.results) == len(CORPUS_FILES) + 1
+    assert len(mypy_run.results) == len(CORPUS_FILES) + 2
     errors = mypy_run.errors_outside(mypy_run.files)
     assert not errors, "\n".join(errors[:50])
 
