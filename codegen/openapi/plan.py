@@ -274,6 +274,13 @@ class Planner:
             resolved = self._resolve(resolved.item)
         return isinstance(resolved, ir.Primitive) and resolved.kind == "bytes"
 
+    def _is_binary(self, t: ir.TypeExpr | None) -> bool:
+        """The whole body is ``type: string, format: binary``: octets, not JSON."""
+        if t is None:
+            return False
+        resolved = self._resolve(t)
+        return isinstance(resolved, ir.Primitive) and resolved.kind == "binary"
+
     def _fields(self, t: ir.TypeExpr) -> tuple[ir.Field, ...]:
         # An object's properties, its bases' included (a subclass Struct inherits them).
         out: list[ir.Field] = []
@@ -299,6 +306,19 @@ class Planner:
             kind = media_kind(media)
             if kind in ("form", "multipart"):
                 kind = "binary"
+            if kind == "json" and self._is_binary(chosen.type):
+                # `type: string, format: binary` is the body's own octets (docker's logs are a
+                # raw stream whatever the document's `produces` says), never a JSON string;
+                # served under another media type the response lists, else as octets.
+                kind = "binary"
+                media = next(
+                    (
+                        m
+                        for c in ordered
+                        if media_kind(m := c.media_type.split(";")[0].strip()) != "json"
+                    ),
+                    "application/octet-stream",
+                )
             annotation = (
                 self.render(chosen.type) if kind == "json" else "str" if kind == "text" else "bytes"
             )
