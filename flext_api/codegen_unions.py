@@ -11,7 +11,9 @@ the variant:
 2. several left: those that declare every property the object has are kept (if any);
 3. several left: those the object converts into are kept;
 4. several left: the variant that requires the most properties wins, as the most specific
-   match (``{id, kind}`` over ``{id}``); a tie is ambiguous.
+   match (``{id, kind}`` over ``{id}``); a tie is ambiguous;
+5. none: a map variant (``dict[str, X]``, at most one) takes it if it converts. Beside a
+   map, rule 1 also asks a Struct to declare every key of the object (the map keeps them).
 
 Any other JSON value (a string, a number, an array) goes to the first non-object variant that
 converts it. No match, or an ambiguous one, is a ``msgspec.ValidationError`` that names the
@@ -32,6 +34,8 @@ Dog(name='Rex', barks=True)
 
 from __future__ import annotations
 
+import contextlib
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -44,9 +48,20 @@ __all__ = ["decode_hook", "structural_union", "variants_of"]
 class _StructuralUnionMeta(type):
     """Values of any variant are instances of the union (msgspec checks the hook's result)."""
 
-    _runtime: tuple[type, ...]
+    _variants: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
+    _runtime: tuple[type, ...] | None
+
+    @property
+    def __structural_variants__(cls) -> tuple[Any, ...]:
+        if callable(cls._variants):
+            # a union that names itself (`dict[str, ErrorDetails]` inside ErrorDetails) gives
+            # its variants as a function, resolved on first use, when the name exists
+            cls._variants = tuple(cls._variants())
+        return cls._variants
 
     def __instancecheck__(cls, instance: object) -> bool:
+        if cls._runtime is None:
+            cls._runtime = tuple(c for v in cls.__structural_variants__ for c in _runtime_class(v))
         return isinstance(instance, cls._runtime)
 
 
@@ -66,18 +81,22 @@ def _runtime_class(variant: Any) -> tuple[type, ...]:
 def structural_union(name: str, *variants: Any) -> type:
     """A run-time type standing for the untagged union of ``variants`` (Struct classes and
     any other msgspec types), decoded by :func:`decode_hook`. Generated code annotates with
-    ``A | B`` for type checkers and uses this at run time."""
-    runtime = tuple(c for v in variants for c in _runtime_class(v))
-    namespace = {"__doc__": f"The untagged union {name}: {variants!r}.", "_runtime": runtime}
-    cls = _StructuralUnionMeta(name, (), namespace)
-    cls.__structural_variants__ = variants  # type: ignore[attr-defined]
-    return cls
+    ``A | B`` for type checkers and uses this at run time. A union whose variants name the
+    union itself passes one function returning them instead (called on first use)."""
+    lazy = len(variants) == 1 and isinstance(variants[0], types.FunctionType)
+    namespace = {
+        "__doc__": f"The untagged union {name}.",
+        "_variants": variants[0] if lazy else variants,
+        "_runtime": None,
+    }
+    return _StructuralUnionMeta(name, (), namespace)
 
 
 def variants_of(type_: Any) -> tuple[Any, ...] | None:
     """The variants of a type made by :func:`structural_union`, else None."""
-    variants = getattr(type_, "__structural_variants__", None)
-    return variants if isinstance(variants, tuple) else None
+    if not isinstance(type_, _StructuralUnionMeta):
+        return None
+    return type_.__structural_variants__
 
 
 def _required(struct: type[msgspec.Struct]) -> frozenset[str]:
@@ -136,11 +155,25 @@ def decode_hook(type_: Any, value: Any) -> Any:
         raise NotImplementedError(f"no decoder for {type_!r}")
     name = type_.__name__
     structs = [v for v in variants if isinstance(v, type) and issubclass(v, msgspec.Struct)]
+    others = [v for v in variants if v not in structs]
     if isinstance(value, dict) and structs:
-        return _pick_object(name, value, structs)
-    for variant in variants:
-        if variant in structs:
-            continue
+        maps = [v for v in others if typing.get_origin(v) is dict]
+        if not maps:
+            return _pick_object(name, value, structs)
+        # Beside a map, a Struct takes only the objects whose every key it declares; the map
+        # (`dict[str, X]`, at most one) takes the rest, when their values convert.
+        keys = set(value)
+        if fitting := [s for s in structs if keys <= _declared(s)]:
+            with contextlib.suppress(msgspec.ValidationError):
+                return _pick_object(name, value, fitting)
+        try:
+            return msgspec.convert(value, maps[0], dec_hook=decode_hook)
+        except msgspec.ValidationError as error:
+            raise msgspec.ValidationError(
+                f"the object fits no variant of {name} (keys {sorted(keys)}): "
+                f"{_describe(structs)}; as {_name(maps[0])}: {error}"
+            ) from None
+    for variant in others:
         converted = _converts(value, variant)
         if converted is not _NO:
             return converted
@@ -150,4 +183,7 @@ def decode_hook(type_: Any, value: Any) -> Any:
 
 
 def _name(variant: Any) -> str:
+    args = typing.get_args(variant)
+    if args and isinstance(typing.get_origin(variant), type):
+        return f"{typing.get_origin(variant).__name__}[{', '.join(map(_name, args))}]"
     return getattr(variant, "__name__", None) or repr(variant)

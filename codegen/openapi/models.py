@@ -30,6 +30,7 @@ Strategies (documented here, tested in tests/codegen/openapi):
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -458,6 +459,10 @@ class ModelEmitter:
         properties each requires (None when they can: every variant is a Struct whose set
         of required properties differs from every other's)."""
         seen: dict[frozenset[str], str] = {}
+        maps = [a for a in objects if a.kind == "map"]
+        if len(maps) == 1 and len(objects) > 1:
+            # one map variant takes the objects no Struct variant takes (decode rule 5)
+            objects = [a for a in objects if a.kind != "map"]
         for atom in objects:
             if atom.kind not in ("object", "tagged") or atom.sid is None:
                 return f"{atom.text} is not an object schema with properties"
@@ -619,6 +624,12 @@ class ModelEmitter:
                 # ``A | B`` for type checkers, a class decoded by shape at run time
                 variants = ", ".join(_split_top(atoms[0].text))
                 self._structural[definition.name] = (variants, len(atoms) > 1)
+                if definition.name in _identifiers(variants):
+                    # names itself (`dict[str, ErrorDetails]`): resolved on first use at run
+                    # time, a quoted forward reference for type checkers
+                    self._structural[definition.name] = (f"lambda: ({variants},)", len(atoms) > 1)
+                    name = re.escape(definition.name)
+                    return re.sub(rf"\b{name}\b", f'"{definition.name}"', self._join(atoms))
             return self._join(atoms)
         self._rendering.add(definition.id)
         try:

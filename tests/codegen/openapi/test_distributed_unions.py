@@ -145,6 +145,28 @@ def test_a_union_inside_a_union_is_decoded_by_shape(sdk: Sdk) -> None:
     assert sdk.oracle.last().target.endswith("/senders?after=adr_0")
 
 
+def test_a_union_of_a_map_and_an_object_that_names_itself_is_decoded_by_shape(sdk: Sdk) -> None:
+    m = sdk.models
+    payload = {
+        "user": {"name": {"_errors": [{"code": 1, "message": "too long", "hint": "cut"}]}},
+        "_errors": [{"code": 2, "message": "invalid"}],
+    }
+    assert validator("Problems").is_valid(payload["user"])
+    sdk.oracle.reply = (200, "application/json", json.dumps(payload["user"]).encode())
+    with sdk.package.DistributedClient(base_url=sdk.url) as api:
+        problems = api.get_problems().unwrap()
+    problem = m.Problem(code=1, message="too long")
+    assert problems == {"name": m.FieldProblems(errors=[problem])}
+    # the key the object declares goes to the object, only when it is the only key
+    sdk.oracle.reply = (200, "application/json", json.dumps(payload).encode())
+    with sdk.package.DistributedClient(base_url=sdk.url) as api:
+        refused = api.get_problems()
+    assert not validator("Problems").is_valid(payload)  # `_errors` is no map value
+    assert isinstance(refused, Failure) and isinstance(refused.error, DecodingError)
+    assert "fits no variant of Problems" in str(refused.error)
+    assert "FieldProblems requires ['_errors']" in str(refused.error)
+
+
 def test_none_of_the_shapes_falls_back_to_an_untyped_mapping(sdk: Sdk) -> None:
     assert not [r for r in sdk.diagnostics if "union" in r or "beside" in r or "next to" in r]
 
