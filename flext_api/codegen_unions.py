@@ -8,11 +8,14 @@ such a union as ``A | B`` for type checkers and, at run time, as a class made by
 the variant:
 
 1. a JSON object goes to the object variants whose required properties it all carries;
-2. several left: those that declare every property the object has are kept (if any);
-3. several left: those the object converts into are kept;
-4. several left: the variant that requires the most properties wins, as the most specific
+2. several left: those whose closed-valued properties (a ``Literal``, an enum's members, a
+   tag) hold the object's values are kept (if any): ``type`` tells ``twitch`` from
+   ``guild_subscription`` even where both variants require the same properties;
+3. several left: those that declare every property the object has are kept (if any);
+4. several left: those the object converts into are kept;
+5. several left: the variant that requires the most properties wins, as the most specific
    match (``{id, kind}`` over ``{id}``); a tie is ambiguous;
-5. none: a map variant (``dict[str, X]``, at most one) takes it if it converts. Beside a
+6. none: a map variant (``dict[str, X]``, at most one) takes it if it converts. Beside a
    map, rule 1 also asks a Struct to declare every key of the object (the map keeps them).
 
 Any other JSON value (a string, a number, an array) goes to the first non-object variant that
@@ -35,6 +38,7 @@ Dog(name='Rex', barks=True)
 from __future__ import annotations
 
 import contextlib
+import enum
 import types
 import typing
 from collections.abc import Callable
@@ -109,6 +113,57 @@ def _declared(struct: type[msgspec.Struct]) -> frozenset[str]:
     return _required(struct) | {f.encode_name for f in msgspec.structs.fields(struct)}
 
 
+_KNOWN: dict[type, dict[str, frozenset[object]]] = {}
+
+
+def _closed_values(annotation: Any) -> frozenset[object] | None:
+    """The values a field type allows when they form a closed set: a ``Literal``, an enum's
+    members (open enums accept others when decoding; their known members still tell variants
+    apart), optionally with None; else None."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return frozenset(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return frozenset(m.value for m in annotation)
+    if annotation is type(None):
+        return frozenset({None})
+    args = typing.get_args(annotation)
+    if args and (
+        typing.get_origin(annotation) is typing.Union or isinstance(annotation, types.UnionType)
+    ):
+        parts = [_closed_values(a) for a in args if a is not msgspec.UnsetType]
+        if all(p is not None for p in parts):
+            return frozenset().union(*typing.cast(list[frozenset[object]], parts))
+    return None
+
+
+def _known_values(struct: type[msgspec.Struct]) -> dict[str, frozenset[object]]:
+    known = _KNOWN.get(struct)
+    if known is None:
+        try:
+            hints = typing.get_type_hints(struct)
+        except (NameError, TypeError):  # pragma: no cover - a name the module cannot resolve
+            hints = {}
+        known = {}
+        for f in msgspec.structs.fields(struct):
+            values = _closed_values(hints.get(f.name))
+            if values is not None:
+                known[f.encode_name] = values
+        config = struct.__struct_config__
+        if config.tag_field is not None:
+            known[config.tag_field] = frozenset({config.tag})
+        _KNOWN[struct] = known
+    return known
+
+
+def _values_fit(value: dict[str, Any], struct: type[msgspec.Struct]) -> bool:
+    """No property of ``value`` holds a value outside the closed set the variant allows."""
+    return all(
+        value[name] in allowed
+        for name, allowed in _known_values(struct).items()
+        if name in value and isinstance(value[name], str | int | bool | None)
+    )
+
+
 def _converts(value: object, target: Any) -> Any:
     try:
         return msgspec.convert(value, target, dec_hook=decode_hook)
@@ -131,6 +186,7 @@ def _pick_object(name: str, value: dict[str, Any], structs: list[type[msgspec.St
             f"the object fits no variant of {name} (keys {sorted(keys)}): {_describe(structs)}"
         )
     steps: list[Callable[[list[type[msgspec.Struct]]], list[type[msgspec.Struct]]]] = [
+        lambda cs: [s for s in cs if _values_fit(value, s)],
         lambda cs: [s for s in cs if keys <= _declared(s)],
         lambda cs: [s for s in cs if _converts(value, s) is not _NO],
         lambda cs: [s for s in cs if len(_required(s)) == max(len(_required(o)) for o in cs)],

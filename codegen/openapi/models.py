@@ -458,10 +458,10 @@ class ModelEmitter:
         """Why the object variants of an untagged union cannot be told apart by the
         properties each requires (None when they can: every variant is a Struct whose set
         of required properties differs from every other's)."""
-        seen: dict[frozenset[str], str] = {}
+        seen: dict[frozenset[str], list[_Atom]] = {}
         maps = [a for a in objects if a.kind == "map"]
         if len(maps) == 1 and len(objects) > 1:
-            # one map variant takes the objects no Struct variant takes (decode rule 5)
+            # one map variant takes the objects no Struct variant takes (decode rule 6)
             objects = [a for a in objects if a.kind != "map"]
         for atom in objects:
             if atom.kind not in ("object", "tagged") or atom.sid is None:
@@ -473,11 +473,41 @@ class ModelEmitter:
                     # values its own schema allows in that property
                     return f"{atom.text} is tagged on {atom.tag_field!r} by a discriminator"
                 required |= {atom.tag_field}  # a tagged Struct always carries its tag
-            if required in seen:
-                names = ", ".join(sorted(required)) or "nothing"
-                return f"{seen[required]} and {atom.text} both require {names}"
-            seen[required] = atom.text
+            for other in seen.get(required, []):
+                if not self._told_by_values(other, atom, required):
+                    names = ", ".join(sorted(required)) or "nothing"
+                    return f"{other.text} and {atom.text} both require {names}"
+            seen.setdefault(required, []).append(atom)
         return None
+
+    def _known_values(self, atom: _Atom, wire: str) -> frozenset[object] | None:
+        """The values a variant allows in property ``wire`` when they form a closed set (a
+        literal, an enum's members, the variant's own tag), else None."""
+        if atom.sid is None:
+            return None
+        tag = self.plan.tags.get(atom.sid)
+        if atom.tag_field == wire and tag is not None:
+            return frozenset({tag.value})
+        f = self._field_of(atom.sid, wire)
+        t = f.type if f is not None else None
+        while isinstance(t, ir.Nullable):
+            t = t.inner
+        if isinstance(t, ir.LiteralOf):
+            return frozenset(t.values)
+        if isinstance(t, ir.Ref):
+            definition = self.defs.get(t.id)
+            if isinstance(definition, ir.EnumModel):
+                return frozenset(definition.values)
+        return None
+
+    def _told_by_values(self, one: _Atom, other: _Atom, required: frozenset[str]) -> bool:
+        """Whether a property both require allows disjoint sets of values in each (discord's
+        integrations: `type` is twitch or youtube in one, guild_subscription in the other)."""
+        for wire in sorted(required):
+            a, b = self._known_values(one, wire), self._known_values(other, wire)
+            if a is not None and b is not None and not a & b:
+                return True
+        return False
 
     @staticmethod
     def _join(atoms: list[_Atom]) -> str:

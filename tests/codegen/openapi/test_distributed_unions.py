@@ -167,6 +167,21 @@ def test_a_union_of_a_map_and_an_object_that_names_itself_is_decoded_by_shape(sd
     assert "FieldProblems requires ['_errors']" in str(refused.error)
 
 
+def test_variants_requiring_the_same_properties_are_told_apart_by_their_values(sdk: Sdk) -> None:
+    m = sdk.models
+    payload = [
+        {"id": "1", "type": "youtube", "channel": "c"},
+        {"id": "2", "type": "guild_subscription"},
+        {"id": "3", "type": "twitch", "extra": True},
+    ]
+    served(sdk, "Integration", payload)
+    with sdk.package.DistributedClient(base_url=sdk.url) as api:
+        youtube, subscription, twitch = api.list_integrations().unwrap()
+    assert youtube == m.Stream(id="1", type=m.StreamType.YOUTUBE, channel="c")
+    assert subscription == m.Subscription(id="2", type="guild_subscription")
+    assert type(twitch) is m.Stream and twitch.type == "twitch"
+
+
 def test_none_of_the_shapes_falls_back_to_an_untyped_mapping(sdk: Sdk) -> None:
     assert not [r for r in sdk.diagnostics if "union" in r or "beside" in r or "next to" in r]
 
