@@ -9,12 +9,13 @@ stub under uvicorn on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import enum
 import importlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -172,6 +173,37 @@ def test_structural_union_runtime_alone() -> None:
     with pytest.raises(NotImplementedError):
         decode_hook(complex, 1)
     assert variants_of(int) is None
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Paint(msgspec.Struct, kw_only=True):
+    id: str
+    shade: Colour | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class Ink(msgspec.Struct, kw_only=True):
+    id: str
+    shade: Literal["black", 0] | None = None
+
+
+def test_closed_values_tell_variants_with_the_same_required_properties_apart() -> None:
+    union = structural_union("Colourant", Paint, Ink)
+    decode = msgspec.json.Decoder(list[Any], dec_hook=decode_hook).decode
+    items = decode(b'[{"id": "p", "shade": "blue"}, {"id": "i", "shade": "black"}]')
+    assert [msgspec.convert(i, union, dec_hook=decode_hook) for i in items] == [
+        Paint(id="p", shade=Colour.BLUE),
+        Ink(id="i", shade="black"),
+    ]
+    # null is allowed by both: the values do not decide, and neither does anything else
+    with pytest.raises(msgspec.ValidationError, match="fits several variants of Colourant"):
+        msgspec.convert({"id": "x", "shade": None}, union, dec_hook=decode_hook)
+    # a value neither allows: no variant converts it
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"id": "x", "shade": "green"}, union, dec_hook=decode_hook)
 
 
 def test_stub_and_client_agree_on_untagged_unions(sdk: Sdk) -> None:
