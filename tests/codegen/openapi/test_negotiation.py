@@ -182,7 +182,7 @@ class Colour(enum.Enum):
 
 class Paint(msgspec.Struct, kw_only=True):
     id: str
-    shade: Colour | None | msgspec.UnsetType = msgspec.UNSET
+    shade: Colour | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Ink(msgspec.Struct, kw_only=True):
