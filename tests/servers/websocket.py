@@ -224,7 +224,11 @@ def _record(conn: socket.socket, log: ClientLog, answer_close: bool) -> None:
             if isinstance(event, CloseConnection):
                 log.close_codes.append(event.code)
                 if answer_close:
-                    conn.sendall(close_frame(event.code if event.code != 1005 else 1000))
+                    try:
+                        conn.sendall(close_frame(event.code if event.code != 1005 else 1000))
+                    except OSError:  # the client hung up first: the reply finds a reset
+                        log.hung_up = True
+                        return
                 closing = True
                 break
             if isinstance(event, Message):
