@@ -75,6 +75,12 @@ def distributed_union(
     return index, key, out
 
 
+def mapping_ref(target: object) -> str:
+    """A discriminator mapping value as a reference: a bare name is a schema's name."""
+    ref = str(target)
+    return ref if "#" in ref or "/" in ref else f"#/components/schemas/{ref}"
+
+
 def _is_object(variant: JSONObject, deref: Deref) -> bool:
     resolved = deref(variant) if "$ref" in variant else variant
     if resolved is None:
@@ -113,10 +119,7 @@ def _tags(union: JSONObject, variants: list[JSONObject]) -> list[tuple[str, str]
     mapping = disc.get("mapping")
     by_target: dict[str, str] = {}
     for value, target in mapping.items() if isinstance(mapping, dict) else []:
-        ref = str(target)
-        if "#" not in ref and "/" not in ref:
-            ref = f"#/components/schemas/{ref}"
-        by_target.setdefault(ref, str(value))
+        by_target.setdefault(mapping_ref(target), str(value))
     tags: list[tuple[str, str]] = []
     for variant in variants:
         target = variant.get("$ref")

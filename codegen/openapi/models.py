@@ -653,11 +653,13 @@ class ModelEmitter:
             if atoms and atoms[0].kind == "structural":
                 # ``A | B`` for type checkers, a class decoded by shape at run time
                 variants = ", ".join(_split_top(atoms[0].text))
-                self._structural[definition.name] = (variants, len(atoms) > 1)
-                if definition.name in _identifiers(variants):
+                recursive = definition.name in _identifiers(variants)
+                if recursive:
                     # names itself (`dict[str, ErrorDetails]`): resolved on first use at run
                     # time, a quoted forward reference for type checkers
-                    self._structural[definition.name] = (f"lambda: ({variants},)", len(atoms) > 1)
+                    variants = f"lambda: ({variants},)"
+                self._structural[definition.name] = (variants, len(atoms) > 1)
+                if recursive:
                     name = re.escape(definition.name)
                     return re.sub(rf"\b{name}\b", f'"{definition.name}"', self._join(atoms))
             return self._join(atoms)

@@ -14,7 +14,7 @@ from typing import Any, cast
 from . import ir
 from .constraints import constraints_of
 from .diagnostics import Diagnostics, Severity, join_pointer
-from .distribute import distributed_union
+from .distribute import distributed_union, mapping_ref
 from .load import Document, Location, RefResolver
 from .naming import NameRegistry, pascal, snake
 
@@ -488,9 +488,7 @@ class _Parser:
         mapping: list[tuple[str, str]] = []
         raw = disc.get("mapping")
         for value, target in raw.items() if isinstance(raw, dict) else []:
-            ref = str(target)
-            if "#" not in ref and "/" not in ref:
-                ref = f"#/components/schemas/{ref}"
+            ref = mapping_ref(target)
             resolved = self.ref_type(ref, _at(location, "discriminator", "mapping", value))
             while isinstance(resolved, ir.Nullable):
                 resolved = resolved.inner
@@ -682,10 +680,8 @@ class _Parser:
         )
 
     def _deref_node(self, part: JSONObject, location: Location) -> JSONObject | None:
-        resolved = self.resolver.deref(part, location)
-        if resolved is None or not isinstance(resolved[0], dict):
-            return None
-        return cast(JSONObject, resolved[0])
+        resolved = self.deref(part, location)
+        return None if resolved is None else resolved[0]
 
     def _flatten_all_of(
         self, part: JSONObject, location: Location, depth: int = 0
