@@ -294,7 +294,9 @@ def decode_json(response: Response, type_: Any) -> Any:
     ``isinstance(result, DecodingError)``."""
     try:
         value = _decoder(type_).decode(response.content)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the decoder follows (a hostile body of a few
+        # KB of brackets); a decoding failure like any other, never an exception to the caller
         error = DecodingError(
             f"the {response.status_code} response body does not match the documented schema: {exc}",
             url=str(response.request.url) if response.request is not None else None,
@@ -356,7 +358,7 @@ def _server_message(response: Response) -> str | None:
     if media == "application/json" or media.endswith("+json"):
         try:
             data = msgspec.json.decode(content)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return None
         if isinstance(data, dict):
             text = next((data[k] for k in _MESSAGE_KEYS if isinstance(data.get(k), str)), None)

@@ -41,6 +41,13 @@ def test_the_client_returns_the_octets_as_they_came(package: ModuleType) -> None
             error: Any = api.get_logs().error  # the generated error class, with its body
         assert error.body.message == "no such stream"
         assert isinstance(error, HTTPStatusError) and error.status_code == 404
+        # an error body nested deeper than a decoder follows: still a Failure, and the next call
+        oracle.reply = (404, "application/json", b"[" * 5000 + b"]" * 5000)
+        with package.OctetsClient(base_url=server.url) as api:
+            deep = api.get_logs()
+            assert deep.is_failure
+            oracle.reply = (200, "", FRAME)
+            assert api.get_logs().unwrap() == FRAME
 
 
 class Handlers:

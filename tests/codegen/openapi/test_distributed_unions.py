@@ -182,6 +182,21 @@ def test_variants_requiring_the_same_properties_are_told_apart_by_their_values(s
     assert type(twitch) is m.Stream and twitch.type == "twitch"
 
 
+@pytest.mark.parametrize("depth", [400, 20_000])
+def test_a_body_nested_too_deep_is_a_decode_failure_and_the_client_goes_on(
+    sdk: Sdk, depth: int
+) -> None:
+    m = sdk.models
+    bomb = b'{"a":' * depth + b'{"_errors":[]}' + b"}" * depth
+    sdk.oracle.reply = (200, "application/json", bomb)
+    with sdk.package.DistributedClient(base_url=sdk.url) as api:
+        result = api.get_problems()
+        assert isinstance(result, Failure) and isinstance(result.error, DecodingError)
+        assert "recursion" in str(result.error)
+        sdk.oracle.reply = (200, "application/json", b'{"_errors": []}')
+        assert api.get_problems().unwrap() == m.FieldProblems(errors=[])
+
+
 def test_none_of_the_shapes_falls_back_to_an_untyped_mapping(sdk: Sdk) -> None:
     assert not [r for r in sdk.diagnostics if "union" in r or "beside" in r or "next to" in r]
 
