@@ -53,6 +53,8 @@ AFTERWARDS: Final = 20
 STORM_TIMEOUT: Final = Timeout(5)
 MAX_DELAY_MS: Final = 30
 SEED: Final = 20261204
+# How long the storm waits for the server to hold a stalled upload before cancelling them anyway.
+STALL_WAIT: Final = 10.0
 # HTTP/1.1: more than loopback's socket buffers hold, so the write blocks; HTTP/2: more than
 # the 65,535-byte window the server never opens.
 STALLED_BODY: Final = b"s" * (16 * 1024 * 1024)
@@ -155,11 +157,28 @@ def call(client: AsyncFlextApiClient, url: str, plan: Plan, index: int) -> Any:
     return client.get(url + plan.paths[index])
 
 
-async def storm_asyncio(client: AsyncFlextApiClient, url: str, plan: Plan) -> dict[int, Any]:
+async def first_stall(stalls: Callable[[], int]) -> None:
+    """Returns once the server holds a stalled upload (at most STALL_WAIT seconds). On a busy
+    machine 200 connections may take longer to reach the server than the planned 0.3-0.5 s:
+    cancelling the stalled uploads before any of them blocked would test no blocked write."""
+    with anyio.move_on_after(STALL_WAIT):
+        while stalls() == 0:
+            await anyio.sleep(0.01)
+
+
+async def storm_asyncio(
+    client: AsyncFlextApiClient, url: str, plan: Plan, stalls: Callable[[], int]
+) -> dict[int, Any]:
     loop = asyncio.get_running_loop()
+    start = loop.time()
     tasks = [asyncio.create_task(call(client, url, plan, i)) for i in range(REQUESTS)]
     for index, delay in plan.cancel_at.items():
-        loop.call_later(delay, tasks[index].cancel)
+        if index not in plan.stalled:
+            loop.call_later(delay, tasks[index].cancel)
+    # The stalled uploads: at their planned moment, but not before the server holds one.
+    await first_stall(stalls)
+    for index in plan.stalled:
+        loop.call_at(max(loop.time(), start + plan.cancel_at[index]), tasks[index].cancel)
     done = await asyncio.gather(*tasks, return_exceptions=True)
     outcomes: dict[int, Any] = {}
     for index, outcome in enumerate(done):
@@ -170,19 +189,30 @@ async def storm_asyncio(client: AsyncFlextApiClient, url: str, plan: Plan) -> di
     return outcomes
 
 
-async def storm_trio(client: AsyncFlextApiClient, url: str, plan: Plan) -> dict[int, Any]:
+async def storm_trio(
+    client: AsyncFlextApiClient, url: str, plan: Plan, stalls: Callable[[], int]
+) -> dict[int, Any]:
     outcomes: dict[int, Any] = {}
+    start = trio.current_time()
+    stalled_scopes = {index: trio.CancelScope() for index in plan.stalled}
 
     async def one(index: int) -> None:
-        with trio.CancelScope() as scope:
+        with stalled_scopes.get(index) or trio.CancelScope() as scope:
             delay = plan.cancel_at.get(index)
-            if delay is not None:
-                scope.deadline = trio.current_time() + delay
+            if delay is not None and index not in plan.stalled:
+                scope.deadline = start + delay
             outcomes[index] = await call(client, url, plan, index)
+
+    async def cancel_stalled() -> None:
+        # The stalled uploads: at their planned moment, but not before the server holds one.
+        await first_stall(stalls)
+        for index, scope in stalled_scopes.items():
+            scope.deadline = max(trio.current_time(), start + plan.cancel_at[index])
 
     async with trio.open_nursery() as nursery:
         for index in range(REQUESTS):
             nursery.start_soon(one, index)
+        nursery.start_soon(cancel_stalled)
     return outcomes
 
 
@@ -197,7 +227,7 @@ async def test_cancellation_storm_every_answer_reaches_its_own_request_async(
         timeout=STORM_TIMEOUT,
     ) as client:
         with anyio.fail_after(60):
-            outcomes = await storm(client, origin.url, plan)
+            outcomes = await storm(client, origin.url, plan, origin.stalls)
         check_own_ids(plan, outcomes)
         assert origin.stalls() > 0, "no upload ever stalled: the storm tested no blocked write"
         # Cancellation happened: at least the stalled uploads never completed.
