@@ -32,7 +32,7 @@ __all__ = [
     "decode_json",
     "gcs_error",
     "list_query",
-    "multipart_body",
+    "multipart_frame",
     "object_info",
     "object_url",
     "parse_list",
@@ -84,18 +84,20 @@ def resource_metadata(
     return resource
 
 
-def multipart_body(
-    resource: Mapping[str, Any], data: bytes, content_type: str, boundary: str
-) -> tuple[bytes, str]:
-    """The ``multipart/related`` upload body (resource JSON, then the bytes) and its
-    ``Content-Type``. ``boundary`` must not occur in ``data`` (the caller draws it at random)."""
+def multipart_frame(
+    resource: Mapping[str, Any], content_type: str, boundary: str
+) -> tuple[bytes, bytes, str]:
+    """What goes around the object's bytes in a ``multipart/related`` upload: the head (the
+    resource JSON, then the media part's header), the tail, and the body's ``Content-Type``.
+    The bytes are streamed between head and tail, so ``boundary`` cannot be checked against
+    them: the caller draws 128 random bits (a collision chance of 2**-128 per byte offset)."""
     head = (
         f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
         f"{json.dumps(dict(resource))}\r\n"
         f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    return head + data + tail, f"multipart/related; boundary={boundary}"
+    return head, tail, f"multipart/related; boundary={boundary}"
 
 
 def _time(text: object) -> datetime | None:

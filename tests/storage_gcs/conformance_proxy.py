@@ -16,11 +16,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -80,6 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length) if length else None
+        if body is not None and len(body) < length:
+            # The client stopped mid-body (its source failed): like any server, drop the
+            # truncated request instead of passing it on as a whole one.
+            self.close_connection = True
+            return
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query))
         if self.command == "GET" and (listing := _LIST.match(split.path)) and "maxResults" in query:
@@ -93,8 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._forward(body)
 
     def _forward(self, body: bytes | None) -> None:
-        """Pass the request on and stream the answer back (this proxy runs in the test process,
-        whose memory the contract's streaming tests measure: it holds no body whole)."""
+        """Pass the request on and stream the answer back."""
         connection = http.client.HTTPConnection(*self.upstream, timeout=30)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -154,16 +160,39 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def run_conformance_proxy(upstream_url: str) -> Iterator[str]:
-    """Serve the proxy for ``upstream_url`` (``http://127.0.0.1:PORT``); yields its URL."""
+    """Serve the proxy for ``upstream_url`` (``http://127.0.0.1:PORT``) in a child process;
+    yields its URL. Not a thread of the test process: the contract's memory tests measure that
+    process, and the proxy holds each request body whole."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.storage_gcs.conformance_proxy", upstream_url],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().decode().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"the GCS conformance proxy did not start (it said {port!r})")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _serve(upstream_url: str) -> None:
     split = urlsplit(upstream_url)
     handler = type("Handler", (_Handler,), {"upstream": (split.hostname, split.port)})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    print(server.server_address[1], flush=True)
+    server.serve_forever(poll_interval=0.05)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])

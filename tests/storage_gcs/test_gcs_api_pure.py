@@ -12,7 +12,7 @@ import pytest
 from flext_api.storage._gcs_api import (
     gcs_error,
     list_query,
-    multipart_body,
+    multipart_frame,
     object_info,
     object_url,
     parse_list,
@@ -86,7 +86,8 @@ def test_error_answers_keep_the_vendor_json() -> None:
 def test_the_multipart_body_parses_as_mime() -> None:
     data = bytes(range(256)) + b"\r\n--x\r\n"
     resource = resource_metadata("k", "application/x-test", {"a": "1"})
-    body, content_type = multipart_body(resource, data, "application/x-test", "b0undary")
+    head, tail, content_type = multipart_frame(resource, "application/x-test", "b0undary")
+    body = head + data + tail
     assert content_type == "multipart/related; boundary=b0undary"
     message = BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
     parts = message.get_payload()

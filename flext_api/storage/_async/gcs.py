@@ -31,7 +31,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 
@@ -51,6 +51,7 @@ from flext_api.storage._async.streams import (
     AsyncObjectStream,
     AsyncUploadBody,
     async_iter_parts,
+    closable,
 )
 from flext_api.storage._errors import (
     StorageAccessDenied,
@@ -67,7 +68,7 @@ from flext_api.storage._gcs_api import (
     decode_json,
     gcs_error,
     list_query,
-    multipart_body,
+    multipart_frame,
     object_info,
     object_url,
     parse_list,
@@ -225,7 +226,7 @@ class AsyncGCSStorage(AsyncStorageBackend):
         operation: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterator[bytes] | None = None,
         ok: tuple[int, ...] = (200,),
     ) -> Response:
         result = await self._client.request(
@@ -344,20 +345,31 @@ class AsyncGCSStorage(AsyncStorageBackend):
         # ifGenerationMatch=0: only if no live object has the name (GCS answers 412 otherwise).
         conditions = {} if overwrite else {"ifGenerationMatch": "0"}
         if size is not None and size <= self.multipart_threshold:
-            data = await body.read_all()  # at most multipart_threshold bytes
-            boundary = secrets.token_hex(16)
-            while boundary.encode() in data:  # pragma: no cover - 2**-128 per byte offset
-                boundary = secrets.token_hex(16)
-            payload, multipart_type = multipart_body(resource, data, content_type, boundary)
-            response = await self._call(
-                "POST",
-                upload_url(self.endpoint, self.bucket),
-                key=key,
-                operation="upload",
-                params={"uploadType": "multipart", **conditions},
-                headers={"Content-Type": multipart_type},
-                content=payload,
+            # One multipart upload, the source streamed between the framing's head and tail.
+            head, tail, multipart_type = multipart_frame(
+                resource, content_type, secrets.token_hex(16)
             )
+
+            async def framed() -> AsyncIterator[bytes]:
+                yield head
+                async for chunk in body:
+                    yield chunk
+                yield tail
+
+            # Closed here whatever happens: a failed request may leave it half-read.
+            async with aclosing(closable(framed())) as payload:
+                response = await self._call(
+                    "POST",
+                    upload_url(self.endpoint, self.bucket),
+                    key=key,
+                    operation="upload",
+                    params={"uploadType": "multipart", **conditions},
+                    headers={
+                        "Content-Type": multipart_type,
+                        "Content-Length": str(len(head) + size + len(tail)),
+                    },
+                    content=payload,
+                )
             return object_info(self._json(response, key, "upload"), key)
         return await self._resumable(
             key,

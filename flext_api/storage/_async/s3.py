@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
+from typing import ClassVar, Literal
 
 from flext_api._async.client import AsyncFlextApiClient
 from flext_api._async.streaming import AsyncStreamingResponse
@@ -40,6 +40,7 @@ from flext_api.storage._async.streams import (
     DEFAULT_CHUNK_SIZE,
     AsyncObjectStream,
     AsyncUploadBody,
+    closable,
 )
 from flext_api.storage._aws_credentials import resolve_credentials
 from flext_api.storage._errors import (
@@ -281,7 +282,7 @@ class AsyncS3Storage(AsyncStorageBackend):
         signer = ChunkSigner(self._credentials, signed, region=self.region)
 
         async def frames() -> AsyncIterator[bytes]:
-            async with aclosing(_closable(_regroup(body, chunk_size))) as chunks:
+            async with aclosing(closable(_regroup(body, chunk_size))) as chunks:
                 async for chunk in chunks:
                     yield signer.header(chunk)
                     yield chunk
@@ -289,7 +290,7 @@ class AsyncS3Storage(AsyncStorageBackend):
             yield signer.final()
 
         # Closed here whatever happens: a failed request may leave it half-read.
-        async with aclosing(_closable(frames())) as framed_body:
+        async with aclosing(closable(frames())) as framed_body:
             result = await self._client.request("PUT", url, headers=sent, content=framed_body)
         if isinstance(result, Failure):
             raise result.error
@@ -337,7 +338,7 @@ class AsyncS3Storage(AsyncStorageBackend):
         part_size = max(self.part_size, MIN_PART_SIZE) if on_aws else self.part_size
         count = 0
         async with AsyncPartPool(self.max_concurrency) as pool:
-            async with aclosing(_closable(_cut_parts(body, part_size))) as cut:
+            async with aclosing(closable(_cut_parts(body, part_size))) as cut:
                 async for part in cut:
                     if count == MAX_PARTS:
                         raise StorageError(
@@ -567,21 +568,6 @@ class AsyncS3Storage(AsyncStorageBackend):
     async def _close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
-
-if TYPE_CHECKING:
-
-    class _Closable(AsyncIterator[T_co], Protocol):
-        async def aclose(self) -> None: ...
-
-
-def _closable(items: AsyncIterator[T]) -> _Closable[T]:
-    """A generator, typed as the closable thing it is: closed on the way out so a failure
-    never leaves it suspended for the garbage collector to finalise."""
-    return cast("_Closable[T]", items)
 
 
 async def _regroup(chunks: AsyncUploadBody, size: int) -> AsyncIterator[bytes]:

@@ -143,11 +143,15 @@ class AzureBlobStorage(StorageBackend):
         operation: str,
         query: _Query = (),
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | UploadBody | None = None,
         ok: Sequence[int] = (200, 201, 202),
     ) -> Response:
+        """One signed request. ``content`` is bytes, or an upload body streamed under its
+        known ``size`` (Shared Key signs the length, never the payload)."""
         all_headers = dict(headers or {})
-        if content is not None or method in ("PUT", "POST"):
+        if isinstance(content, UploadBody):
+            all_headers["Content-Length"] = str(content.size)
+        elif content is not None or method in ("PUT", "POST"):
             all_headers["Content-Length"] = str(len(content or b""))
         url, signed = self._prepare(method, key, query, all_headers)
         body = content if content is not None else (b"" if method in ("PUT", "POST") else None)
@@ -202,14 +206,13 @@ class AzureBlobStorage(StorageBackend):
         if not overwrite:
             headers["If-None-Match"] = "*"
         if size is not None and size <= self.multipart_threshold:
-            # One request; the body is at most multipart_threshold bytes (one block's worth).
-            data = body.read_all()
+            # One Put Blob, the source streamed to the socket a chunk at a time.
             response = self._call(
                 "PUT",
                 key,
                 operation="upload",
                 headers={**headers, "x-ms-blob-type": "BlockBlob"},
-                content=data,
+                content=body,
             )
         else:
             if not overwrite:

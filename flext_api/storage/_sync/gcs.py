@@ -33,7 +33,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Literal
 
@@ -57,7 +57,7 @@ from flext_api.storage._gcs_api import (
     decode_json,
     gcs_error,
     list_query,
-    multipart_body,
+    multipart_frame,
     object_info,
     object_url,
     parse_list,
@@ -81,6 +81,7 @@ from flext_api.storage._sync.streams import (
     DEFAULT_CHUNK_SIZE,
     ObjectStream,
     UploadBody,
+    closable,
     iter_parts,
 )
 from flext_api.storage._types import ByteRange, ListPage, ObjectInfo, PresignedURL
@@ -227,7 +228,7 @@ class GCSStorage(StorageBackend):
         operation: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterator[bytes] | None = None,
         ok: tuple[int, ...] = (200,),
     ) -> Response:
         result = self._client.request(method, url, params=params, headers=headers, content=content)
@@ -344,20 +345,31 @@ class GCSStorage(StorageBackend):
         # ifGenerationMatch=0: only if no live object has the name (GCS answers 412 otherwise).
         conditions = {} if overwrite else {"ifGenerationMatch": "0"}
         if size is not None and size <= self.multipart_threshold:
-            data = body.read_all()  # at most multipart_threshold bytes
-            boundary = secrets.token_hex(16)
-            while boundary.encode() in data:  # pragma: no cover - 2**-128 per byte offset
-                boundary = secrets.token_hex(16)
-            payload, multipart_type = multipart_body(resource, data, content_type, boundary)
-            response = self._call(
-                "POST",
-                upload_url(self.endpoint, self.bucket),
-                key=key,
-                operation="upload",
-                params={"uploadType": "multipart", **conditions},
-                headers={"Content-Type": multipart_type},
-                content=payload,
+            # One multipart upload, the source streamed between the framing's head and tail.
+            head, tail, multipart_type = multipart_frame(
+                resource, content_type, secrets.token_hex(16)
             )
+
+            def framed() -> Iterator[bytes]:
+                yield head
+                for chunk in body:
+                    yield chunk
+                yield tail
+
+            # Closed here whatever happens: a failed request may leave it half-read.
+            with closing(closable(framed())) as payload:
+                response = self._call(
+                    "POST",
+                    upload_url(self.endpoint, self.bucket),
+                    key=key,
+                    operation="upload",
+                    params={"uploadType": "multipart", **conditions},
+                    headers={
+                        "Content-Type": multipart_type,
+                        "Content-Length": str(len(head) + size + len(tail)),
+                    },
+                    content=payload,
+                )
             return object_info(self._json(response, key, "upload"), key)
         return self._resumable(
             key,

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
+from typing import ClassVar, Literal
 
 from flext_api._exceptions import FlextApiError, TransportError
 from flext_api._models import Response
@@ -74,6 +74,7 @@ from flext_api.storage._sync.streams import (
     DEFAULT_CHUNK_SIZE,
     ObjectStream,
     UploadBody,
+    closable,
 )
 from flext_api.storage._types import ByteRange, ListPage, ObjectInfo, PresignedURL
 
@@ -281,7 +282,7 @@ class S3Storage(StorageBackend):
         signer = ChunkSigner(self._credentials, signed, region=self.region)
 
         def frames() -> Iterator[bytes]:
-            with closing(_closable(_regroup(body, chunk_size))) as chunks:
+            with closing(closable(_regroup(body, chunk_size))) as chunks:
                 for chunk in chunks:
                     yield signer.header(chunk)
                     yield chunk
@@ -289,7 +290,7 @@ class S3Storage(StorageBackend):
             yield signer.final()
 
         # Closed here whatever happens: a failed request may leave it half-read.
-        with closing(_closable(frames())) as framed_body:
+        with closing(closable(frames())) as framed_body:
             result = self._client.request("PUT", url, headers=sent, content=framed_body)
         if isinstance(result, Failure):
             raise result.error
@@ -335,7 +336,7 @@ class S3Storage(StorageBackend):
         part_size = max(self.part_size, MIN_PART_SIZE) if on_aws else self.part_size
         count = 0
         with PartPool(self.max_concurrency) as pool:
-            with closing(_closable(_cut_parts(body, part_size))) as cut:
+            with closing(closable(_cut_parts(body, part_size))) as cut:
                 for part in cut:
                     if count == MAX_PARTS:
                         raise StorageError(
@@ -561,21 +562,6 @@ class S3Storage(StorageBackend):
     def _close(self) -> None:
         if self._owns_client:
             self._client.close()
-
-
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
-
-if TYPE_CHECKING:
-
-    class _Closable(Iterator[T_co], Protocol):
-        def close(self) -> None: ...
-
-
-def _closable(items: Iterator[T]) -> _Closable[T]:
-    """A generator, typed as the closable thing it is: closed on the way out so a failure
-    never leaves it suspended for the garbage collector to finalise."""
-    return cast("_Closable[T]", items)
 
 
 def _regroup(chunks: UploadBody, size: int) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Self, TypeAlias
+from typing import IO, TYPE_CHECKING, Protocol, Self, TypeAlias, TypeVar, cast
 
 from flext_api._exceptions import FlextApiError
 from flext_api.storage._errors import StorageError, StorageUnavailable, StorageUploadFailed
@@ -25,7 +25,22 @@ if TYPE_CHECKING:
     from flext_api.storage._types import ObjectInfo
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "ObjectStream", "UploadBody", "UploadSource"]
-__all__ += ["iter_parts"]
+__all__ += ["closable", "iter_parts"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+if TYPE_CHECKING:
+
+    class Closable(Iterator[T_co], Protocol):
+        def close(self) -> None: ...
+
+
+def closable(items: Iterator[T]) -> Closable[T]:
+    """A generator, typed as the closable thing it is: closed on the way out so a failure
+    never leaves it suspended for the garbage collector to finalise."""
+    return cast("Closable[T]", items)
+
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 """Bytes read from a source (or handed to a sink) at a time."""

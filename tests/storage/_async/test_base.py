@@ -194,9 +194,11 @@ async def test_upload_bodies(tmp_path: Path) -> None:
     text = tmp_path / "t.txt"
     text.write_text("text")
     with text.open() as handle, pytest.raises(TypeError, match="binary mode"):
-        await AsyncUploadBody(handle).read_all()  # type: ignore[arg-type]
+        async for _ in AsyncUploadBody(handle):  # type: ignore[arg-type]
+            pass
     with pytest.raises(TypeError, match="upload chunks are bytes"):
-        await AsyncUploadBody(iter(["text"])).read_all()  # type: ignore[arg-type]
+        async for _ in AsyncUploadBody(iter(["text"])):  # type: ignore[arg-type]
+            pass
 
     class Pipe(io.RawIOBase):
         def readable(self) -> bool:

@@ -358,6 +358,30 @@ async def test_large_streamed_upload_and_download_stay_within_a_memory_bound(
     assert download_peak < bound, (download_peak, bound)
 
 
+async def test_a_single_request_upload_streams_its_source(
+    storage_factory: StorageFactory,
+) -> None:
+    """An upload of known size below the multipart threshold is one request, its body sent a
+    chunk at a time: the client never holds the object (12 MiB) whole."""
+    backend: AsyncStorageBackend = storage_factory.create(
+        AsyncStorageBackend, multipart_threshold=16 * MiB, chunk_size=256 * 1024
+    )
+    async with backend as storage:
+        total = 12 * MiB
+        tracemalloc.start()
+        try:
+            stored = (await storage.upload_file("one", chunks(48, 256 * 1024), size=total)).unwrap()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert stored.size == total
+        info = (await storage.stat("one")).unwrap()
+        assert info.size == total
+        tail = (await storage.download_file("one", byte_range=ByteRange(total - 3))).unwrap()
+        assert tail == bytes([47]) * 3
+    assert peak < 4 * MiB, peak
+
+
 async def test_a_failed_upload_leaves_nothing_visible(storage_factory: StorageFactory) -> None:
     part = max(storage_factory.min_part_size, 64 * 1024)
     backend: AsyncStorageBackend = storage_factory.create(

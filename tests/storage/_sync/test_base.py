@@ -181,9 +181,11 @@ def test_upload_bodies(tmp_path: Path) -> None:
     text = tmp_path / "t.txt"
     text.write_text("text")
     with text.open() as handle, pytest.raises(TypeError, match="binary mode"):
-        UploadBody(handle).read_all()  # type: ignore[arg-type]
+        for _ in UploadBody(handle):  # type: ignore[arg-type]
+            pass
     with pytest.raises(TypeError, match="upload chunks are bytes"):
-        UploadBody(iter(["text"])).read_all()  # type: ignore[arg-type]
+        for _ in UploadBody(iter(["text"])):  # type: ignore[arg-type]
+            pass
 
     class Pipe(io.RawIOBase):
         def readable(self) -> bool:
