@@ -52,6 +52,9 @@ from flext_api._sansio.http11_wire import WireFactory, wire_factory
 __all__ = ["AsyncHTTP11Connection", "ResponseHead"]
 
 READ_SIZE: Final = 64 * 1024
+# A body read takes up to this much: what one receive of asyncio's transport holds, so a large
+# download is handed on in the pieces received, with no slicing.
+BODY_READ_SIZE: Final = 256 * 1024
 # How long a request with ``Expect: 100-continue`` waits for the server before sending its body.
 EXPECT_TIMEOUT: Final = 1.0
 MAX_HEADER_BYTES: Final = 64 * 1024
@@ -283,7 +286,7 @@ class AsyncHTTP11Connection:
                 elif self._in_head or self._budget is not None:
                     data = await self._read()
                 else:
-                    data = await self._stream.read(READ_SIZE, wait)
+                    data = await self._stream.read(BODY_READ_SIZE, wait)
                 if data:
                     self.response_bytes_seen = True
                     self._received += len(data)
@@ -307,7 +310,7 @@ class AsyncHTTP11Connection:
         if budget is not None and budget.deadline is not None:
             wait = budget.limit(wait)
         try:
-            return await self._stream.read(READ_SIZE, wait)
+            return await self._stream.read(READ_SIZE if self._in_head else BODY_READ_SIZE, wait)
         except ReadTimeout as exc:
             if deadline is not None and self._in_head and time.monotonic() >= deadline:
                 raise self._head_timeout() from exc
