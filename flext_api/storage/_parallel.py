@@ -17,9 +17,11 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-__all__ = ["AsyncPartPool", "PartPool"]
+__all__ = ["AsyncPartPool", "PartPool", "off_loop"]
+
+T = TypeVar("T")
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -94,6 +96,21 @@ class AsyncPartPool:
             error = _first(group)
             # Keep the error's own cause (the source's OSError...), not the group.
             raise error from error.__cause__
+
+
+async def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on a worker thread while the event loop goes on: for CPU work that
+    releases the GIL (hashing a part), so the parts in flight hash on several cores instead of
+    taking turns on the loop's. Cancelling the caller abandons the result, not the work."""
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return await trio.to_thread.run_sync(function, *args)
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
 
 def _discard(_: object) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "canonical_query",
     "chunked_length",
     "encode_key",
+    "payload_sha256",
     "presign_url_query",
     "sign_headers",
     "signing_key",
@@ -95,6 +96,17 @@ class SignedRequest:
     scope: str
     amz_date: str
     canonical_request: str = field(repr=False)
+
+
+def payload_sha256(body: bytes | Sequence[bytes]) -> str:
+    """The hex SHA-256 of a request body, given whole or as the chunks of a part (hashed one
+    by one, never joined)."""
+    if isinstance(body, bytes):
+        return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+    hasher = hashlib.sha256()
+    for chunk in body:
+        hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def amz_date(now: datetime) -> str:

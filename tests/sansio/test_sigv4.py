@@ -27,6 +27,7 @@ from flext_api.storage._sigv4 import (
     canonical_query,
     chunked_length,
     encode_key,
+    payload_sha256,
     presign_url_query,
     sign_headers,
 )
@@ -73,11 +74,16 @@ def test_doc_example_put_object() -> None:
             "Date": "Fri, 24 May 2013 00:00:00 GMT",
             "x-amz-storage-class": "REDUCED_REDUNDANCY",
         },
-        payload_hash=hashlib.sha256(body).hexdigest(),
+        payload_hash=payload_sha256(body),
         region="us-east-1",
         now=DOC_TIME,
     )
     assert signed.signature == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+    # The documented payload hash, whether the body is whole or the chunks of a part.
+    documented = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
+    assert payload_sha256(body) == documented
+    assert payload_sha256([b"Welcome to ", b"Amazon", b" S3."]) == documented
+    assert payload_sha256(b"") == payload_sha256([]) == EMPTY_SHA256
 
 
 def test_doc_example_presigned_get() -> None:

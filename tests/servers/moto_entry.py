@@ -6,11 +6,15 @@ with botocore's signer but fails (500) on a request that carries its signature i
 instead. Here such a request is checked the same way: botocore's ``S3SigV4QueryAuth``
 presigns the same method, path, query and host with the key the URL names, at the time the
 URL says it was signed, and the signatures must be equal; an expired URL is refused too.
-Everything else is moto's own.
+A request whose ``x-amz-content-sha256`` names a digest is refused unless the body it carried
+has that digest, as S3 does (moto trusts the header): every upload test checks the payload
+hashes the client computed. Everything else is moto's own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +62,7 @@ def _check_signature(self: Any) -> None:
     query = self._presigned
     if query is None:
         _original_check(self)
+        _check_payload(self)
         return
     signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
     expires = int(query["X-Amz-Expires"])
@@ -81,6 +86,16 @@ def _check_signature(self: Any) -> None:
         auth.add_auth(request)
     expected = dict(parse_qsl(urlsplit(request.url).query))["X-Amz-Signature"]
     if expected != query["X-Amz-Signature"]:
+        self._raise_signature_does_not_match()
+
+
+def _check_payload(self: Any) -> None:
+    sent = {name.lower(): value for name, value in self._headers.items()}
+    digest = sent.get("x-amz-content-sha256", "")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return  # UNSIGNED-PAYLOAD or the chunked signature's marker
+    body = self._body if isinstance(self._body, bytes) else str(self._body or "").encode()
+    if hashlib.sha256(body).hexdigest() != digest:
         self._raise_signature_does_not_match()
 
 

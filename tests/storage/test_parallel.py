@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 
 from flext_api._synchronization import async_sleep
-from flext_api.storage._parallel import AsyncPartPool, PartPool
+from flext_api.storage._parallel import AsyncPartPool, PartPool, off_loop
 
 
 def test_threads_bound_and_finish_every_job() -> None:
@@ -93,3 +93,45 @@ async def test_tasks_fail_with_the_error_itself() -> None:
             await pool.submit(slow)
             await pool.submit(fails)
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+@pytest.mark.anyio
+async def test_off_loop_work_leaves_the_loop_running() -> None:
+    """A part hashed off the loop: the work runs on another thread, its result (or error)
+    comes back, and the loop's other tasks go on meanwhile."""
+    loop_thread = threading.get_ident()
+    started = threading.Event()
+    release = threading.Event()
+    ticks = 0
+
+    def work(value: int) -> tuple[int, int]:
+        started.set()
+        assert release.wait(5)
+        return threading.get_ident(), value * 2
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not started.is_set():
+            await async_sleep(0.001)
+        while ticks < 5:  # the loop runs while the work is held
+            ticks += 1
+            await async_sleep(0.001)
+        release.set()
+
+    async with AsyncPartPool(2) as pool:
+        results: list[tuple[int, int]] = []
+
+        async def hashed() -> None:
+            results.append(await off_loop(work, 21))
+
+        await pool.submit(hashed)
+        await pool.submit(ticker)
+    assert ticks == 5
+    assert results[0][0] != loop_thread
+    assert results[0][1] == 42
+
+    def fails() -> None:
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        await off_loop(fails)

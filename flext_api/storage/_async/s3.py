@@ -16,7 +16,6 @@ an event loop: the blocking twin is generated from it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
@@ -49,7 +48,10 @@ from flext_api.storage._errors import (
     StoragePreconditionFailed,
     storage_error_for_status,
 )
-from flext_api.storage._parallel import AsyncPartPool
+from flext_api.storage._parallel import (
+    AsyncPartPool,
+    off_loop,  # unasync: remove
+)
 from flext_api.storage._s3_protocol import (
     S3Address,
     S3ErrorBody,
@@ -71,6 +73,7 @@ from flext_api.storage._sigv4 import (
     canonical_query,
     chunked_length,
     encode_key,
+    payload_sha256,
     presign_url_query,
     sign_headers,
 )
@@ -81,6 +84,9 @@ __all__ = ["AsyncS3Storage"]
 # S3 refuses parts under 5 MiB (but the last) and more than 10,000 parts.
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
+# A body at least this large is hashed on a worker thread (the hop costs tens of microseconds;
+# hashing 1 MiB, about a millisecond).
+_HASH_OFF_LOOP = 1024 * 1024  # unasync: remove
 _QUERY = Sequence[tuple[str, str]]
 
 
@@ -211,15 +217,21 @@ class AsyncS3Storage(AsyncStorageBackend):
         mapped."""
         content: bytes | Iterator[bytes] | None
         if isinstance(body, bytes):
-            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+            size = len(body)
             content = body or None
         else:
-            hasher = hashlib.sha256()
-            for chunk in body:
-                hasher.update(chunk)
-            payload_hash = hasher.hexdigest()
-            headers = {**(headers or {}), "content-length": str(sum(map(len, body)))}
+            size = sum(map(len, body))
+            headers = {**(headers or {}), "content-length": str(size)}
             content = iter(body)
+        # unasync: begin-async-only
+        if size >= _HASH_OFF_LOOP:
+            # A part hashes on a worker thread: the loop keeps sending the other parts, and
+            # the parts in flight hash on several cores (as the blocking twin's threads do).
+            payload_hash = await off_loop(payload_sha256, body)
+        else:
+            payload_hash = payload_sha256(body)
+        # unasync: end-async-only
+        # unasync: sync-only: payload_hash = payload_sha256(body)
         url, sent, _ = self._signed(
             method, path, query=query, headers=headers, payload_hash=payload_hash
         )
