@@ -52,8 +52,8 @@ from flext_api._sansio.http11_wire import WireFactory, wire_factory
 __all__ = ["AsyncHTTP11Connection", "ResponseHead"]
 
 READ_SIZE: Final = 64 * 1024
-# A body read takes up to this much: what one receive of asyncio's transport holds, so a large
-# download is handed on in the pieces received, with no slicing.
+# A body read takes up to this much (a head read, READ_SIZE): about what one receive brings on
+# a fast link, so a large download is handed on in the pieces received, without slicing each.
 BODY_READ_SIZE: Final = 256 * 1024
 # How long a request with ``Expect: 100-continue`` waits for the server before sending its body.
 EXPECT_TIMEOUT: Final = 1.0

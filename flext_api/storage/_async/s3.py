@@ -84,9 +84,11 @@ __all__ = ["AsyncS3Storage"]
 # S3 refuses parts under 5 MiB (but the last) and more than 10,000 parts.
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
+# unasync: begin-async-only
 # A body at least this large is hashed on a worker thread (the hop costs tens of microseconds;
 # hashing 1 MiB, about a millisecond).
-_HASH_OFF_LOOP = 1024 * 1024  # unasync: remove
+_HASH_OFF_LOOP = 1024 * 1024
+# unasync: end-async-only
 _QUERY = Sequence[tuple[str, str]]
 
 
